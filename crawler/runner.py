@@ -1,0 +1,108 @@
+"""Run crawls of configured sites in this process, each recorded as a crawl run.
+
+Scrapy's reactor can start once per process, so one call of :func:`run_crawls` runs every
+requested site at once (each with its own per-host politeness) and returns when all have
+finished.  The service runs each crawl in a child process for that reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.recorder import RunRecorder, RunReport
+from crawler.site import CrawlSettings, Site
+from crawler.spider import SiteSpider
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 403, 412, 420, 429]
+
+
+def scrapy_settings(settings: CrawlSettings) -> Settings:
+    """Scrapy settings for govwatch's crawls, from the ``[crawl]`` configuration."""
+    return Settings(
+        {
+            "BOT_NAME": "govwatch",
+            "USER_AGENT": settings.user_agent,
+            "ROBOTSTXT_OBEY": settings.obey_robots_txt,
+            "CONCURRENT_REQUESTS": settings.concurrent_requests,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_requests_per_host,
+            "RANDOMIZE_DOWNLOAD_DELAY": True,
+            "DOWNLOAD_TIMEOUT": settings.timeout_seconds,
+            "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
+            "DOWNLOAD_WARNSIZE": 0,
+            "RETRY_ENABLED": settings.retries > 0,
+            "RETRY_TIMES": settings.retries,
+            "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+            "GOVWATCH_RETRY_BACKOFF": settings.retry_backoff_seconds,
+            "GOVWATCH_RETRY_BACKOFF_MAX": settings.retry_backoff_max_seconds,
+            "REDIRECT_MAX_TIMES": 5,
+            "COOKIES_ENABLED": True,
+            "TELNETCONSOLE_ENABLED": False,
+            "LOGSTATS_INTERVAL": 0,
+            "STATS_DUMP": False,
+            "LOG_LEVEL": settings.log_level,
+            "LOG_ENABLED": True,
+            "DOWNLOADER_MIDDLEWARES": {
+                "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+                "crawler.retry.BackoffRetryMiddleware": 550,
+            },
+            "ITEM_PIPELINES": {"crawler.pipeline.StoragePipeline": 300},
+            "SPIDER_LOADER_WARN_ONLY": True,
+        }
+    )
+
+
+def run_crawls(
+    db: Database,
+    sites: Sequence[Site],
+    settings: CrawlSettings,
+    *,
+    on_start: Callable[[Site, int], None] | None = None,
+    on_finish: Callable[[RunReport], None] | None = None,
+    install_signal_handlers: bool = True,
+) -> list[RunReport]:
+    """Crawl each site once, concurrently, and return one report per site (in order).
+
+    Every run is recorded before it starts, so a run that dies is visible as ``running``
+    (and later marked interrupted).  Pages that fail are recorded as errors of their run.
+    """
+    process = CrawlerProcess(scrapy_settings(settings), install_root_handler=False)
+    reports: dict[str, RunReport] = {}
+    for site in sites:
+        recorder = RunRecorder.start(db, site)
+        if on_start is not None:
+            on_start(site, recorder.run_id)
+        crawler = process.create_crawler(SiteSpider)
+        _watch(crawler, recorder, reports, on_finish)
+        process.crawl(crawler, site=site, recorder=recorder)
+    process.start(install_signal_handlers=install_signal_handlers)
+    for site in sites:
+        if site.name not in reports:  # the reactor stopped before the spider closed
+            log.error("site %s: the crawl ended without closing its spider", site.name)
+    return [reports[s.name] for s in sites if s.name in reports]
+
+
+def _watch(
+    crawler: Crawler,
+    recorder: RunRecorder,
+    reports: dict[str, RunReport],
+    on_finish: Callable[[RunReport], None] | None,
+) -> None:
+    started = time.monotonic()
+
+    def closed(spider: Any, reason: str) -> None:
+        report = recorder.finish(reason, time.monotonic() - started)
+        reports[report.site] = report
+        if on_finish is not None:
+            on_finish(report)
+
+    crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)

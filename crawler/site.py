@@ -1,0 +1,50 @@
+"""What the crawler needs to know about a site and about crawling in general.
+
+These are built by ``scheduler.config`` from the TOML file and passed down; the crawler
+never reads configuration itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from crawler.records import Selectors
+
+DEFAULT_USER_AGENT = "govwatch/0.1 (+https://github.com/govwatch/govwatch; site monitor)"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One configured site: where its lists are, which links are articles, how to be polite."""
+
+    name: str
+    title: str
+    start_urls: tuple[str, ...]
+    article_url_pattern: re.Pattern[str]
+    max_list_pages: int = 5
+    delay_seconds: float = 2.0
+    schedule: str = "every 30m"
+    selectors: Selectors = field(default_factory=Selectors)
+    list_link_selector: str | None = None  # CSS/XPath of article links on list pages
+    pagination_selector: str | None = None  # CSS/XPath of links to further list pages
+    enabled: bool = True
+
+    def is_article_url(self, url: str) -> bool:
+        return self.article_url_pattern.search(url) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlSettings:
+    """Crawl behaviour shared by every site (the ``[crawl]`` section of the config)."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    obey_robots_txt: bool = True
+    concurrent_requests: int = 8
+    concurrent_requests_per_host: int = 1
+    timeout_seconds: float = 30.0
+    retries: int = 3
+    retry_backoff_seconds: float = 2.0
+    retry_backoff_max_seconds: float = 60.0
+    max_page_bytes: int = 10 * 1024 * 1024
+    log_level: str = "WARNING"

@@ -1,0 +1,125 @@
+"""``govwatch``: the command line.  Thin: parse, set up logging, call a command, map errors.
+
+Exit status: 0 success; 1 a command ran but something failed (a crawl run, the database);
+2 bad configuration or bad command-line input.  Users see one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from scheduler import commands
+from scheduler.config import load_config
+from scheduler.logs import setup_logging
+from storage.errors import ConfigError, GovwatchError, UsageError
+
+log = logging.getLogger(__name__)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="govwatch",
+        description="Crawl and monitor Chinese disciplinary-commission and news sites.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $GOVWATCH_CONFIG, else ./govwatch.toml, else built-in)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level on stderr (default: WARNING)",
+    )
+    parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="log line format"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="same as --log-level INFO")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    sub.add_parser("init", help="create or upgrade the database schema")
+    sub.add_parser("check-config", help="validate the config and print it (secrets masked)")
+
+    crawl = sub.add_parser("crawl", help="crawl sites once, now")
+    crawl.add_argument("sites", nargs="*", metavar="SITE", help="site names from the config")
+    crawl.add_argument("--all", action="store_true", help="every enabled site")
+
+    articles = sub.add_parser("articles", help="list stored articles")
+    articles.add_argument("--site", help="only this site")
+    articles.add_argument(
+        "--since",
+        metavar="DATE",
+        help="published on or after: YYYY-MM-DD (Beijing time), an ISO time, or 7d / 12h ago",
+    )
+    articles.add_argument("--search", metavar="TEXT", help="text in the title or body")
+    articles.add_argument("--limit", type=_positive_int, default=50, help="at most N (default 50)")
+    articles.add_argument(
+        "--format", choices=["table", "json", "csv"], default="table", help="output format"
+    )
+
+    show = sub.add_parser("show", help="show one article in full")
+    show.add_argument("id", type=_positive_int, metavar="ID")
+    show.add_argument("--format", choices=["text", "json"], default="text")
+
+    sub.add_parser("sites", help="configured sites with article counts and the last run")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _fail(exc, 2)
+    level = "INFO" if args.verbose and args.log_level == "WARNING" else args.log_level
+    setup_logging(level, args.log_format)
+    try:
+        config = load_config(args.config)
+        return commands.run(args, config)
+    except (ConfigError, UsageError) as exc:
+        return _fail(exc, 2)
+    except GovwatchError as exc:
+        return _fail(exc, 1)
+    except KeyboardInterrupt:
+        print("govwatch: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line for users, the traceback in the debug log
+        log.debug("unexpected error", exc_info=True)
+        print(
+            f"govwatch: internal error: {type(exc).__name__}: {exc} "
+            "(run with --log-level DEBUG for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _fail(exc: BaseException, status: int) -> int:
+    print(f"govwatch: error: {exc}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""What each ``govwatch`` command does, given parsed arguments and the configuration.
+
+This is the composition root: it builds the database, the crawler and (later) the digest
+objects from the configuration and hands them to each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from crawler.recorder import RunReport
+from crawler.site import Site
+from scheduler.config import Config, render_config
+from scheduler.output import (
+    BEIJING,
+    article_record,
+    article_text,
+    articles_csv,
+    articles_json,
+    articles_table,
+    beijing,
+    table,
+)
+from storage import migrate, repository
+from storage.database import Database
+from storage.errors import UsageError
+from storage.records import ArticleQuery, SiteInfo
+
+_RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    handler: Callable[[argparse.Namespace, Config], int] = COMMANDS[args.command]
+    return handler(args, config)
+
+
+def open_database(config: Config) -> Database:
+    """The configured database, with its schema created or upgraded as needed."""
+    db = Database(config.database.url)
+    migrate.upgrade(db)
+    with db.session() as session:
+        repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
+    return db
+
+
+def cmd_init(args: argparse.Namespace, config: Config) -> int:
+    db = Database(config.database.url)
+    before, after = migrate.upgrade(db)
+    with db.session() as session:
+        repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
+    if before == after:
+        print(f"database {db.display_url} is up to date (schema {after})")
+    elif before is None:
+        print(f"created database {db.display_url} (schema {after})")
+    else:
+        print(f"upgraded database {db.display_url} from schema {before} to {after}")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
+    sys.stdout.write(render_config(config))
+    print(f"# OK: {len(config.sites)} site(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
+    sites = select_sites(config, args.sites, args.all)
+    from crawler.runner import run_crawls  # Scrapy is imported only when crawling
+
+    db = open_database(config)
+
+    def started(site: Site, run_id: int) -> None:
+        print(f"{site.name}: crawling {len(site.start_urls)} start URL(s) (run {run_id})")
+        sys.stdout.flush()
+
+    def finished(report: RunReport) -> None:
+        print(describe_run(report))
+        sys.stdout.flush()
+
+    reports = run_crawls(db, sites, config.crawl, on_start=started, on_finish=finished)
+    if len(reports) > 1:
+        print(
+            f"total: {len(reports)} site(s), "
+            f"{sum(r.totals.list_pages + r.totals.article_pages for r in reports)} pages, "
+            f"{sum(r.totals.articles_new for r in reports)} new articles, "
+            f"{sum(r.totals.error_count for r in reports)} errors, "
+            f"{sum(r.outcome != 'succeeded' for r in reports)} run(s) not succeeded"
+        )
+    ok = len(reports) == len(sites) and all(r.outcome == "succeeded" for r in reports)
+    return 0 if ok else 1
+
+
+def describe_run(report: RunReport) -> str:
+    t = report.totals
+    line = (
+        f"{report.site}: {report.outcome} in {report.seconds:.1f}s: "
+        f"{t.list_pages + t.article_pages} pages ({t.list_pages} list), "
+        f"{t.articles_found} articles found, {t.articles_new} new, {t.error_count} errors"
+    )
+    return f"{line}: {report.message}" if report.message else line
+
+
+def select_sites(config: Config, names: list[str], all_sites: bool) -> list[Site]:
+    if all_sites and names:
+        raise UsageError("give site names or --all, not both")
+    if all_sites:
+        sites = [s for s in config.sites if s.enabled]
+        if not sites:
+            raise UsageError(f"no enabled sites in {config.source}")
+        return sites
+    if not names:
+        raise UsageError("name the sites to crawl, or use --all")
+    chosen = []
+    for name in dict.fromkeys(names):
+        site = config.site(name)
+        if site is None:
+            known = ", ".join(s.name for s in config.sites) or "none"
+            raise UsageError(f"unknown site {name!r} (configured: {known})")
+        chosen.append(site)
+    return chosen
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``YYYY-MM-DD`` (Beijing midnight), an ISO date-time, or ``7d``/``12h``/``30m`` ago."""
+    text = text.strip()
+    match = _RELATIVE.match(text)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        delta = {
+            "d": timedelta(days=amount),
+            "h": timedelta(hours=amount),
+            "m": timedelta(minutes=amount),
+        }[unit]
+        return (now or datetime.now(UTC)) - delta
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--since: {text!r} is not a date (YYYY-MM-DD), an ISO time, or 7d / 12h / 30m"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
+
+
+def cmd_articles(args: argparse.Namespace, config: Config) -> int:
+    if args.site and config.site(args.site) is None:
+        known = ", ".join(s.name for s in config.sites) or "none"
+        raise UsageError(f"unknown site {args.site!r} (configured: {known})")
+    query = ArticleQuery(
+        site=args.site,
+        since=parse_since(args.since) if args.since else None,
+        search=args.search,
+        limit=args.limit,
+    )
+    db = open_database(config)
+    with db.session() as session:
+        articles = repository.list_articles(session, query)
+    if args.format == "json":
+        sys.stdout.write(articles_json(articles))
+    elif args.format == "csv":
+        sys.stdout.write(articles_csv(articles))
+    else:
+        print(articles_table(articles) if articles else "no articles")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    db = open_database(config)
+    with db.session() as session:
+        article = repository.get_article(session, args.id)
+    if article is None:
+        raise UsageError(f"no article with id {args.id}")
+    if args.format == "json":
+        print(json.dumps(article_record(article), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(article_text(article))
+    return 0
+
+
+def cmd_sites(args: argparse.Namespace, config: Config) -> int:
+    db = open_database(config)
+    with db.session() as session:
+        summaries = repository.site_summaries(session, [s.name for s in config.sites])
+    rows = []
+    for site, summary in zip(config.sites, summaries, strict=True):
+        run = summary.last_run
+        last = "never" if run is None else f"{beijing(run.started_at)} {run.outcome}"
+        new = "" if run is None else str(run.articles_new)
+        rows.append(
+            (
+                site.name + ("" if site.enabled else " (off)"),
+                site.title,
+                str(summary.article_count),
+                last,
+                new,
+                site.schedule,
+            )
+        )
+    print(
+        table(
+            ("SITE", "TITLE", "ARTICLES", "LAST RUN (BEIJING)", "NEW", "SCHEDULE"),
+            rows,
+            (14, 30, 8, 28, 5, 12),
+        )
+    )
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+    "init": cmd_init,
+    "check-config": cmd_check_config,
+    "crawl": cmd_crawl,
+    "articles": cmd_articles,
+    "show": cmd_show,
+    "sites": cmd_sites,
+}

@@ -1,0 +1,118 @@
+"""Rendering records for the terminal: tables that line up with Chinese text, JSON, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from storage.records import ArticleView
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+ARTICLE_FIELDS = (
+    "id",
+    "site",
+    "url",
+    "title",
+    "publish_time",
+    "source",
+    "author",
+    "body",
+    "first_seen",
+    "canonical_url",
+    "pretitle",
+    "subtitle",
+    "editor",
+    "last_seen",
+)
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal columns (with an ellipsis) and pad it."""
+    text = " ".join(text.split())
+    if display_width(text) > width:
+        out, used = [], 0
+        for ch in text:
+            w = display_width(ch)
+            if used + w > width - 1:
+                break
+            out.append(ch)
+            used += w
+        text = "".join(out) + "…"
+    return text + " " * (width - display_width(text))
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], widths: Sequence[int]) -> str:
+    lines = ["  ".join(fit(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(fit(c, w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "" if value is None else value.astimezone(BEIJING).strftime(fmt)
+
+
+def iso(value: datetime | None, *, zone: timezone | None = None) -> str | None:
+    if value is None:
+        return None
+    return (value.astimezone(zone) if zone else value).isoformat()
+
+
+def article_record(article: ArticleView) -> dict[str, Any]:
+    """An article as a JSON-ready dict: publish time in Beijing time, first seen in UTC."""
+    data = asdict(article)
+    data["publish_time"] = iso(article.publish_time, zone=BEIJING)
+    data["first_seen"] = iso(article.first_seen)
+    data["last_seen"] = iso(article.last_seen)
+    return {key: data[key] for key in ARTICLE_FIELDS}
+
+
+def articles_json(articles: Sequence[ArticleView]) -> str:
+    return "".join(json.dumps(article_record(a), ensure_ascii=False) + "\n" for a in articles)
+
+
+def articles_csv(articles: Sequence[ArticleView]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ARTICLE_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for article in articles:
+        writer.writerow(article_record(article))
+    return buffer.getvalue()
+
+
+def articles_table(articles: Sequence[ArticleView]) -> str:
+    rows = [
+        (str(a.id), beijing(a.publish_time), a.site, a.title or "(no title)", a.source or "")
+        for a in articles
+    ]
+    return table(("ID", "PUBLISHED", "SITE", "TITLE", "SOURCE"), rows, (6, 16, 10, 60, 20))
+
+
+def article_text(article: ArticleView) -> str:
+    """One article in full, for ``govwatch show``."""
+    head = [
+        ("title", article.title),
+        ("pretitle", article.pretitle),
+        ("subtitle", article.subtitle),
+        ("site", article.site),
+        ("url", article.url),
+        ("published", beijing(article.publish_time, "%Y-%m-%d %H:%M %z") or None),
+        ("source", article.source),
+        ("author", article.author),
+        ("editor", article.editor),
+        ("first seen", iso(article.first_seen)),
+        ("id", str(article.id)),
+    ]
+    lines = [f"{k + ':':<12}{v}" for k, v in head if v]
+    return "\n".join(lines) + "\n\n" + article.body + "\n"

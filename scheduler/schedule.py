@@ -1,0 +1,43 @@
+"""Schedules of sites and digests: ``every 30m`` style intervals or 5-field cron expressions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from apscheduler.triggers.cron import CronTrigger
+
+_EVERY = re.compile(r"^every\s+((?:\d+\s*[smhd]\s*)+)$", re.IGNORECASE)
+_PART = re.compile(r"(\d+)\s*([smhd])", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+TIMEZONE = "Asia/Shanghai"  # cron expressions are read in Beijing time, like the sites
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """``interval_seconds`` for ``every …``; ``cron`` for a crontab expression."""
+
+    text: str
+    interval_seconds: int | None = None
+    cron: str | None = None
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse ``every 30m`` / ``every 1h30m`` / ``0 8 * * *``; raises ``ValueError``."""
+    text = text.strip()
+    match = _EVERY.match(text)
+    if match:
+        seconds = sum(
+            int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _PART.findall(match.group(1))
+        )
+        if seconds < 60:
+            raise ValueError(f"{text!r}: the shortest schedule is every 1m")
+        return Schedule(text=text, interval_seconds=seconds)
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError(f"{text!r} is neither 'every N[smhd]' nor a 5-field cron expression")
+    try:
+        CronTrigger.from_crontab(text, timezone=TIMEZONE)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: invalid cron expression: {exc}") from exc
+    return Schedule(text=text, cron=text)

@@ -1,0 +1,116 @@
+"""Engine and session factory: how govwatch connects to SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ``***``, for messages and ``check-config``."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return str(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def parse_url(url: str) -> URL:
+    """Parse and check a database URL, with a clear error for the common mistakes."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"not a database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"unsupported database {backend!r} in {mask_url(parsed)}: use sqlite:/// or "
+            "postgresql+psycopg://"
+        )
+    if backend == "postgresql" and parsed.get_driver_name() not in ("psycopg", "psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+class Database:
+    """One database: an engine, a session factory and its dialect name."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = parse_url(url)
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            _ensure_sqlite_directory(self.url)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(self.url, **kwargs)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise StorageError(f"cannot use database {self.display_url}: {exc}") from exc
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _set_sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def display_url(self) -> str:
+        return mask_url(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error.
+
+        Database errors come out as :class:`StorageError` with one readable line.
+        """
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StorageError(describe_db_error(exc, self.display_url)) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def describe_db_error(exc: SQLAlchemyError, where: str) -> str:
+    """One line for a database error: the driver's first line, not the SQL and parameters."""
+    orig = getattr(exc, "orig", None)
+    detail = str(orig if orig is not None else exc).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    return f"database error on {where}: {first}"
+
+
+def _ensure_sqlite_directory(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the directory for {database}: {exc}") from exc
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()

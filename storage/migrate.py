@@ -1,0 +1,79 @@
+"""Schema creation and upgrades with Alembic, run from code (``govwatch init``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.database import Database, describe_db_error
+from storage.errors import SchemaError, StorageError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Arbitrary constant: serialises concurrent upgrades of one PostgreSQL database.
+_PG_MIGRATION_LOCK = 0x676F7677  # "govw"
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise SchemaError("govwatch ships no migrations (broken installation)")
+    return head
+
+
+def current_revision(db: Database) -> str | None:
+    """The revision the database is at, or ``None`` for an empty database."""
+    try:
+        with db.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StorageError(describe_db_error(exc, db.display_url)) from exc
+
+
+def upgrade(db: Database) -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest revision; idempotent.
+
+    Returns ``(revision before, revision after)``.  Refuses a database whose schema is newer
+    than this version of govwatch knows.
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    head = head_revision()
+    try:
+        with db.engine.begin() as conn:
+            _lock(conn)
+            before = MigrationContext.configure(conn).get_current_revision()
+            if before is not None and before != head:
+                try:
+                    script.get_revision(before)
+                except Exception as exc:
+                    raise SchemaError(
+                        f"database {db.display_url} has schema revision {before}, newer than "
+                        "this govwatch knows: upgrade govwatch"
+                    ) from exc
+            if before != head:
+                log.info("upgrading schema of %s from %s to %s", db.display_url, before, head)
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+    except SQLAlchemyError as exc:
+        raise StorageError(describe_db_error(exc, db.display_url)) from exc
+    return before, head
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})

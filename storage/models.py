@@ -1,0 +1,104 @@
+"""SQLAlchemy 2 models: the schema of govwatch's database.
+
+Times are UTC (``UTCDateTime``).  Changes to this module need an Alembic migration in
+``storage/migrations/versions``; ``tests/test_migrations.py`` fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import BigIntId, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class SiteRow(Base):
+    """A configured site, kept so runs and articles survive renaming its title."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class CrawlRun(Base):
+    """One crawl of one site: when, what it fetched and found, and how it ended."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (Index("ix_crawl_runs_site_started", "site_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # running | succeeded | warning | partial | failed | interrupted
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    list_pages: Mapped[int] = mapped_column(Integer, default=0)
+    article_pages: Mapped[int] = mapped_column(Integer, default=0)
+    articles_found: Mapped[int] = mapped_column(Integer, default=0)
+    articles_new: Mapped[int] = mapped_column(Integer, default=0)
+    articles_seen: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[str] = mapped_column(Text, default="")  # one warning per line
+    message: Mapped[str] = mapped_column(Text, default="")  # why it ended as it did
+    pid: Mapped[int | None]
+
+
+class CrawlError(Base):
+    """A page a run could not fetch or parse, after retries."""
+
+    __tablename__ = "crawl_errors"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int | None]  # HTTP status when there was a response
+    kind: Mapped[str] = mapped_column(String(32))  # http, timeout, dns, connection, blocked, parse
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class Article(Base):
+    """One article page, stored once per canonical URL."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_site_publish_time", "site_id", "publish_time"),
+        Index("ix_articles_first_seen", "first_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text, unique=True)  # canonical URL
+    fetched_url: Mapped[str] = mapped_column(Text)  # the URL as fetched, after redirects
+    title: Mapped[str] = mapped_column(Text, default="")
+    pretitle: Mapped[str | None] = mapped_column(Text)  # 引题
+    subtitle: Mapped[str | None] = mapped_column(Text)  # 副标题
+    publish_time: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(Text)  # 来源
+    author: Mapped[str | None] = mapped_column(Text)  # 作者 / 记者
+    editor: Mapped[str | None] = mapped_column(Text)  # 责任编辑
+    body: Mapped[str] = mapped_column(Text, default="")
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="SET NULL")
+    )  # the run that first stored it

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import SECTIONS, SITE_KEYS, load_config, render_config
+from storage.errors import ConfigError
+from tests.conftest import REPO, run_cli
+
+GOOD_SITE = """
+[[sites]]
+name = "local"
+title = "本地站"
+start_urls = ["http://127.0.0.1:9/list/"]
+article_url_pattern = '/\\d{6}/t\\d{8}_\\d+\\.html$'
+max_list_pages = 2
+delay_seconds = 0
+schedule = "every 15m"
+[sites.selectors]
+title = "h2.tit"
+body = "//div[@class='content']"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "govwatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_builtin_default_has_the_real_sites() -> None:
+    config = load_config(None, {})
+    assert config.source == "built-in default"
+    names = [s.name for s in config.sites]
+    assert {"ccdi", "ccdi-scdc", "cq-jjc", "cqrb"} <= set(names)
+    ccdi = config.site("ccdi")
+    assert ccdi is not None
+    assert ccdi.is_article_url("https://www.ccdi.gov.cn/yaowenn/202304/t20230411_257982.html")
+    assert not ccdi.is_article_url("https://www.ccdi.gov.cn/yaowenn/index_1.html")
+    cq = config.site("cq-jjc")
+    assert cq is not None
+    assert cq.is_article_url("https://jjc.cq.gov.cn/html/2024-06/30/content_51234567.htm")
+    assert config.database.url == "sqlite:///data/govwatch.db"
+
+
+def test_file_values_and_selectors(tmp_path: Path) -> None:
+    config = load_config(str(write(tmp_path, GOOD_SITE)), {})
+    (site,) = config.sites
+    assert site.title == "本地站"
+    assert site.delay_seconds == 0.0
+    assert site.max_list_pages == 2
+    assert site.selectors.title == "h2.tit"
+    assert site.selectors.source is None
+
+
+def test_file_without_sites_uses_builtin_sites(tmp_path: Path) -> None:
+    path = write(tmp_path, '[database]\nurl = "sqlite:///x.db"\n')
+    config = load_config(str(path), {})
+    assert config.database.url == "sqlite:///x.db"
+    assert config.site("ccdi") is not None
+
+
+def test_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = write(tmp_path, GOOD_SITE)
+    monkeypatch.chdir(tmp_path)
+    # ./govwatch.toml is found without being named
+    assert load_config(None, {}).source == "govwatch.toml"
+    other = tmp_path / "other.toml"
+    other.write_text(GOOD_SITE.replace('"local"', '"other"'), encoding="utf-8")
+    assert load_config(None, {"GOVWATCH_CONFIG": str(other)}).sites[0].name == "other"
+    assert load_config(str(env_file), {"GOVWATCH_CONFIG": str(other)}).sites[0].name == "local"
+
+
+def test_database_url_from_environment_is_masked(tmp_path: Path) -> None:
+    env = {"GOVWATCH_DATABASE_URL": "postgresql+psycopg://u:s3cret@db:5432/gw"}
+    config = load_config(str(write(tmp_path, GOOD_SITE)), env)
+    assert config.database.url == env["GOVWATCH_DATABASE_URL"]
+    rendered = render_config(config)
+    assert "s3cret" not in rendered
+    assert "postgresql+psycopg://u:***@db:5432/gw" in rendered
+    assert "GOVWATCH_DATABASE_URL" in rendered
+
+
+def test_rendered_config_reads_back_the_same(tmp_path: Path) -> None:
+    config = load_config(None, {})
+    again = load_config(str(write(tmp_path, render_config(config))), {})
+    assert again.sites == config.sites
+    assert again.crawl == config.crawl
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[databse]\nurl='x'\n", "databse: unknown section or key"),
+        ("[crawl]\ntimeout = 3\n", "crawl.timeout: unknown key"),
+        ("[crawl]\nretries = -1\n", "crawl.retries: must be 0 or more"),
+        ("[crawl]\nobey_robots_txt = 'yes'\n", "crawl.obey_robots_txt: expected true or false"),
+        ('[database]\nurl = "mysql://x/y"\n', "database.url: unsupported database 'mysql'"),
+        (GOOD_SITE.replace('name = "local"\n', ""), "sites[0].name: missing"),
+        (GOOD_SITE.replace('"local"', '"Bad Name"'), "sites[0].name: 'Bad Name' is not a name"),
+        (GOOD_SITE + GOOD_SITE, "sites[1].name: duplicate site name 'local'"),
+        (
+            GOOD_SITE.replace("'/\\d{6}", "'(/\\d{6}"),
+            "sites[0] (local).article_url_pattern: invalid regex",
+        ),
+        (
+            GOOD_SITE.replace("http://127.0.0.1:9/list/", "ftp://x/"),
+            "sites[0] (local).start_urls[0]: 'ftp://x/' is not an absolute http(s) URL",
+        ),
+        (
+            GOOD_SITE.replace("every 15m", "sometimes"),
+            "sites[0] (local).schedule: 'sometimes' is neither",
+        ),
+        (
+            GOOD_SITE.replace("every 15m", "61 * * * *"),
+            "sites[0] (local).schedule: '61 * * * *': invalid cron expression",
+        ),
+        (GOOD_SITE.replace("max_list_pages = 2", "max_list_pages = 0"), "must be greater than 0"),
+        (GOOD_SITE.replace('title = "h2.tit"', 'title = "h2[["'), "invalid CSS selector"),
+        (GOOD_SITE.replace('title = "h2.tit"', 'titel = "h2"'), "selectors.titel: unknown key"),
+        (
+            GOOD_SITE.replace("delay_seconds = 0", "delay_seconds = 0\nfoo = 1"),
+            "sites[0] (local).foo: unknown key",
+        ),
+        ("[[sites]\n", "invalid TOML"),
+    ],
+)
+def test_invalid_config_names_file_key_and_problem(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path), {})
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_cli_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_SITE.replace("every 15m", "whenever"))
+    result = run_cli("--config", str(path), "check-config")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0] and "schedule" in lines[0]
+
+
+def test_cli_missing_config_file(tmp_path: Path) -> None:
+    result = run_cli("--config", str(tmp_path / "nope.toml"), "sites")
+    assert result.returncode == 2
+    assert "no such config file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_check_config_prints_effective_config(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD_SITE)
+    result = run_cli(
+        "--config",
+        str(path),
+        "check-config",
+        env={"GOVWATCH_DATABASE_URL": "postgresql+psycopg://me:hunter2@h/db"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout
+    assert "name = 'local'" in result.stdout
+    assert "me:***@h/db" in result.stdout
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for section, specs in SECTIONS.items():
+        for key in specs:
+            assert f"`{section}.{key}`" in readme, f"{section}.{key} missing from README"
+            if specs[key].env:
+                assert specs[key].env in readme
+    for key in SITE_KEYS:
+        assert f"`sites.{key}`" in readme, f"sites.{key} missing from README"

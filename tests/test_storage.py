@@ -1,0 +1,179 @@
+"""Storage contract, on SQLite always and on PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from storage import repository
+from storage.database import Database
+from storage.errors import StorageError
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.models import Base
+from storage.records import ArticleQuery, NewArticle, RunTotals, SiteInfo
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def article(site_id: int, n: int, **changes: object) -> NewArticle:
+    values: dict[str, object] = {
+        "site_id": site_id,
+        "url": f"https://example.gov.cn/a/{n}.html",
+        "fetched_url": f"http://example.gov.cn/a/{n}.html",
+        "title": f"标题{n}",
+        "publish_time": datetime(2024, 6, 30, 10, n % 60, tzinfo=BEIJING),
+        "source": "重庆日报",
+        "author": None,
+        "body": f"正文第{n}篇。\n第二段。",
+    }
+    values.update(changes)
+    return NewArticle(**values)  # type: ignore[arg-type]
+
+
+def site_id(db: Database, name: str = "local") -> int:
+    with db.session() as s:
+        return repository.sync_sites(s, [SiteInfo(name, "本地")])[name]
+
+
+def test_upgrade_is_idempotent_and_matches_models(database_url: str) -> None:
+    db = Database(database_url)
+    assert current_revision(db) is None
+    assert upgrade(db) == (None, head_revision())
+    assert upgrade(db) == (head_revision(), head_revision())
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], f"models and migrations disagree: {diff}"
+    db.dispose()
+
+
+def test_store_and_read_back_with_aware_times(db: Database) -> None:
+    sid = site_id(db)
+    with db.session() as s:
+        run = repository.start_run(s, sid)
+        new = repository.store_articles(s, [article(sid, 1), article(sid, 2)], run_id=run)
+    assert len(new) == 2
+    with db.session() as s:
+        (first, *_) = repository.list_articles(s, ArticleQuery(site="local"))
+    assert first.title == "标题2"  # newest first
+    assert first.publish_time == datetime(2024, 6, 30, 2, 2, tzinfo=UTC)
+    assert first.publish_time.utcoffset() == timedelta(0)
+    assert first.first_seen.tzinfo is not None
+    assert first.url == "http://example.gov.cn/a/2.html"
+    assert first.canonical_url == "https://example.gov.cn/a/2.html"
+
+
+def test_second_store_of_same_url_is_not_a_duplicate(db: Database) -> None:
+    sid = site_id(db)
+    with db.session() as s:
+        assert len(repository.store_articles(s, [article(sid, 1)], run_id=None)) == 1
+    with db.session() as s:
+        assert repository.store_articles(s, [article(sid, 1), article(sid, 3)], run_id=None) != []
+        assert len(repository.store_articles(s, [article(sid, 1)], run_id=None)) == 0
+    with db.session() as s:
+        assert repository.count_articles(s) == 2
+        assert repository.known_urls(s, ["https://example.gov.cn/a/1.html", "x"]) == {
+            "https://example.gov.cn/a/1.html"
+        }
+
+
+def test_concurrent_inserts_of_the_same_url_never_raise(db: Database) -> None:
+    sid = site_id(db)
+    barrier = threading.Barrier(4)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def insert() -> None:
+        try:
+            barrier.wait()
+            with db.session() as s:
+                results.append(len(repository.store_articles(s, [article(sid, 7)], run_id=None)))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=insert) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(results) == [0, 0, 0, 1]
+    with db.session() as s:
+        assert repository.count_articles(s) == 1
+
+
+def test_naive_datetimes_are_refused(db: Database) -> None:
+    sid = site_id(db)
+    with pytest.raises(StorageError), db.session() as s:
+        repository.store_articles(
+            s, [article(sid, 1, publish_time=datetime(2024, 1, 1))], run_id=None
+        )
+
+
+def test_query_filters(db: Database) -> None:
+    sid = site_id(db)
+    other = site_id(db, "other")
+    with db.session() as s:
+        repository.store_articles(
+            s,
+            [
+                article(sid, 1, title="落实中央八项规定精神", body="正文"),
+                article(sid, 2, publish_time=datetime(2023, 1, 1, tzinfo=BEIJING)),
+                article(other, 3, body="深化纪检监察体制改革，100%_完成"),
+                article(sid, 4, publish_time=None),
+            ],
+            run_id=None,
+        )
+    with db.session() as s:
+        assert [a.title for a in repository.list_articles(s, ArticleQuery(search="八项"))] == [
+            "落实中央八项规定精神"
+        ]
+        assert [a.site for a in repository.list_articles(s, ArticleQuery(search="纪"))] == ["other"]
+        assert len(repository.list_articles(s, ArticleQuery(search="100%_"))) == 1
+        assert len(repository.list_articles(s, ArticleQuery(search="%"))) == 1  # escaped
+        since = datetime(2024, 1, 1, tzinfo=BEIJING)
+        recent = repository.list_articles(s, ArticleQuery(site="local", since=since))
+        assert sorted(a.title for a in recent) == ["标题4", "落实中央八项规定精神"]
+        assert len(repository.list_articles(s, ArticleQuery(limit=2))) == 2
+        # articles without a publish time come last
+        assert repository.list_articles(s, ArticleQuery(site="local"))[-1].title == "标题4"
+
+
+def test_runs_errors_and_site_summaries(db: Database) -> None:
+    sid = site_id(db)
+    with db.session() as s:
+        run = repository.start_run(s, sid, pid=123)
+        repository.record_crawl_error(
+            s, run, url="http://x/404", status=404, kind="http", message="HTTP 404"
+        )
+    with db.session() as s:
+        repository.finish_run(
+            s,
+            run,
+            RunTotals(
+                list_pages=2, articles_found=5, articles_new=3, error_count=1, warnings=("w1", "w2")
+            ),
+            outcome="partial",
+            message="1 page(s) failed",
+        )
+    with db.session() as s:
+        summaries = repository.site_summaries(s, ["local", "missing"])
+        view = repository.get_run(s, run)
+        errors = repository.run_errors(s, run)
+    assert summaries[0].last_run is not None
+    assert summaries[0].last_run.outcome == "partial"
+    assert summaries[0].last_run.warnings == ("w1", "w2")
+    assert summaries[1].last_run is None and summaries[1].article_count == 0
+    assert view is not None and view.finished_at is not None and view.articles_new == 3
+    assert [(e.status, e.kind) for e in errors] == [(404, "http")]
+
+
+def test_unreachable_database_is_a_storage_error() -> None:
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(StorageError) as info:
+        upgrade(db)
+    assert "127.0.0.1" in str(info.value)
+    assert "\n" not in str(info.value)
