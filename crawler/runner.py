@@ -35,13 +35,13 @@ def scrapy_settings(settings: CrawlSettings) -> Settings:
             "ROBOTSTXT_OBEY": settings.obey_robots_txt,
             "CONCURRENT_REQUESTS": settings.concurrent_requests,
             "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_requests_per_host,
-            "RANDOMIZE_DOWNLOAD_DELAY": True,
             "DOWNLOAD_TIMEOUT": settings.timeout_seconds,
             "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
             "DOWNLOAD_WARNSIZE": 0,
             "RETRY_ENABLED": settings.retries > 0,
             "RETRY_TIMES": settings.retries,
             "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+            "RETRY_GIVE_UP_LOG_LEVEL": "INFO",  # the run records and logs the failure itself
             "GOVWATCH_RETRY_BACKOFF": settings.retry_backoff_seconds,
             "GOVWATCH_RETRY_BACKOFF_MAX": settings.retry_backoff_max_seconds,
             "REDIRECT_MAX_TIMES": 5,
@@ -51,6 +51,7 @@ def scrapy_settings(settings: CrawlSettings) -> Settings:
             "STATS_DUMP": False,
             "LOG_LEVEL": settings.log_level,
             "LOG_ENABLED": True,
+            "LOG_INSTALL_ROOT_HANDLER": False,  # the command line configured logging
             "DOWNLOADER_MIDDLEWARES": {
                 "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
                 "crawler.retry.BackoffRetryMiddleware": 550,
@@ -75,13 +76,15 @@ def run_crawls(
     Every run is recorded before it starts, so a run that dies is visible as ``running``
     (and later marked interrupted).  Pages that fail are recorded as errors of their run.
     """
-    process = CrawlerProcess(scrapy_settings(settings), install_root_handler=False)
+    process = CrawlerProcess(scrapy_settings(settings))
+    # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
+    logging.getLogger("scrapy").setLevel(settings.log_level.upper())
     reports: dict[str, RunReport] = {}
     for site in sites:
         recorder = RunRecorder.start(db, site)
         if on_start is not None:
             on_start(site, recorder.run_id)
-        crawler = process.create_crawler(SiteSpider)
+        crawler = process.create_crawler(spider_class(site))
         _watch(crawler, recorder, reports, on_finish)
         process.crawl(crawler, site=site, recorder=recorder)
     process.start(install_signal_handlers=install_signal_handlers)
@@ -89,6 +92,15 @@ def run_crawls(
         if site.name not in reports:  # the reactor stopped before the spider closed
             log.error("site %s: the crawl ended without closing its spider", site.name)
     return [reports[s.name] for s in sites if s.name in reports]
+
+
+def spider_class(site: Site) -> type[SiteSpider]:
+    """A :class:`SiteSpider` subclass carrying the site's own settings (its delay)."""
+    return type(
+        f"SiteSpider_{site.name.replace('-', '_')}",
+        (SiteSpider,),
+        {"custom_settings": {"DOWNLOAD_DELAY": site.delay_seconds}},
+    )
 
 
 def _watch(

@@ -13,7 +13,14 @@ from typing import Any
 
 import scrapy
 from lxml import html as lxml_html
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import (
@@ -49,7 +56,6 @@ class SiteSpider(scrapy.Spider):
         super().__init__(name=f"govwatch-{site.name}", **kwargs)
         self.site = site
         self.recorder = recorder
-        self.download_delay = site.delay_seconds
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.site.start_urls:
@@ -144,11 +150,13 @@ class SiteSpider(scrapy.Spider):
                 self.recorder.error(url, kind="robots", message="forbidden by robots.txt")
             else:
                 self.recorder.error(url, kind="ignored", message=reason)
-        elif isinstance(exc, DNSLookupError):
-            self.recorder.error(url, kind="dns", message=f"DNS lookup failed: {exc}")
-        elif isinstance(exc, (TimeoutError, TCPTimedOutError)):
+        elif isinstance(exc, (CannotResolveHostError, DNSLookupError)):
+            self.recorder.error(url, kind="dns", message=f"host not found: {_one_line(exc)}")
+        elif isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
             self.recorder.error(url, kind="timeout", message="timed out")
-        elif isinstance(exc, (ConnectError, ConnectionLost)):
+        elif isinstance(exc, (DownloadConnectionRefusedError, ConnectError)):
+            self.recorder.error(url, kind="connection", message="connection refused")
+        elif isinstance(exc, (ResponseDataLossError, DownloadFailedError, ConnectionLost)):
             self.recorder.error(url, kind="connection", message=_one_line(exc))
         else:
             self.recorder.error(url, kind="fetch", message=_one_line(exc))
