@@ -64,7 +64,8 @@ def test_next_link_by_text_and_by_pager_number() -> None:
     cq = """<html><body><div id="list"><ul>
     <li><h1><a href="/html/2024-06/30/content_1.htm">一</a></h1><div>2024-06-30</div></li>
     </ul></div><ul class="pages"><li><a href="col1.htm">1</a></li>
-    <li><a href="col1_2.htm">2</a></li><li><a href="col1_3.htm">3</a></li>{next}</ul></body></html>"""
+    <li><a href="col1_2.htm">2</a></li><li><a href="col1_3.htm">3</a></li>{next}</ul>
+    </body></html>"""
     with_next = html.document_fromstring(cq.format(next='<li><a href="col1_2.htm">下一页</a></li>'))
     s = site(pagination_selector=".pages li")
     base = "https://jjc.cq.gov.cn/html/col1.htm"
