@@ -28,47 +28,55 @@ def alembic_config() -> Config:
     return cfg
 
 
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
+def head_revisions() -> tuple[str, ...]:
+    """The newest revision of each migration branch (usually one)."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if not heads:
         raise SchemaError("govwatch ships no migrations (broken installation)")
-    return head
+    return tuple(sorted(heads))
+
+
+def head_revision() -> str:
+    """The schema revision this govwatch expects, as one string (branches joined by '+')."""
+    return "+".join(head_revisions())
 
 
 def current_revision(db: Database) -> str | None:
-    """The revision the database is at, or ``None`` for an empty database."""
+    """The revision the database is at (branches joined by '+'), or ``None`` when empty."""
     try:
         with db.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
     except SQLAlchemyError as exc:
         raise StorageError(describe_db_error(exc, db.display_url)) from exc
+    return "+".join(sorted(heads)) if heads else None
 
 
 def upgrade(db: Database) -> tuple[str | None, str]:
     """Create or upgrade the schema to the newest revision; idempotent.
 
     Returns ``(revision before, revision after)``.  Refuses a database whose schema is newer
-    than this version of govwatch knows.
+    than this version of govwatch knows.  Independent migration branches are all applied.
     """
     script = ScriptDirectory.from_config(alembic_config())
     head = head_revision()
     try:
         with db.engine.begin() as conn:
             _lock(conn)
-            before = MigrationContext.configure(conn).get_current_revision()
-            if before is not None and before != head:
+            current = MigrationContext.configure(conn).get_current_heads()
+            before = "+".join(sorted(current)) if current else None
+            for revision in current:
                 try:
-                    script.get_revision(before)
+                    script.get_revision(revision)
                 except Exception as exc:
                     raise SchemaError(
-                        f"database {db.display_url} has schema revision {before}, newer than "
-                        "this govwatch knows: upgrade govwatch"
+                        f"database {db.display_url} has schema revision {revision}, newer "
+                        "than this govwatch knows: upgrade govwatch"
                     ) from exc
             if before != head:
                 log.info("upgrading schema of %s from %s to %s", db.display_url, before, head)
                 cfg = alembic_config()
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")
     except SQLAlchemyError as exc:
         raise StorageError(describe_db_error(exc, db.display_url)) from exc
     return before, head

@@ -1,31 +1,14 @@
-"""SQLAlchemy 2 models: the schema of govwatch's database.
-
-Times are UTC (``UTCDateTime``).  Changes to this module need an Alembic migration in
-``storage/migrations/versions``; ``tests/test_migrations.py`` fails when the two disagree.
-"""
+"""Models of sites, crawl runs, their errors, and articles."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.types import BigIntId, UTCDateTime
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+from storage.models.base import Base
+from storage.types import BigIntId
 
 
 class SiteRow(Base):

@@ -1,0 +1,13 @@
+"""SQLAlchemy 2 models: the schema of govwatch's database, one module per area.
+
+Times are UTC (``UTCDateTime``).  A change here needs an Alembic migration in
+``storage/migrations/versions``; ``tests/test_storage.py`` fails when the two disagree.
+Every model module is imported here so ``Base.metadata`` knows all tables.
+"""
+
+from __future__ import annotations
+
+from storage.models.base import Base
+from storage.models.crawl import Article, CrawlError, CrawlRun, SiteRow
+
+__all__ = ["Article", "Base", "CrawlError", "CrawlRun", "SiteRow"]

@@ -1,0 +1,64 @@
+"""Helpers shared by the repository modules: the clock, dialect inserts, row -> view."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import Article, CrawlRun
+from storage.records import (
+    ArticleView,
+    RunView,
+)
+
+# Bound parameters per statement stay well below SQLite's and PostgreSQL's limits.
+IN_CHUNK = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's INSERT construct (both have ON CONFLICT ... DO NOTHING)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def article_view(a: Article, site: str) -> ArticleView:
+    return ArticleView(
+        id=a.id,
+        site=site,
+        url=a.fetched_url,
+        canonical_url=a.url,
+        title=a.title,
+        pretitle=a.pretitle,
+        subtitle=a.subtitle,
+        publish_time=a.publish_time,
+        source=a.source,
+        author=a.author,
+        editor=a.editor,
+        body=a.body,
+        first_seen=a.first_seen,
+        last_seen=a.last_seen,
+    )
+
+
+def run_view(run: CrawlRun, site: str) -> RunView:
+    return RunView(
+        id=run.id,
+        site=site,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        outcome=run.outcome,
+        list_pages=run.list_pages,
+        article_pages=run.article_pages,
+        articles_found=run.articles_found,
+        articles_new=run.articles_new,
+        articles_seen=run.articles_seen,
+        error_count=run.error_count,
+        warnings=tuple(w for w in run.warnings.split("\n") if w),
+        message=run.message,
+    )
