@@ -24,6 +24,19 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 403, 412, 420, 429]
+# Scrapy's default list, less "host not found": retrying a name that does not resolve only
+# delays the run's failure (the next scheduled run tries again anyway).
+RETRY_EXCEPTIONS = [
+    "scrapy.exceptions.DownloadConnectionRefusedError",
+    "scrapy.exceptions.DownloadFailedError",
+    "scrapy.exceptions.DownloadTimeoutError",
+    "scrapy.exceptions.ResponseDataLossError",
+    "twisted.internet.error.ConnectionDone",
+    "twisted.internet.error.ConnectError",
+    "twisted.internet.error.ConnectionLost",
+    OSError,
+    "scrapy.core.downloader.handlers.http11.TunnelError",
+]
 
 
 def scrapy_settings(settings: CrawlSettings) -> Settings:
@@ -41,6 +54,7 @@ def scrapy_settings(settings: CrawlSettings) -> Settings:
             "RETRY_ENABLED": settings.retries > 0,
             "RETRY_TIMES": settings.retries,
             "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+            "RETRY_EXCEPTIONS": RETRY_EXCEPTIONS,
             "RETRY_GIVE_UP_LOG_LEVEL": "INFO",  # the run records and logs the failure itself
             "GOVWATCH_RETRY_BACKOFF": settings.retry_backoff_seconds,
             "GOVWATCH_RETRY_BACKOFF_MAX": settings.retry_backoff_max_seconds,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from lxml import html as lxml_html
@@ -151,7 +152,8 @@ class SiteSpider(scrapy.Spider):
             else:
                 self.recorder.error(url, kind="ignored", message=reason)
         elif isinstance(exc, (CannotResolveHostError, DNSLookupError)):
-            self.recorder.error(url, kind="dns", message=f"host not found: {_one_line(exc)}")
+            host = urlsplit(url).hostname
+            self.recorder.error(url, kind="dns", message=f"host not found: {host}")
         elif isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
             self.recorder.error(url, kind="timeout", message="timed out")
         elif isinstance(exc, (DownloadConnectionRefusedError, ConnectError)):
