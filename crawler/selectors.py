@@ -21,7 +21,7 @@ def compile_selector(expression: str) -> etree.XPath:
     try:
         if is_xpath(expression):
             return etree.XPath(expression)
-        return CSSSelector(expression)
+        return CSSSelector(expression, translator="html")
     except (etree.XPathSyntaxError, etree.XPathError) as exc:
         raise ValueError(f"invalid XPath: {exc}") from exc
     except Exception as exc:  # cssselect raises its own SelectorSyntaxError / ExpressionError

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from lxml import html as lxml_html
+from lxml import etree
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
@@ -35,6 +35,7 @@ from twisted.python.failure import Failure
 
 from crawler.canonical import canonicalize
 from crawler.decode import decode_html
+from crawler.dom import parse_html
 from crawler.extract import extract_article
 from crawler.items import ArticleItem
 from crawler.listing import parse_list_page
@@ -80,8 +81,8 @@ class SiteSpider(scrapy.Spider):
             return
         self.recorder.list_pages += 1
         try:
-            tree = lxml_html.document_fromstring(decoded.text or "<html></html>")
-        except (ValueError, lxml_html.etree.ParserError) as exc:
+            tree = parse_html(decoded.text or "<html></html>")
+        except (ExtractError, etree.ParserError) as exc:
             self.recorder.error(response.url, kind="parse", message=f"unreadable list page: {exc}")
             return
         page = parse_list_page(tree, response.url, self.site, page_index)

@@ -1,0 +1,112 @@
+"""The byline fields of an article: 来源 (source), 作者/记者 (author), 责任编辑 (editor).
+
+They are written as labelled values on the page's information line ("来源：重庆日报 时间：
+2024-06-30 10:06 作者：张三"), sometimes glued together without spaces, sometimes in
+brackets ("（责任编辑：李四）", "[责编：王五]").  Each function reads one field from one line
+of text and returns ``None`` when the line does not carry it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Labels of the other fields on an information line; a value stops where one begins.
+_NEXT_LABEL = (
+    r"(?:作者|记者|通讯员|责任编辑|责编|编辑|发布时间|发表时间|发布日期|时间|日期|浏览|点击|"
+    r"阅读|字号|来源|打印|分享|访问量|浏览次数|阅读量|编审|审核|校对|摄影|供稿|稿源)"
+)
+_SOURCE_RE = re.compile(
+    r"(?<![\u4e00-\u9fff])(?:信息|文章|稿件|新闻|本文|内容|消息)?(?:来源于?|来自|稿源|出处)"
+    r"\s*[:：]\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
+)
+_AUTHOR_RE = re.compile(
+    r"(?:^|(?<=[\s(（\[【|丨/｜]))(?:作者|撰稿|撰文|记者|通讯员|文)\s*[:：/]\s*"
+    r"(?P<v>[^|丨｜/（）()【】\[\]，,。;；:：]{1,40})"
+)
+_EDITOR_RE = re.compile(
+    r"(?:责任编辑|责编|编辑)\s*[:：]?\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；:：]{1,20})"
+)
+_GLUED_LABEL_RE = re.compile(_NEXT_LABEL + r"\s*[:：]")
+_DATE_START_RE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]")
+# Link texts glued to the value on the line ("来源：求是网参与互动")
+_UI_TAIL_RE = re.compile(r"(?:参与互动|我要评论|评论\d*|分享到?|打印|收藏|手机看新闻|手机版|纠错)$")
+_TRAIL_PUNCT = "　 :：,，.。;；、|丨｜·-—"
+
+
+def _cut(value: str) -> str:
+    m = _GLUED_LABEL_RE.search(value)
+    if m:
+        value = value[: m.start()]  # at 0 the field was empty: "来源： 访问量：199"
+    m = _DATE_START_RE.search(value)
+    if m and m.start() > 0:
+        value = value[: m.start()]
+    value = _UI_TAIL_RE.sub("", value)
+    return value.strip(_TRAIL_PUNCT)
+
+
+def find_source(line: str) -> str | None:
+    """The 来源 named on ``line`` ("来源：新华社" → "新华社"), or ``None``."""
+    m = _SOURCE_RE.search(line)
+    if not m:
+        return None
+    value = _cut(m["v"])
+    return value or None
+
+
+def find_author(line: str) -> str | None:
+    """The author named on ``line`` ("作者：张三 李四" → "张三 李四"), or ``None``."""
+    m = _AUTHOR_RE.search(line)
+    if not m:
+        return None
+    value = m["v"]
+    nm = re.search(r"\s{2,}|\s" + _NEXT_LABEL, value)
+    if nm:
+        value = value[: nm.start()]
+    value = _cut(value)
+    if not value or len(value) > 30:
+        return None
+    return value
+
+
+def find_editor(line: str) -> str | None:
+    """The 责任编辑 named on ``line`` ("（责任编辑：李四）" → "李四"), or ``None``."""
+    m = _EDITOR_RE.search(line)
+    if not m:
+        return None
+    value = _cut(m["v"])
+    return value or None
+
+
+_NAMES = r"[\u4e00-\u9fff·]{2,4}(?:[\s、]+(?:通讯员\s*)?[\u4e00-\u9fff·]{2,4}){0,5}"
+# "本报记者 王五", "□ 本报记者 葛灵丹", "顶端新闻·河南商报记者马俊峰/文", "文/张三", "作者：李四"
+_REPORTER_LINE_RE = re.compile(
+    r"^[□■◇◆●]?\s*[\u4e00-\u9fff·\s]{0,16}?"
+    r"(?:记者|通讯员|作者|撰文|编译|文(?=\s*[/|丨:：]))\s*[:：/|丨]?\s*"
+    rf"(?P<names>{_NAMES})"
+    r"(?:\s*/?\s*(?:文|摄|文/图|图|报道|整理))?(?:\s*[\u4e00-\u9fff]{0,6}供图)?$"
+)
+_SOURCE_NAMES_RE = re.compile(rf"^(?:记者\s*)?(?P<names>{_NAMES})$")
+# Words that follow 记者 in headings, not names ("记者手记", "记者调查")
+_NOT_NAMES = frozenset(
+    {"手记", "来信", "调查", "观察", "追踪", "走访", "视角", "观点", "节日", "之家"}
+)
+_BYLINE_NOT_RE = re.compile(r"[。！？!?…，,；;:：“”]")
+
+
+def byline_names(line: str, source: str | None = None) -> str | None:
+    """The author name(s) when ``line`` is a byline and nothing else, else ``None``.
+
+    "本报记者 王五" → "王五"; "中央纪委国家监委网站 张三" (after the page's ``source``) →
+    "张三"; "文/李四 摄" → "李四".
+    """
+    text = line.strip(" 　（）()[]【】")
+    if len(text) > 40 or not text:
+        return None
+    m = _REPORTER_LINE_RE.match(text)
+    if m and not _BYLINE_NOT_RE.search(m["names"]) and m["names"] not in _NOT_NAMES:
+        return m["names"].strip()
+    if source and text.startswith(source) and len(text) - len(source) <= 20:
+        m = _SOURCE_NAMES_RE.match(text[len(source) :].strip())
+        if m:
+            return m["names"].strip()
+    return None

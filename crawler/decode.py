@@ -1,0 +1,171 @@
+"""Turn the bytes of an HTML page into text, choosing the encoding carefully.
+
+Chinese sites lie about their charset often: pages declaring GB2312 are UTF-8, HTTP headers
+disagree with ``<meta charset>``, a truncated page ends in half a character.  The order used
+here:
+
+1. a byte-order mark decides (``reason="bom"``);
+2. otherwise the declared charset (HTTP ``Content-Type`` first, then ``<meta>``/XML
+   declaration) is *checked* against the bytes, not trusted: bytes that are valid UTF-8 with
+   non-ASCII text are UTF-8 whatever the declaration says (GBK text is practically never
+   valid UTF-8), and a declaration that cannot decode the bytes is dropped;
+3. with no usable declaration the bytes are sniffed: UTF-8 if valid, else GB18030;
+4. whatever is chosen, decoding never raises: a stray bad byte becomes U+FFFD.
+
+GB2312 and GBK are always decoded as GB18030, their superset (many characters in names, such
+as 镕 or 堃, are not in GB2312).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+from crawler.records import DecodedPage
+
+log = logging.getLogger(__name__)
+
+_GB_FAMILY = frozenset({"gb2312", "gbk", "gb18030", "cp936", "hz"})
+_UTF8 = "utf-8"
+_GB18030 = "gb18030"
+
+_CT_CHARSET_RE = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""", re.I)
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+# How many undecodable sequences per 1,000 non-ASCII bytes still count as "UTF-8 with a few
+# damaged bytes" rather than "not UTF-8".  Real GBK text fails on nearly every character.
+_UTF8_DAMAGE_PER_MILLE = 5
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+# Declarations that decode any bytes; a Chinese page declaring one of them is usually GBK.
+_SINGLE_BYTE = frozenset({"latin-1", "iso8859-1", "cp1252", "ascii"})
+
+
+def normalise_charset(name: str | None) -> str | None:
+    """Return the Python codec name for a declared charset, or ``None`` if unknown.
+
+    GB2312, GBK and their aliases become ``gb18030``; ``utf8`` becomes ``utf-8``.
+    """
+    if not name:
+        return None
+    name = name.strip().strip("\"'").lower()
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        if name in {"x-gbk", "gb_2312-80", "x-gb2312"}:
+            return _GB18030
+        return None
+    if codec in _GB_FAMILY or codec.startswith("gb"):
+        return _GB18030
+    if codec in {"utf-8", "utf_8"}:
+        return _UTF8
+    return codec
+
+
+def declared_charset(body: bytes, content_type: str | None = None) -> tuple[str | None, str]:
+    """Return the raw charset declared for ``body`` and where it was declared.
+
+    The second item is ``"http-header"``, ``"meta"`` or ``""`` when nothing was declared.
+    """
+    if content_type:
+        m = _CT_CHARSET_RE.search(content_type)
+        if m:
+            return m.group(1), "http-header"
+    head = body[:4096]
+    mb = _XML_DECL_RE.search(head) or _META_CHARSET_RE.search(head)
+    if mb:
+        return mb.group(1).decode("ascii", "replace"), "meta"
+    return None, ""
+
+
+def _utf8_verdict(body: bytes) -> tuple[bool, bool]:
+    """Return (is_utf8, has_non_ascii) for ``body``, tolerating a few damaged bytes."""
+    try:
+        body.decode(_UTF8)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return True, not body.isascii()
+    for cut in (1, 2, 3):
+        try:
+            body[:-cut].decode(_UTF8)
+        except UnicodeDecodeError:
+            continue
+        return True, True  # a page cut off in the middle of its last character
+    non_ascii = len(body) - len(body.translate(None, _HIGH_BYTES))
+    text = body.decode(_UTF8, errors="replace")
+    damaged = text.count("\ufffd")
+    return damaged * 1000 <= non_ascii * _UTF8_DAMAGE_PER_MILLE, True
+
+
+def _decodes_cleanly(body: bytes, codec: str) -> bool:
+    try:
+        body.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
+    """Decode the HTML ``body`` to text; ``content_type`` is the HTTP header, if known.
+
+    Never raises on bad bytes; see the module docstring for the order of evidence.
+    """
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            raw, _ = declared_charset(body[len(bom) :], content_type)
+            text = body.decode(codec, errors="replace")
+            name = _UTF8 if codec == "utf-8-sig" else codec
+            return DecodedPage(text=text, encoding=name, declared=raw, reason="bom")
+
+    raw, where = declared_charset(body, content_type)
+    declared = normalise_charset(raw)
+    is_utf8, non_ascii = _utf8_verdict(body)
+
+    if declared == _UTF8 and is_utf8:
+        return _page(body, _UTF8, raw, where)
+    if is_utf8 and non_ascii:
+        # Declared something else (GB2312 most often) but the bytes are UTF-8.
+        if declared is not None:
+            log.debug("page declares %s but its bytes are UTF-8", raw)
+        return _page(body, _UTF8, raw, "sniffed")
+    if (
+        declared is not None
+        and declared != _UTF8
+        and (declared == _GB18030 or _decodes_cleanly(body, declared))
+    ):
+        if declared in _SINGLE_BYTE and _looks_gb(body):
+            return _page(body, _GB18030, raw, "sniffed")
+        return _page(body, declared, raw, where)
+    if is_utf8:  # pure ASCII, or UTF-8 declared and at most a few damaged bytes
+        return _page(body, _UTF8, raw, where or "sniffed")
+    # Declared UTF-8 (or nothing, or a codec that fails) but the bytes are not UTF-8.
+    if _decodes_cleanly(body, _GB18030) or _looks_gb(body):
+        return _page(body, _GB18030, raw, "fallback" if raw else "sniffed")
+    return _page(body, _UTF8, raw, "fallback")
+
+
+def _looks_gb(body: bytes) -> bool:
+    """True when ``body`` decoded as GB18030 is mostly CJK text."""
+    text = body.decode(_GB18030, errors="replace")
+    non_ascii = [c for c in text if ord(c) >= 0x80]
+    if not non_ascii:
+        return False
+    cjk = sum(1 for c in non_ascii if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f")
+    return cjk >= 0.6 * len(non_ascii)
+
+
+def _page(body: bytes, codec: str, raw: str | None, reason: str) -> DecodedPage:
+    text = body.decode(codec, errors="replace")
+    return DecodedPage(text=text, encoding=codec, declared=raw, reason=reason)

@@ -1,0 +1,214 @@
+"""Parsing HTML text into an lxml tree, and reading text out of its elements.
+
+Shared by the extractor modules so that a page is parsed once.  Nothing here knows about
+articles; it knows about HTML: which tags are blocks, which elements are hidden, how to get
+an element's visible text with whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import lxml.etree
+import lxml.html
+from lxml.html import HtmlElement
+
+from storage.errors import ExtractError
+
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+# libxml2 closes a heading at a <p> start tag, leaving the heading empty: "<h2><p>标题</p></h2>"
+# (ccdi.gov.cn does this).  Paragraphs inside headings are rewritten as spans before parsing.
+_HEADING_WITH_P_RE = re.compile(r"(<h([1-6])\b[^>]*>)(.{0,3000}?)(</h\2\s*>)", re.I | re.S)
+# libxml2 drops everything after a stray </html> and puts what follows </body> outside the
+# body; both end tags are optional, so they are removed before parsing.
+_END_TAGS_RE = re.compile(r"</(?:body|html)\s*>", re.I)
+_P_OPEN_RE = re.compile(r"<p\b[^>]*>", re.I)
+_P_CLOSE_RE = re.compile(r"</p\s*>", re.I)
+_WS_RE = re.compile(r"[\s\u00a0\u3000\u200b\u200c\u200d\u2002\u2003\u2009\ufeff]+")
+_SENTENCE_PUNCT_RE = re.compile(r"[，。！？；]")
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+# Elements whose content is never visible text.
+INVISIBLE_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "head", "title", "meta", "link", "object",
+     "embed", "svg", "canvas", "map", "area", "select", "option", "textarea", "button",
+     "input", "iframe", "frame", "frameset", "audio", "video", "source", "param"}
+)  # fmt: skip
+# Elements that start a new line of text.
+BLOCK_TAGS = frozenset(
+    {"p", "div", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt",
+     "dd", "tr", "td", "th", "table", "tbody", "thead", "tfoot", "caption", "section",
+     "article", "main", "aside", "header", "footer", "nav", "blockquote", "pre", "center",
+     "figure", "figcaption", "form", "fieldset", "address", "details", "summary", "body",
+     "html"}
+)  # fmt: skip
+
+_local = threading.local()
+
+
+def _parser() -> lxml.html.HTMLParser:
+    parser: lxml.html.HTMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+        _local.parser = parser
+    return parser
+
+
+def parse_html(text: str) -> HtmlElement:
+    """Parse HTML text into a document tree (``<html>`` root).
+
+    Raises :class:`ExtractError` when the text holds no markup or text at all.
+    """
+    text = _XML_DECL_RE.sub("", text, count=1).replace("\x00", "")
+    text = _HEADING_WITH_P_RE.sub(_unwrap_heading_paragraphs, text)
+    text = _END_TAGS_RE.sub("", text)
+    if not text.strip():
+        raise ExtractError("empty document")
+    try:
+        root = lxml.html.document_fromstring(text, parser=_parser())
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise ExtractError(f"not an HTML document: {exc}") from exc
+    if root is None:
+        raise ExtractError("not an HTML document")
+    return root
+
+
+def _unwrap_heading_paragraphs(m: re.Match[str]) -> str:
+    inner = m.group(3)
+    if "<p" not in inner and "<P" not in inner:
+        return m.group(0)
+    inner = _P_OPEN_RE.sub("<span>", inner)
+    inner = _P_CLOSE_RE.sub("</span><br>", inner)
+    return m.group(1) + inner + m.group(4)
+
+
+def collapse_ws(text: str) -> str:
+    """Collapse every run of whitespace (including full-width and NBSP) to one space."""
+    return _WS_RE.sub(" ", text).strip()
+
+
+def is_hidden(el: HtmlElement) -> bool:
+    """True when the element is hidden by an inline style or the ``hidden`` attribute."""
+    style = el.get("style")
+    if style and _HIDDEN_STYLE_RE.search(style):
+        return True
+    return el.get("hidden") is not None or el.get("aria-hidden") == "true"
+
+
+def tag_of(el: HtmlElement) -> str:
+    """The element's lower-case tag name, or ``""`` for comments and processing instructions."""
+    tag = el.tag
+    return tag.lower() if isinstance(tag, str) else ""
+
+
+def class_id(el: HtmlElement) -> str:
+    """The element's class and id attributes as one lower-case string."""
+    return f"{el.get('class') or ''} {el.get('id') or ''}".lower().strip()
+
+
+def text_lines(el: HtmlElement) -> list[str]:
+    """The element's visible text, split into lines at block boundaries, whitespace collapsed.
+
+    Hidden and invisible elements are skipped; empty lines are dropped.
+    """
+    lines: list[str] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        if buf:
+            line = collapse_ws("".join(buf))
+            if line:
+                lines.append(line)
+            buf.clear()
+
+    def walk(node: HtmlElement) -> None:
+        tag = tag_of(node)
+        if tag in INVISIBLE_TAGS or (tag and is_hidden(node)):
+            return
+        block = tag in BLOCK_TAGS
+        if block:
+            flush()
+        if node.text and tag:
+            buf.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                buf.append(child.tail)
+        if block:
+            flush()
+
+    walk(el)
+    flush()
+    return lines
+
+
+def visible_text(el: HtmlElement) -> str:
+    """The element's visible text on one line, whitespace collapsed."""
+    return " ".join(text_lines(el))
+
+
+def iter_visible(el: HtmlElement) -> Iterator[HtmlElement]:
+    """Every descendant element of ``el`` (and ``el``) that is not inside a hidden one."""
+    stack = [el]
+    while stack:
+        node = stack.pop()
+        tag = tag_of(node)
+        if not tag or tag in INVISIBLE_TAGS or is_hidden(node):
+            continue
+        yield node
+        stack.extend(reversed(list(node)))
+
+
+def positioned_lines(el: HtmlElement, order: dict[HtmlElement, int]) -> list[tuple[int, str]]:
+    """Like :func:`text_lines`, with each line's document position (from ``order``).
+
+    A line's position is that of the element whose text starts the line.
+    """
+    lines: list[tuple[int, str]] = []
+    buf: list[str] = []
+    start = -1
+
+    def flush() -> None:
+        nonlocal start
+        if buf:
+            line = collapse_ws("".join(buf))
+            if line:
+                lines.append((start, line))
+            buf.clear()
+        start = -1
+
+    def add(text: str | None, node: HtmlElement) -> None:
+        nonlocal start
+        if text:
+            if start < 0 and text.strip():
+                start = order.get(node, -1)
+            buf.append(text)
+
+    def walk(node: HtmlElement) -> None:
+        tag = tag_of(node)
+        if tag in INVISIBLE_TAGS or (tag and is_hidden(node)):
+            return
+        block = tag in BLOCK_TAGS
+        if block:
+            flush()
+        if tag:
+            add(node.text, node)
+        for child in node:
+            walk(child)
+            add(child.tail, child)
+        if block:
+            flush()
+
+    walk(el)
+    flush()
+    return lines
+
+
+def is_body_sentence(text: str) -> bool:
+    """True for a line that reads as body text rather than a headline or a label."""
+    n = len(text)
+    if n >= 40:
+        return _SENTENCE_PUNCT_RE.search(text) is not None
+    return n >= 20 and "。" in text and len(_SENTENCE_PUNCT_RE.findall(text)) >= 2

@@ -1,0 +1,135 @@
+"""The information line of an article page: where it is, and the time and source on it.
+
+Chinese article pages print their metadata on a line right under (sometimes over) the
+headline — "来源：重庆日报 时间：2024-06-30 10:06", "2024-05-13 08:49 来源：人民日报",
+"发布时间：2019-05-18 来源：中国地理学会" — and some print it under the body instead
+("发布日期：2019-03-06 责任编辑：…").  :func:`info_window` picks those lines out of the page's
+positioned text lines; :func:`time_from_lines` and :func:`source_from_lines` read them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from crawler.byline import find_source
+from crawler.dom import is_body_sentence
+from crawler.pubtime import FoundTime, find_times, labeled_time
+
+_LINES_BEFORE_TITLE = 3
+_LINES_AFTER_TITLE = 8
+_LINES_AFTER_BODY = 8
+_SENTENCE_PUNCT_RE = re.compile(r"[，。！？；]")
+# "2019-05-17 · 苏皖城市报道", "2024-05-13 06:15 经济日报": a name right after the time
+_UNLABELED_SOURCE_RE = re.compile(
+    r"^(?:(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?)"
+    r"\s*[·|丨｜/\s]\s*(?P<v>[^\s\d·|丨｜/:：，。]{2,20})$"
+)
+
+
+_BARE_LABEL_RE = re.compile(r"^\S{1,6}\s*[:：]$")
+
+
+@dataclass(frozen=True, slots=True)
+class InfoLines:
+    """Lines near the headline (``near``) and just after the body (``tail``)."""
+
+    near: list[str]
+    tail: list[str]
+
+
+def body_first_position(lines: list[tuple[int, str]], start: int, end: int) -> int:
+    """Position of the first sentence-like line between ``start`` and ``end`` (the body)."""
+    lo = bisect.bisect_left(lines, start, key=lambda ln: ln[0])
+    for pos, text in lines[lo:]:
+        if pos > end:
+            break
+        if is_body_sentence(text):
+            return pos
+    return start
+
+
+def info_window(
+    lines: list[tuple[int, str]], title_pos: int | None, body_span: tuple[int, int] | None
+) -> InfoLines:
+    """The lines around the headline (stopping where the body starts) and after the body."""
+    near: list[str] = []
+    body_first = body_span[0] if body_span is not None else None
+    if title_pos is not None and title_pos >= 0:
+        idx = bisect.bisect_left(lines, title_pos, key=lambda ln: ln[0])
+        lo = max(0, idx - _LINES_BEFORE_TITLE)
+        for pos, text in lines[lo : idx + 1 + _LINES_AFTER_TITLE]:
+            if body_first is not None and pos >= body_first and pos > title_pos:
+                break
+            near.append(text)
+    elif body_first is not None:
+        idx = bisect.bisect_left(lines, body_first, key=lambda ln: ln[0])
+        near = [t for _, t in lines[max(0, idx - _LINES_AFTER_TITLE) : idx]]
+    tail: list[str] = []
+    if body_span is not None:
+        idx = bisect.bisect_right(lines, body_span[1], key=lambda ln: ln[0])
+        tail = [t for _, t in lines[idx : idx + _LINES_AFTER_BODY]]
+    return InfoLines(near=near, tail=tail)
+
+
+def _joined_labels(lines: list[str]) -> list[str]:
+    """Lines with a bare label ("发布日期：") joined to the value on the next line."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if i + 1 < len(lines) and _BARE_LABEL_RE.match(line):
+            line = f"{line} {lines[i + 1]}"
+            i += 1
+        out.append(line)
+        i += 1
+    return out
+
+
+def times_near_title(info: InfoLines) -> list[FoundTime]:
+    """Labelled times on the lines near the headline (best label first), else the first
+    unlabelled one."""
+    lines = _joined_labels(info.near)
+    labeled = [ft for line in lines if (ft := labeled_time(line)) is not None]
+    if labeled:
+        return sorted(labeled, key=lambda ft: ft.rank)
+    for line in lines:
+        if len(line) > 120:
+            continue
+        times = find_times(line)
+        if times:
+            return [times[0]]
+    return []
+
+
+def labeled_time_after_body(info: InfoLines) -> FoundTime | None:
+    """A labelled time on the lines just after the body ("发布日期：2019-03-06")."""
+    for line in _joined_labels(info.tail):
+        ft = labeled_time(line)
+        if ft is not None:
+            return ft
+    return None
+
+
+def source_from_lines(info: InfoLines) -> str | None:
+    """The 来源 on the lines near the headline, labelled or in the "date · name" form."""
+    for line in info.near:
+        found = find_source(line)
+        if found:
+            return found
+    for line in info.near:
+        m = _UNLABELED_SOURCE_RE.match(line)
+        if m:
+            return m["v"]
+    return None
+
+
+def source_after_body(info: InfoLines) -> str | None:
+    """A labelled 来源 on the short lines just after the body ("信息来源：内蒙古日报")."""
+    for line in info.tail:
+        if len(line) <= 80:
+            found = find_source(line)
+            if found:
+                return found
+    return None

@@ -1,0 +1,162 @@
+"""crawler.decode: bytes in, text out, right every time."""
+
+from __future__ import annotations
+
+import codecs
+import random
+
+import pytest
+
+from crawler.decode import declared_charset, decode_html, normalise_charset
+
+# 镕 and 堃 are in GBK/GB18030 but not in GB2312: a page "in GB2312" uses them anyway.
+ARTICLE = "朱镕基同志与王堃同志座谈——中央纪委国家监委网站“清风”栏目"
+
+
+def page(charset: str | None, body: str = ARTICLE) -> str:
+    meta = (
+        f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">'
+        if charset
+        else ""
+    )
+    return f"<html><head>{meta}<title>{body}</title></head><body><p>{body}</p></body></html>"
+
+
+def test_utf8_page_declared_in_meta() -> None:
+    got = decode_html(page("utf-8").encode("utf-8"))
+    assert got.encoding == "utf-8"
+    assert got.reason == "meta"
+    assert got.declared == "utf-8"
+    assert ARTICLE in got.text
+
+
+def test_gb2312_declared_page_with_gbk_only_characters_decodes_as_gb18030() -> None:
+    raw = page("gb2312").encode("gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("gb2312")  # the declared codec itself would fail on 镕/堃
+    got = decode_html(raw)
+    assert got.encoding == "gb18030"
+    assert got.reason == "meta"
+    assert got.declared == "gb2312"
+    assert ARTICLE in got.text
+
+
+def test_page_declaring_gb2312_but_utf8_is_read_as_utf8() -> None:
+    got = decode_html(page("gb2312").encode("utf-8"))
+    assert got.encoding == "utf-8"
+    assert got.reason == "sniffed"
+    assert got.declared == "gb2312"
+    assert ARTICLE in got.text
+
+
+def test_http_header_charset_is_used_when_it_fits_the_bytes() -> None:
+    raw = page(None).encode("gbk")
+    got = decode_html(raw, "text/html; charset=GBK")
+    assert (got.encoding, got.reason, got.declared) == ("gb18030", "http-header", "GBK")
+    assert ARTICLE in got.text
+
+
+def test_http_header_that_lies_is_overruled_by_the_bytes() -> None:
+    raw = page("gbk").encode("gbk")
+    got = decode_html(raw, "text/html; charset=utf-8")
+    assert got.encoding == "gb18030"
+    assert ARTICLE in got.text
+
+
+def test_utf8_bom_wins_over_a_wrong_declaration() -> None:
+    raw = codecs.BOM_UTF8 + page("gbk").encode("utf-8")
+    got = decode_html(raw)
+    assert got.reason == "bom"
+    assert got.encoding == "utf-8"
+    assert not got.text.startswith("\ufeff")
+    assert ARTICLE in got.text
+
+
+def test_utf16_bom() -> None:
+    raw = page("utf-16").encode("utf-16")
+    got = decode_html(raw)
+    assert got.reason == "bom"
+    assert ARTICLE in got.text
+
+
+def test_undeclared_gbk_is_sniffed() -> None:
+    got = decode_html(page(None).encode("gbk"))
+    assert (got.encoding, got.reason, got.declared) == ("gb18030", "sniffed", None)
+    assert ARTICLE in got.text
+
+
+def test_undeclared_utf8_is_sniffed() -> None:
+    got = decode_html(page(None).encode("utf-8"))
+    assert (got.encoding, got.reason) == ("utf-8", "sniffed")
+
+
+def test_truncated_utf8_page_keeps_utf8_and_replaces_the_broken_character() -> None:
+    raw = page("utf-8").encode("utf-8") + "尾".encode()[:2]
+    got = decode_html(raw)
+    assert got.encoding == "utf-8"
+    assert ARTICLE in got.text
+    assert got.text.endswith("\ufffd")
+
+
+def test_utf8_page_with_a_stray_gbk_byte_sequence_is_still_utf8() -> None:
+    long_text = ARTICLE * 50
+    raw = page("utf-8", long_text).encode("utf-8").replace(b"</p>", "</p>错".encode("gbk"), 1)
+    got = decode_html(raw)
+    assert got.encoding == "utf-8"
+    assert long_text in got.text
+
+
+def test_latin1_declared_chinese_page_is_read_as_gbk() -> None:
+    got = decode_html(page("iso-8859-1").encode("gbk"))
+    assert got.encoding == "gb18030"
+    assert ARTICLE in got.text
+
+
+def test_unknown_charset_name_is_ignored() -> None:
+    got = decode_html(page("x-no-such-charset").encode("utf-8"))
+    assert got.encoding == "utf-8"
+    assert ARTICLE in got.text
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_bytes_never_raise(seed: int) -> None:
+    rng = random.Random(seed)
+    raw = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 3000)))
+    got = decode_html(b"<html><meta charset=gb2312>" + raw, "text/html; charset=utf-8")
+    assert isinstance(got.text, str)
+    assert got.encoding
+
+
+def test_empty_bytes() -> None:
+    got = decode_html(b"")
+    assert got.text == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("GB2312", "gb18030"),
+        ("gbk", "gb18030"),
+        ("x-gbk", "gb18030"),
+        ("GB18030", "gb18030"),
+        ("cp936", "gb18030"),
+        ("UTF8", "utf-8"),
+        ("utf-8", "utf-8"),
+        ("big5", "big5"),
+        ("bogus-charset", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalise_charset(name: str | None, codec: str | None) -> None:
+    assert normalise_charset(name) == codec
+
+
+def test_declared_charset_reads_meta_charset_attribute_and_xml_declaration() -> None:
+    assert declared_charset(b'<meta charset="GBK">') == ("GBK", "meta")
+    assert declared_charset(b'<?xml version="1.0" encoding="gb2312"?><html>') == (
+        "gb2312",
+        "meta",
+    )
+    assert declared_charset(b"<html>", 'text/html;charset="utf-8"') == ("utf-8", "http-header")
+    assert declared_charset(b"<html>") == (None, "")
