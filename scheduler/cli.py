@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
 
     sub.add_parser("sites", help="configured sites with article counts and the last run")
+
+    extract = sub.add_parser(
+        "extract", help="extract articles from saved files or URLs and print them (offline)"
+    )
+    extract.add_argument("inputs", nargs="+", metavar="FILE_OR_URL")
+    extract.add_argument(
+        "--url", help="the page's address, for a saved file (URL dates, relative links)"
+    )
+    extract.add_argument("--site", help="use this configured site's selectors")
+    extract.add_argument("--format", choices=["json", "text"], default="json")
     return parser
 
 

@@ -12,6 +12,8 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from crawler.recorder import RunReport
 from crawler.site import Site
@@ -24,11 +26,12 @@ from scheduler.output import (
     articles_json,
     articles_table,
     beijing,
+    iso,
     table,
 )
 from storage import migrate, repository
 from storage.database import Database
-from storage.errors import UsageError
+from storage.errors import GovwatchError, UsageError
 from storage.records import ArticleQuery, SiteInfo
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
@@ -210,6 +213,81 @@ def cmd_sites(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_extract(args: argparse.Namespace, config: Config) -> int:
+    """Extract each input; a failing input prints an object with ``error``, not a crash."""
+    site = None
+    if args.site:
+        site = config.site(args.site)
+        if site is None:
+            known = ", ".join(s.name for s in config.sites) or "none"
+            raise UsageError(f"unknown site {args.site!r} (configured: {known})")
+    if args.url and len(args.inputs) > 1:
+        raise UsageError("--url names the address of one saved file; give one input with it")
+    failures = 0
+    for given in args.inputs:
+        record = extract_one(given, args.url, site, config)
+        failures += "error" in record
+        if args.format == "json":
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(extract_text(record))
+    return 1 if failures else 0
+
+
+def extract_one(given: str, url: str | None, site: Site | None, config: Config) -> dict[str, Any]:
+    from crawler.extract import extract_article
+    from crawler.fetch import fetch_page
+
+    try:
+        if given.startswith(("http://", "https://")):
+            page = fetch_page(given, config.crawl)
+            body, content_type, page_url = page.body, page.content_type, page.url
+        else:
+            body, content_type = Path(given).read_bytes(), None
+            page_url = url or Path(given).resolve().as_uri()
+        selectors = site.selectors if site and not site.selectors.is_empty() else None
+        article = extract_article(body, page_url, content_type=content_type, selectors=selectors)
+    except OSError as exc:
+        return {"file": given, "error": f"cannot read: {exc.strerror or exc}"}
+    except GovwatchError as exc:
+        return {"file": given, "error": str(exc)}
+    record: dict[str, Any] = {
+        "file": given,
+        "url": article.url,
+        "title": article.title,
+        "publish_time": iso(article.publish_time),
+        "source": article.source,
+        "author": article.author,
+        "editor": article.editor,
+        "pretitle": article.pretitle,
+        "subtitle": article.subtitle,
+        "body": article.body,
+        "links": [{"url": ln.url, "kind": ln.kind, "text": ln.text} for ln in article.links],
+        "page_kind": article.page_kind,
+        "encoding": article.encoding,
+        "warnings": list(article.warnings),
+    }
+    if article.page_kind != "article":
+        record["error"] = f"not an article: {article.page_kind} page" + (
+            f" ({article.error_reason})" if article.error_reason else ""
+        )
+    return record
+
+
+def extract_text(record: dict[str, Any]) -> str:
+    if "error" in record and "title" not in record:
+        return f"{record['file']}: error: {record['error']}\n"
+    head = [
+        (key, record.get(key))
+        for key in ("file", "title", "pretitle", "subtitle", "publish_time", "source", "author",
+                    "editor", "error")
+    ]
+    lines = [f"{k + ':':<14}{v}" for k, v in head if v]
+    lines += [f"{'links:':<14}{len(record['links'])}"]
+    lines += [f"{'warning:':<14}{w}" for w in record["warnings"]]
+    return "\n".join(lines) + "\n\n" + record["body"] + "\n"
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "init": cmd_init,
     "check-config": cmd_check_config,
@@ -217,4 +295,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "articles": cmd_articles,
     "show": cmd_show,
     "sites": cmd_sites,
+    "extract": cmd_extract,
 }
