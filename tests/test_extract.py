@@ -399,3 +399,19 @@ def test_extract_links_accepts_bytes() -> None:
     assert ("http://www.zjsjw.gov.cn/col/col1.html", "a", "要闻") in {
         (link.url, link.kind, link.text) for link in links
     }
+
+
+def test_page_with_no_date_has_no_publish_time() -> None:
+    html = """<html><head><title>关于调整办事指南的说明_某某县人民政府</title></head><body>
+    <div class="nav">首页 &gt; 通知公告</div>
+    <div class="article"><h1>关于调整办事指南的说明</h1>
+    <div class="info">来源：县政务服务中心</div>
+    <div class="content"><p>为进一步方便群众办事，现将有关事项说明如下。</p>
+    <p>一、办理地点调整至政务服务中心二楼。</p><p>二、办理时限由五个工作日缩短为三个工作日。</p>
+    </div></div><div class="footer">主办单位：某某县人民政府办公室</div></body></html>"""
+    article = extract_article(html.encode(), "https://www.example.gov.cn/zwgk/notice/42.html")
+    assert article.title == "关于调整办事指南的说明"
+    assert article.publish_time is None
+    assert article.source == "县政务服务中心"
+    assert article.body.splitlines()[0] == "为进一步方便群众办事，现将有关事项说明如下。"
+    assert "主办单位" not in article.body
