@@ -66,7 +66,7 @@ def _run(root: HtmlElement, selector: str) -> tuple[list[object], str | None]:
     try:
         compiled = compile_selector(selector)
     except ValueError as exc:
-        return [], f"{selector!r}: {exc}"
+        return [], f"invalid selector {selector!r}: {exc}"
     try:
         found = compiled(root)
     except Exception as exc:
