@@ -1,0 +1,563 @@
+"""The link inventory: recording links found on pages, claiming due links, saving checks.
+
+Concurrency: crawls record links while checker runs claim and update them.  Links are
+claimed by moving their ``next_check_at`` past a lease in one statement (with ``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL), so two checker runs never check the same link at once; upserts
+touch rows in URL order so concurrent crawls do not deadlock each other.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from typing import TypeVar, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from storage.link_records import (
+    LinkCheckView,
+    LinkEventView,
+    LinkQuery,
+    LinkRefView,
+    LinkToCheck,
+    LinkUpdate,
+    LinkView,
+    NewLinkRef,
+)
+from storage.models import Article, Link, LinkCheck, LinkEvent, LinkRef, SiteRow
+from storage.repository.common import IN_CHUNK, insert_for, utcnow
+from storage.types import UTCDateTime
+
+# Longer URLs are not recorded: PostgreSQL cannot index keys much past 2.7 kB, and such
+# URLs are session or tracking junk anyway.
+MAX_URL_CHARS = 2000
+MAX_TEXT_CHARS = 300
+REFS_PER_LINK = 5  # referencing pages returned with a link
+# Referencing pages kept per link: a site-wide navigation link is on every page, and a
+# sample of them says as much as all of them (the tables would grow as pages × links).
+MAX_REFS_PER_LINK = 100
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def record_link_refs(
+    session: Session, refs: Sequence[NewLinkRef], *, now: datetime | None = None
+) -> int:
+    """Store links found on pages (once per canonical URL) and which page references each.
+
+    A known link gets its ``last_seen`` (and the URL to fetch) updated; a known reference
+    its ``last_seen``, kind and text.  New links are due for a check at once.  References of
+    a link that has ``MAX_REFS_PER_LINK`` pages already are not recorded.  Returns how many
+    links were new.
+    """
+    now = now or utcnow()
+    usable = [
+        r
+        for r in refs
+        if max(len(r.url), len(r.fetch_url), len(r.page_url)) <= MAX_URL_CHARS and r.url
+    ]
+    if not usable:
+        return 0
+    fetch_urls = {r.url: r.fetch_url for r in usable}  # the last one written wins
+    upsert = insert_for(session)
+    ids: dict[str, int] = {}
+    new = 0
+    for chunk in _chunks(sorted(fetch_urls)):
+        stmt = upsert(Link)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Link.url],
+            set_={"last_seen": stmt.excluded.last_seen, "fetch_url": stmt.excluded.fetch_url},
+        ).returning(Link.id, Link.url, Link.first_seen)
+        rows = [
+            {
+                "url": url,
+                "fetch_url": fetch_urls[url],
+                "status": "unchecked",
+                "status_since": now,
+                "detail": "",
+                "first_seen": now,
+                "last_seen": now,
+                "next_check_at": now,
+                "streak": 0,
+                "consecutive_failures": 0,
+            }
+            for url in chunk
+        ]
+        for row in session.execute(stmt, rows):
+            ids[row.url] = row.id
+            new += row.first_seen == now
+    room = _ref_room(session, sorted(set(ids.values())))
+    by_key: dict[tuple[int, str], NewLinkRef] = {}
+    for r in usable:
+        key = (ids[r.url], r.page_url)
+        if key not in by_key:
+            if room[key[0]] <= 0:
+                continue  # enough pages known for this link
+            room[key[0]] -= 1
+        by_key[key] = r
+    for key_chunk in _chunks(sorted(by_key)):
+        stmt = upsert(LinkRef)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LinkRef.link_id, LinkRef.page_url],
+            set_={
+                "last_seen": stmt.excluded.last_seen,
+                "kind": stmt.excluded.kind,
+                "text": stmt.excluded.text,
+            },
+        )
+        session.execute(
+            stmt,
+            [
+                {
+                    "link_id": link_id,
+                    "page_url": page_url,
+                    "site_id": by_key[(link_id, page_url)].site_id,
+                    "kind": by_key[(link_id, page_url)].kind[:16],
+                    "text": by_key[(link_id, page_url)].text[:MAX_TEXT_CHARS],
+                    "first_seen": now,
+                    "last_seen": now,
+                }
+                for link_id, page_url in key_chunk
+            ],
+        )
+    return new
+
+
+def _ref_room(session: Session, link_ids: Sequence[int]) -> defaultdict[int, int]:
+    """How many more referencing pages each link may get (``MAX_REFS_PER_LINK`` in all)."""
+    room: defaultdict[int, int] = defaultdict(lambda: MAX_REFS_PER_LINK)
+    for chunk in _chunks(link_ids):
+        for link_id, n in session.execute(
+            select(LinkRef.link_id, func.count(LinkRef.id))
+            .where(LinkRef.link_id.in_(chunk))
+            .group_by(LinkRef.link_id)
+        ):
+            room[link_id] = MAX_REFS_PER_LINK - int(n)
+    return room
+
+
+def adopt_article_links(session: Session, *, now: datetime | None = None) -> int:
+    """Add every stored article whose URL is not in the inventory yet (articles stored before
+    it existed, or never seen on a list page since), so that its page is checked too."""
+    now = now or utcnow()
+    upsert = insert_for(session)
+    source = select(
+        Article.url,
+        Article.fetched_url,
+        literal("unchecked", String()),
+        literal(now, UTCDateTime()),
+        literal("", Text()),
+        Article.first_seen,
+        Article.last_seen,
+        literal(now, UTCDateTime()),
+        literal(0, Integer()),
+        literal(0, Integer()),
+    ).where(
+        ~exists().where(Link.url == Article.url),
+        func.length(Article.url) <= MAX_URL_CHARS,
+        func.length(Article.fetched_url) <= MAX_URL_CHARS,
+    )
+    stmt = (
+        upsert(Link)
+        .from_select(
+            [
+                "url",
+                "fetch_url",
+                "status",
+                "status_since",
+                "detail",
+                "first_seen",
+                "last_seen",
+                "next_check_at",
+                "streak",
+                "consecutive_failures",
+            ],
+            source,
+        )
+        .on_conflict_do_nothing(index_elements=[Link.url])
+        .returning(Link.id)
+    )
+    return len(session.execute(stmt).all())
+
+
+def _site_id(session: Session, site: str) -> int | None:
+    return session.scalar(select(SiteRow.id).where(SiteRow.name == site))
+
+
+def _of_site(site_id: int) -> ColumnElement[bool]:
+    """Links referenced from a page of the site, or that are one of its stored articles."""
+    return or_(
+        exists().where(LinkRef.link_id == Link.id, LinkRef.site_id == site_id),
+        exists().where(Article.url == Link.url, Article.site_id == site_id),
+    )
+
+
+def claim_due_links(
+    session: Session,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    site: str | None = None,
+    limit: int | None = None,
+) -> list[LinkToCheck]:
+    """Claim the links due for a check (oldest due first): their next check moves to
+    ``lease_until``, so no other checker run takes them meanwhile."""
+    due = select(Link.id).where(Link.next_check_at <= now)
+    if site is not None:
+        site_id = _site_id(session, site)
+        if site_id is None:
+            return []
+        due = due.where(_of_site(site_id))
+    due = due.order_by(Link.next_check_at, Link.id)
+    if limit is not None:
+        due = due.limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(Link)
+        .where(Link.id.in_(due.scalar_subquery()))
+        .values(next_check_at=lease_until)
+        .returning(
+            Link.id,
+            Link.url,
+            Link.fetch_url,
+            Link.status,
+            Link.status_since,
+            Link.streak,
+            Link.consecutive_failures,
+            Link.failing_since,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    claimed = [
+        LinkToCheck(
+            id=r.id,
+            url=r.url,
+            fetch_url=r.fetch_url,
+            status=r.status,
+            status_since=r.status_since,
+            streak=r.streak,
+            consecutive_failures=r.consecutive_failures,
+            failing_since=r.failing_since,
+        )
+        for r in session.execute(stmt)
+    ]
+    claimed.sort(key=lambda link: link.id)
+    return claimed
+
+
+def release_links(session: Session, link_ids: Collection[int], *, when: datetime) -> None:
+    """Give back claimed links that were not checked (an interrupted run): due at ``when``."""
+    ordered = sorted(link_ids)
+    for chunk in _chunks(ordered):
+        session.execute(
+            update(Link)
+            .where(Link.id.in_(chunk))
+            .values(next_check_at=when)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def save_link_updates(
+    session: Session, updates: Sequence[LinkUpdate], *, history_per_link: int
+) -> int:
+    """Store checked links' new states, their checks (keeping ``history_per_link`` per link),
+    their events, and flag or unflag the stored articles at their URLs.  Returns how many
+    stored articles were newly flagged as gone."""
+    if not updates:
+        return 0
+    updates = sorted(updates, key=lambda u: u.id)
+    session.execute(
+        update(Link),
+        [
+            {
+                "id": u.id,
+                "status": u.status,
+                "status_since": u.status_since,
+                "http_status": u.http_status,
+                "detail": u.detail,
+                "redirect_url": u.redirect_url,
+                "last_checked_at": u.checked_at,
+                "next_check_at": u.next_check_at,
+                "streak": u.streak,
+                "consecutive_failures": u.consecutive_failures,
+                "failing_since": u.failing_since,
+            }
+            for u in updates
+        ],
+    )
+    session.execute(
+        insert(LinkCheck),
+        [
+            {
+                "link_id": u.id,
+                "checked_at": u.checked_at,
+                "result": u.result,
+                "status": u.status,
+                "http_status": u.http_status,
+                "detail": u.detail,
+                "final_url": u.final_url,
+                "method": u.method,
+                "elapsed_ms": u.elapsed_ms,
+            }
+            for u in updates
+        ],
+    )
+    events = [u for u in updates if u.event]
+    if events:
+        session.execute(
+            insert(LinkEvent),
+            [
+                {
+                    "link_id": u.id,
+                    "kind": u.event,
+                    "status": u.status,
+                    "previous_status": u.previous_status,
+                    "http_status": u.http_status,
+                    "detail": u.detail,
+                    "at": u.checked_at,
+                }
+                for u in events
+            ],
+        )
+    flagged = _flag_articles(session, updates)
+    _prune_history(session, [u.id for u in updates], history_per_link)
+    return flagged
+
+
+def _flag_articles(session: Session, updates: Sequence[LinkUpdate]) -> int:
+    gone = [u for u in updates if u.article_gone]
+    flagged = 0
+    for chunk in _chunks([u.url for u in gone]):
+        flagged += int(
+            session.scalar(
+                select(func.count(Article.id)).where(
+                    Article.url.in_(chunk), Article.gone_at.is_(None)
+                )
+            )
+            or 0
+        )
+    if flagged:
+        table = cast(Table, Article.__table__)
+        session.execute(
+            update(table)
+            .where(table.c.url == bindparam("b_url"), table.c.gone_at.is_(None))
+            .values(gone_at=bindparam("b_at"), gone_status=bindparam("b_status")),
+            [{"b_url": u.url, "b_at": u.checked_at, "b_status": u.http_status} for u in gone],
+        )
+    back = [u.url for u in updates if u.article_gone is False]
+    for chunk in _chunks(back):
+        session.execute(
+            update(Article)
+            .where(Article.url.in_(chunk), Article.gone_at.is_not(None))
+            .values(gone_at=None, gone_status=None)
+            .execution_options(synchronize_session=False)
+        )
+    return flagged
+
+
+def _prune_history(session: Session, link_ids: Sequence[int], keep: int) -> None:
+    for chunk in _chunks(sorted(set(link_ids))):
+        ranked = (
+            select(
+                LinkCheck.id,
+                func.row_number()
+                .over(partition_by=LinkCheck.link_id, order_by=LinkCheck.id.desc())
+                .label("rn"),
+            )
+            .where(LinkCheck.link_id.in_(chunk))
+            .subquery()
+        )
+        session.execute(
+            delete(LinkCheck)
+            .where(LinkCheck.id.in_(select(ranked.c.id).where(ranked.c.rn > keep)))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _refs(
+    session: Session, link_ids: Sequence[int]
+) -> tuple[dict[int, list[LinkRefView]], dict[int, int]]:
+    refs: dict[int, list[LinkRefView]] = defaultdict(list)
+    counts: dict[int, int] = {}
+    for chunk in _chunks(list(link_ids)):
+        for link_id, n in session.execute(
+            select(LinkRef.link_id, func.count(LinkRef.id))
+            .where(LinkRef.link_id.in_(chunk))
+            .group_by(LinkRef.link_id)
+        ):
+            counts[link_id] = int(n)
+        ranked = (
+            select(
+                LinkRef.link_id,
+                LinkRef.page_url,
+                LinkRef.kind,
+                LinkRef.text,
+                LinkRef.last_seen,
+                SiteRow.name.label("site"),
+                func.row_number()
+                .over(
+                    partition_by=LinkRef.link_id,
+                    order_by=(LinkRef.last_seen.desc(), LinkRef.id.desc()),
+                )
+                .label("rn"),
+            )
+            .join(SiteRow, LinkRef.site_id == SiteRow.id)
+            .where(LinkRef.link_id.in_(chunk))
+            .subquery()
+        )
+        rows = session.execute(
+            select(ranked)
+            .where(ranked.c.rn <= REFS_PER_LINK)
+            .order_by(ranked.c.link_id, ranked.c.rn)
+        )
+        for r in rows:
+            refs[r.link_id].append(
+                LinkRefView(
+                    page_url=r.page_url,
+                    site=r.site,
+                    kind=r.kind,
+                    text=r.text,
+                    last_seen=r.last_seen,
+                )
+            )
+    return refs, counts
+
+
+def list_links(session: Session, query: LinkQuery) -> list[LinkView]:
+    """Links by status (newest status change first), with the pages that reference them."""
+    stmt = select(Link)
+    if query.statuses is not None:
+        stmt = stmt.where(Link.status.in_(query.statuses))
+    if query.site is not None:
+        site_id = _site_id(session, query.site)
+        if site_id is None:
+            return []
+        stmt = stmt.where(_of_site(site_id))
+    stmt = stmt.order_by(Link.status_since.desc(), Link.id.desc()).limit(query.limit)
+    links = list(session.scalars(stmt))
+    refs, counts = _refs(session, [link.id for link in links])
+    articles: dict[str, int] = {}
+    for chunk in _chunks([link.url for link in links]):
+        articles.update(
+            {
+                url: id_
+                for id_, url in session.execute(
+                    select(Article.id, Article.url).where(Article.url.in_(chunk))
+                )
+            }
+        )
+    return [
+        LinkView(
+            id=link.id,
+            url=link.url,
+            fetch_url=link.fetch_url,
+            status=link.status,
+            status_since=link.status_since,
+            http_status=link.http_status,
+            detail=link.detail,
+            redirect_url=link.redirect_url,
+            first_seen=link.first_seen,
+            last_seen=link.last_seen,
+            last_checked_at=link.last_checked_at,
+            next_check_at=link.next_check_at,
+            consecutive_failures=link.consecutive_failures,
+            failing_since=link.failing_since,
+            refs=tuple(refs.get(link.id, ())),
+            ref_count=counts.get(link.id, 0),
+            article_id=articles.get(link.url),
+        )
+        for link in links
+    ]
+
+
+def count_links(session: Session, site: str | None = None) -> dict[str, int]:
+    """How many links are in each status."""
+    stmt = select(Link.status, func.count(Link.id)).group_by(Link.status)
+    if site is not None:
+        site_id = _site_id(session, site)
+        if site_id is None:
+            return {}
+        stmt = stmt.where(_of_site(site_id))
+    return {status: int(n) for status, n in session.execute(stmt)}
+
+
+def link_history(session: Session, url: str, limit: int = 100) -> list[LinkCheckView]:
+    """The stored checks of the link with canonical ``url``, newest first."""
+    stmt = (
+        select(LinkCheck)
+        .join(Link, LinkCheck.link_id == Link.id)
+        .where(Link.url == url)
+        .order_by(LinkCheck.id.desc())
+        .limit(limit)
+    )
+    return [
+        LinkCheckView(
+            checked_at=c.checked_at,
+            result=c.result,
+            status=c.status,
+            http_status=c.http_status,
+            detail=c.detail,
+            final_url=c.final_url,
+            method=c.method,
+            elapsed_ms=c.elapsed_ms,
+        )
+        for c in session.scalars(stmt)
+    ]
+
+
+def link_events_since(
+    session: Session, after_id: int = 0, limit: int = 1000, site: str | None = None
+) -> list[LinkEventView]:
+    """Events with an id above ``after_id`` (oldest first), with their referencing pages."""
+    stmt = (
+        select(LinkEvent, Link.url)
+        .join(Link, LinkEvent.link_id == Link.id)
+        .where(LinkEvent.id > after_id)
+        .order_by(LinkEvent.id)
+        .limit(limit)
+    )
+    if site is not None:
+        site_id = _site_id(session, site)
+        if site_id is None:
+            return []
+        stmt = stmt.where(_of_site(site_id))
+    rows = session.execute(stmt).all()
+    refs, _ = _refs(session, sorted({event.link_id for event, _ in rows}))
+    return [
+        LinkEventView(
+            id=event.id,
+            link_id=event.link_id,
+            url=url,
+            kind=event.kind,
+            status=event.status,
+            previous_status=event.previous_status,
+            http_status=event.http_status,
+            detail=event.detail,
+            at=event.at,
+            refs=tuple(refs.get(event.link_id, ())),
+        )
+        for event, url in rows
+    ]
