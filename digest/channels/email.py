@@ -1,0 +1,102 @@
+"""Email over SMTP: one multipart message (plain text and HTML) to every recipient.
+
+The ``Message-ID`` is made from the delivery's idempotency key, so a message sent again after
+a crash carries the same id (mail systems and readers can drop the second copy), and the key
+is repeated in ``X-Govwatch-Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from digest.channels.result import SendResult
+from digest.records import Digest
+from digest.render import render_html, render_text, subject
+from digest.subscription import EmailChannel
+
+KEY_HEADER = "X-Govwatch-Idempotency-Key"
+
+
+def build_message(channel: EmailChannel, digest: Digest, key: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject(digest)
+    message["From"] = channel.sender
+    message["To"] = ", ".join(channel.recipients)
+    message["Date"] = format_datetime(digest.generated_at)
+    message["Message-ID"] = f"<{key}@govwatch>"
+    message[KEY_HEADER] = key
+    message.set_content(render_text(digest, key))
+    message.add_alternative(render_html(digest, key), subtype="html")
+    return message
+
+
+class EmailSender:
+    def __init__(self, channel: EmailChannel) -> None:
+        self.channel = channel
+
+    def send(self, digest: Digest, key: str, parts_sent: int) -> SendResult:
+        channel = self.channel
+        if channel.password_env and channel.password is None:
+            return SendResult(
+                "failed", 0, None, f"environment variable {channel.password_env} is not set"
+            )
+        message = build_message(channel, digest, key)
+        where = f"{channel.host}:{channel.port}"
+        try:
+            context = ssl.create_default_context(cafile=channel.ca_file)
+            smtp: smtplib.SMTP
+            if channel.security == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    channel.host, channel.port, timeout=channel.timeout_seconds, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds)
+            with smtp:
+                if channel.security == "starttls":
+                    smtp.starttls(context=context)
+                if channel.username:
+                    smtp.login(channel.username, channel.password or "")
+                refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            outcome = "retry" if any(400 <= c < 500 for c in codes) else "failed"
+            detail = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in exc.recipients.items())
+            return SendResult(outcome, 0, codes[0] if codes else None, f"refused: {detail}")
+        except smtplib.SMTPAuthenticationError as exc:
+            return SendResult(
+                "failed", 0, exc.smtp_code, f"{where} refused the login: {_text(exc.smtp_error)}"
+            )
+        except smtplib.SMTPResponseException as exc:
+            outcome = "retry" if 400 <= exc.smtp_code < 500 else "failed"
+            return SendResult(
+                outcome,
+                0,
+                exc.smtp_code,
+                f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}",
+            )
+        except smtplib.SMTPServerDisconnected as exc:
+            return SendResult("retry", 0, None, f"{where} closed the connection: {exc}")
+        except smtplib.SMTPException as exc:  # no STARTTLS / AUTH support, and the like
+            return SendResult("failed", 0, None, f"{where}: {exc}")
+        except ssl.SSLCertVerificationError as exc:
+            return SendResult("failed", 0, None, f"{where}: certificate not trusted: {exc}")
+        except ssl.SSLError as exc:
+            return SendResult("failed", 0, None, f"{where}: TLS failed (port and security?): {exc}")
+        except TimeoutError:
+            return SendResult(
+                "retry", 0, None, f"{where}: no answer within {channel.timeout_seconds:g}s"
+            )
+        except OSError as exc:
+            return SendResult("retry", 0, None, f"cannot connect to {where}: {exc}")
+        if refused:
+            detail = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in refused.items())
+            return SendResult("delivered", 1, 250, f"some recipients refused: {detail}")
+        return SendResult("delivered", 1, 250)
+
+
+def _text(value: bytes | str) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return " ".join(text.split())

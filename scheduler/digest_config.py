@@ -1,0 +1,397 @@
+"""The ``[[digests]]`` part of the configuration: subscriptions and their channels.
+
+Read by ``scheduler.config.parse_config`` (which imports this module when it runs: this one
+uses its table helpers) into :class:`digest.subscription.Subscription` values.  Secrets are
+never written in the file: ``password_env`` / ``secret_env`` / ``url_env`` name environment
+variables, read here, once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.subscription import (
+    CHANNEL_TYPES,
+    Channel,
+    ChatChannel,
+    EmailChannel,
+    Retry,
+    Subscription,
+    WebhookChannel,
+)
+from scheduler.config import (
+    Setting,
+    _not_negative,
+    _positive,
+    _read_table,
+    _toml,
+    _url_problem,
+)
+from scheduler.schedule import parse_schedule
+from storage.errors import ConfigError
+
+_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
+_SECURITY = ("starttls", "ssl", "none")
+_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _security(value: Any) -> str | None:
+    return None if value in _SECURITY else f"must be one of {', '.join(_SECURITY)}"
+
+
+def _channel_type(value: Any) -> str | None:
+    return None if value in CHANNEL_TYPES else f"must be one of {', '.join(CHANNEL_TYPES)}"
+
+
+def _port(value: Any) -> str | None:
+    return None if 0 < value < 65536 else "must be a port number, 1 to 65535"
+
+
+DIGEST_KEYS: dict[str, Setting] = {
+    "name": Setting(str, None, "unique short name, [a-z0-9_-]+ (required)"),
+    "schedule": Setting(
+        str, "0 8 * * *", "when to send it: a 5-field cron expression (Beijing time) or 'every 6h'"
+    ),
+    "enabled": Setting(bool, True, "send it from the service (govwatch digest works either way)"),
+    "sites": Setting(list, [], "only articles of these sites (names); empty: every site"),
+    "keywords": Setting(
+        list, [], "only articles with one of these words in the title or body; empty: all"
+    ),
+    "include_dead_links": Setting(
+        bool, True, "report links that became dead or recovered, with the pages they are on"
+    ),
+    "skip_empty": Setting(bool, False, "send nothing when there is nothing to report"),
+    "excerpt_chars": Setting(int, 120, "characters of each article's excerpt", check=_positive),
+    "backfill_hours": Setting(
+        (int, float),
+        24.0,
+        "the first digest also covers articles first seen this many hours before it",
+        check=_not_negative,
+    ),
+    "retry_backoff_seconds": Setting(
+        (int, float),
+        60.0,
+        "wait before retrying a failed send; doubles with each attempt",
+        check=_positive,
+    ),
+    "retry_backoff_max_seconds": Setting(
+        (int, float), 3600.0, "longest wait between two attempts", check=_positive
+    ),
+    "max_attempts": Setting(
+        int, 20, "attempts before a send that keeps failing is given up", check=_positive
+    ),
+    "channels": Setting(list, None, "where it goes: [[digests.channels]] tables (at least one)"),
+}
+
+CHANNEL_KEYS: dict[str, Setting] = {
+    "type": Setting(
+        str,
+        None,
+        "email, webhook, dingtalk, wecom, feishu or slack (required)",
+        check=_channel_type,
+    ),
+    "name": Setting(str, None, "name within the digest, [a-z0-9_-]+ (default: the type; unique)"),
+    "timeout_seconds": Setting(
+        (int, float),
+        None,
+        "give up on one send after this long (email 30, others 10)",
+        check=_positive,
+    ),
+    # email
+    "host": Setting(str, None, "email: SMTP server (required)"),
+    "port": Setting(
+        int, None, "email: SMTP port (default 587, 465 with ssl, 25 with none)", check=_port
+    ),
+    "security": Setting(
+        str, "starttls", "email: starttls, ssl (implicit TLS) or none", check=_security
+    ),
+    "username": Setting(str, None, "email: SMTP login (needs password_env)"),
+    "password_env": Setting(str, None, "email: environment variable holding the SMTP password"),
+    "from": Setting(
+        str, None, "email: sender address, e.g. 'govwatch <gw@example.org>' (required)"
+    ),
+    "to": Setting(list, None, "email: recipient addresses (required, one or more)"),
+    "ca_file": Setting(str, None, "email: PEM file of CA certificates to trust for the server"),
+    # webhook and chat robots
+    "url": Setting(str, None, "webhook, robots: the URL to POST to (or url_env)"),
+    "url_env": Setting(
+        str, None, "webhook, robots: environment variable holding the URL (it holds a token)"
+    ),
+    "secret_env": Setting(
+        str,
+        None,
+        "webhook, dingtalk, feishu: environment variable holding the signing secret",
+    ),
+}
+
+# Which keys each channel type accepts (besides type, name and timeout_seconds).
+_CHANNEL_TYPE_KEYS: dict[str, tuple[str, ...]] = {
+    "email": ("host", "port", "security", "username", "password_env", "from", "to", "ca_file"),
+    "webhook": ("url", "url_env", "secret_env"),
+    "dingtalk": ("url", "url_env", "secret_env"),
+    "feishu": ("url", "url_env", "secret_env"),
+    "wecom": ("url", "url_env"),
+    "slack": ("url", "url_env"),
+}
+_COMMON_KEYS = ("type", "name", "timeout_seconds")
+
+
+def read_digests(
+    raw: Any,
+    where: str,
+    environ: Mapping[str, str],
+    site_names: Sequence[str],
+    min_schedule_seconds: int,
+) -> tuple[tuple[Subscription, ...], tuple[str, ...]]:
+    """Validate ``[[digests]]``: the subscriptions, and the environment variables read."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: digests: must be an array of tables ([[digests]])")
+    out: list[Subscription] = []
+    used_env: list[str] = []
+    for index, table in enumerate(raw):
+        sub = _read_digest(table, where, index, environ, site_names, min_schedule_seconds, used_env)
+        if any(s.name == sub.name for s in out):
+            raise ConfigError(f"{where}: digests[{index}].name: duplicate digest name {sub.name!r}")
+        out.append(sub)
+    return tuple(out), tuple(dict.fromkeys(used_env))
+
+
+def _read_digest(
+    raw: Any,
+    where: str,
+    index: int,
+    environ: Mapping[str, str],
+    site_names: Sequence[str],
+    min_schedule_seconds: int,
+    used_env: list[str],
+) -> Subscription:
+    label = f"digests[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {label}: must be a table ([[digests]])")
+    name = raw.get("name")
+    if name is None:
+        raise ConfigError(f"{where}: {label}.name: missing (every digest needs a name)")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{where}: {label}.name: {name!r} is not a name of [a-z0-9_-]+")
+    label = f"digests[{index}] ({name})"
+    values = _read_table(raw, DIGEST_KEYS, where, label)
+    try:
+        parse_schedule(values["schedule"], min_schedule_seconds)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {label}.schedule: {exc}") from exc
+    sites = _strings(values["sites"], where, f"{label}.sites")
+    for site in sites:
+        if site not in site_names:
+            known = ", ".join(site_names) or "none"
+            raise ConfigError(
+                f"{where}: {label}.sites: unknown site {site!r} (configured: {known})"
+            )
+    keywords = _strings(values["keywords"], where, f"{label}.keywords")
+    channels_raw = values["channels"]
+    if not channels_raw:
+        raise ConfigError(f"{where}: {label}.channels: needs at least one [[digests.channels]]")
+    channels: list[Channel] = []
+    for i, table in enumerate(channels_raw):
+        channel = _read_channel(table, where, f"{label}.channels[{i}]", environ, used_env)
+        if any(c.name == channel.name for c in channels):
+            raise ConfigError(
+                f"{where}: {label}.channels[{i}].name: two channels named {channel.name!r} "
+                "(give each its own name)"
+            )
+        channels.append(channel)
+    return Subscription(
+        name=name,
+        channels=tuple(channels),
+        schedule=values["schedule"],
+        sites=sites,
+        keywords=keywords,
+        include_dead_links=values["include_dead_links"],
+        skip_empty=values["skip_empty"],
+        excerpt_chars=values["excerpt_chars"],
+        backfill_hours=values["backfill_hours"],
+        retry=Retry(
+            first_seconds=values["retry_backoff_seconds"],
+            max_seconds=values["retry_backoff_max_seconds"],
+            max_attempts=values["max_attempts"],
+        ),
+        enabled=values["enabled"],
+    )
+
+
+def _strings(value: list[Any], where: str, key: str) -> tuple[str, ...]:
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"{where}: {key}: expected non-empty strings, got {item!r}")
+    return tuple(dict.fromkeys(value))
+
+
+def _read_channel(
+    raw: Any, where: str, label: str, environ: Mapping[str, str], used_env: list[str]
+) -> Channel:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {label}: must be a table ([[digests.channels]])")
+    kind = raw.get("type")
+    if kind is None:
+        raise ConfigError(f"{where}: {label}.type: missing ({', '.join(CHANNEL_TYPES)})")
+    values = _read_table(raw, CHANNEL_KEYS, where, label)  # checks type's value too
+    label = f"{label} ({kind})"
+    allowed = set(_COMMON_KEYS) | set(_CHANNEL_TYPE_KEYS[kind])
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise ConfigError(f"{where}: {label}.{extra[0]}: not a key of a {kind} channel")
+    name = values["name"] or kind
+    if not _NAME.match(name):
+        raise ConfigError(f"{where}: {label}.name: {name!r} is not a name of [a-z0-9_-]+")
+
+    def env(key: str) -> tuple[str | None, str | None]:
+        var = values[key]
+        if var is None:
+            return None, None
+        if not _ENV_NAME.match(var):
+            raise ConfigError(
+                f"{where}: {label}.{key}: {var!r} is not an environment variable name"
+            )
+        used_env.append(var)
+        return var, environ.get(var) or None
+
+    if kind == "email":
+        return _email_channel(values, where, label, name, env)
+    url_env, url_value = env("url_env")
+    if (values["url"] is None) == (url_env is None):
+        raise ConfigError(f"{where}: {label}.url: give either url or url_env")
+    url = values["url"] if values["url"] is not None else url_value or ""
+    if url:
+        problem = _url_problem(url)
+        if problem:
+            key = "url" if values["url"] is not None else f"url_env ({url_env})"
+            raise ConfigError(f"{where}: {label}.{key}: {problem}")
+    secret_env, secret = env("secret_env")
+    timeout = values["timeout_seconds"] or 10.0
+    if kind == "webhook":
+        return WebhookChannel(
+            name=name,
+            url=url,
+            url_env=url_env,
+            secret=secret,
+            secret_env=secret_env,
+            timeout_seconds=timeout,
+        )
+    return ChatChannel(
+        name=name,
+        type=kind,
+        url=url,
+        url_env=url_env,
+        secret=secret,
+        secret_env=secret_env,
+        timeout_seconds=timeout,
+    )
+
+
+def _email_channel(
+    values: Mapping[str, Any], where: str, label: str, name: str, env: Any
+) -> EmailChannel:
+    for required in ("host", "from", "to"):
+        if values[required] is None:
+            raise ConfigError(f"{where}: {label}.{required}: missing")
+    sender = values["from"]
+    if not _address_ok(sender):
+        raise ConfigError(f"{where}: {label}.from: {sender!r} is not an email address")
+    recipients = values["to"]
+    if not recipients:
+        raise ConfigError(f"{where}: {label}.to: needs at least one address")
+    for i, address in enumerate(recipients):
+        if not isinstance(address, str) or not _address_ok(address):
+            raise ConfigError(f"{where}: {label}.to[{i}]: {address!r} is not an email address")
+    password_env, password = env("password_env")
+    if values["username"] is not None and password_env is None:
+        raise ConfigError(
+            f"{where}: {label}.password_env: missing (a username needs a password, from the "
+            "environment)"
+        )
+    ca_file = values["ca_file"]
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ConfigError(f"{where}: {label}.ca_file: no such file {ca_file!r}")
+    security = values["security"]
+    return EmailChannel(
+        name=name,
+        host=values["host"],
+        port=values["port"] or _DEFAULT_PORTS[security],
+        sender=sender,
+        recipients=tuple(recipients),
+        security=security,
+        username=values["username"],
+        password=password,
+        password_env=password_env,
+        ca_file=ca_file,
+        timeout_seconds=values["timeout_seconds"] or 30.0,
+    )
+
+
+def _address_ok(value: str) -> bool:
+    _, address = parseaddr(value)
+    return bool(address) and _ADDRESS.match(address) is not None
+
+
+def _masked_url(url: str) -> str:
+    """Scheme and host only: robot and webhook URLs carry tokens in their path or query."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    masked = parts.path not in ("", "/") or parts.query
+    return f"{parts.scheme}://{host}{port}/***" if masked else f"{parts.scheme}://{host}{port}/"
+
+
+def render_digests(digests: Sequence[Subscription]) -> list[str]:
+    """``[[digests]]`` as TOML lines for ``govwatch check-config``, URLs masked."""
+    lines: list[str] = []
+    for sub in digests:
+        lines += [
+            "",
+            "[[digests]]",
+            f"name = {_toml(sub.name)}",
+            f"schedule = {_toml(sub.schedule)}",
+            f"enabled = {_toml(sub.enabled)}",
+            f"sites = {_toml(list(sub.sites))}",
+            f"keywords = {_toml(list(sub.keywords))}",
+            f"include_dead_links = {_toml(sub.include_dead_links)}",
+            f"skip_empty = {_toml(sub.skip_empty)}",
+            f"excerpt_chars = {_toml(sub.excerpt_chars)}",
+            f"backfill_hours = {_toml(sub.backfill_hours)}",
+            f"retry_backoff_seconds = {_toml(sub.retry.first_seconds)}",
+            f"retry_backoff_max_seconds = {_toml(sub.retry.max_seconds)}",
+            f"max_attempts = {_toml(sub.retry.max_attempts)}",
+        ]
+        for channel in sub.channels:
+            lines += ["[[digests.channels]]", f"type = {_toml(channel.type)}"]
+            lines.append(f"name = {_toml(channel.name)}")
+            lines.append(f"timeout_seconds = {_toml(channel.timeout_seconds)}")
+            if isinstance(channel, EmailChannel):
+                lines += [
+                    f"host = {_toml(channel.host)}",
+                    f"port = {_toml(channel.port)}",
+                    f"security = {_toml(channel.security)}",
+                    f"from = {_toml(channel.sender)}",
+                    f"to = {_toml(list(channel.recipients))}",
+                ]
+                optional = {
+                    "username": channel.username,
+                    "password_env": channel.password_env,
+                    "ca_file": channel.ca_file,
+                }
+            else:
+                optional = {
+                    "url": None if channel.url_env else _masked_url(channel.url),
+                    "url_env": channel.url_env,
+                    "secret_env": channel.secret_env,
+                }
+            lines += [f"{k} = {_toml(v)}" for k, v in optional.items() if v is not None]
+    return lines
