@@ -1,0 +1,208 @@
+"""Running one job of the service, start to finish, without ever raising.
+
+For a crawl job: refuse to start while another process still crawls the site (at most one
+run per site, even across service restarts and manual ``govwatch crawl``), start the child,
+and afterwards close the run if the child could not (stopped at its time limit, killed,
+crashed).  Whatever does not happen is recorded as a missed run, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scheduler.config import ServiceConfig
+from scheduler.jobs import JobSpec
+from scheduler.supervisor import (
+    SHUTDOWN,
+    TIME_LIMIT,
+    ChildResult,
+    Supervisor,
+    SupervisorClosed,
+    pid_alive,
+)
+from storage import repository
+from storage.database import Database
+from storage.errors import GovwatchError
+from storage.records import RunningRun
+
+log = logging.getLogger(__name__)
+
+# Reasons recorded for a missed run.
+MISFIRE = "misfire"  # started too late (past the misfire grace time)
+OVERLAP = "overlap"  # the job's previous run was still running
+BUSY = "busy"  # another process was crawling the site
+DOWNTIME = "downtime"  # due while no service was running
+STOPPING = "shutdown"  # due while the service was stopping
+ERROR = "error"  # the job could not start or failed before doing its work
+
+# A child's clock and ours are the same host's; this margin only absorbs rounding.
+_CLOCK_MARGIN = timedelta(seconds=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a job run ended, for the job's row in ``service_jobs`` and the log."""
+
+    result: str  # a crawl run's outcome, or ok / failed / killed / interrupted / error
+    message: str
+
+
+class JobRunner:
+    """Runs :class:`JobSpec` jobs as child processes; called from the scheduler's threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        supervisor: Supervisor,
+        settings: ServiceConfig,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.db = db
+        self.supervisor = supervisor
+        self.settings = settings
+        self.stopping = stopping
+
+    def run(self, spec: JobSpec) -> None:
+        """Run the job once; every failure is logged and recorded, never raised."""
+        try:
+            self._run(spec)
+        except Exception as exc:  # a job never takes the service down
+            log.exception("job %s: failed: %s: %s", spec.name, type(exc).__name__, exc)
+            self.record_missed(spec.name, ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _run(self, spec: JobSpec) -> None:
+        if self.stopping():
+            self.record_missed(spec.name, STOPPING, "due while the service was stopping")
+            return
+        if spec.site is not None:
+            other = self._busy(spec.site)
+            if other is not None:
+                message = (
+                    f"run {other.id} of site {spec.site} is still running in pid {other.pid} "
+                    f"(since {other.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+                )
+                log.warning("job %s: not started: %s", spec.name, message)
+                self.record_missed(spec.name, BUSY, message)
+                return
+        with self.db.session() as session:
+            repository.job_started(session, spec.name)
+        launched = repository.utcnow()
+        limit = self.settings.crawl_time_limit_seconds
+        try:
+            result = self.supervisor.run(
+                spec.name, spec.argv, limit, on_start=lambda pid: self._started(spec, pid)
+            )
+        except SupervisorClosed:
+            self.record_missed(spec.name, STOPPING, "due while the service was stopping")
+            return
+        except OSError as exc:
+            log.error("job %s: cannot start a process: %s", spec.name, exc)
+            self.record_missed(spec.name, ERROR, f"cannot start a process: {exc}")
+            return
+        if spec.site is not None:
+            outcome = self._settle_crawl(spec, spec.site, result, launched)
+        else:
+            outcome = _command_outcome(result, limit)
+            log.log(
+                logging.INFO if outcome.result == "ok" else logging.WARNING,
+                "job %s: %s in %.1fs (pid %d)%s",
+                spec.name,
+                outcome.result,
+                result.seconds,
+                result.pid,
+                f": {outcome.message}" if outcome.message else "",
+            )
+        with self.db.session() as session:
+            repository.job_finished(
+                session, spec.name, result=outcome.result, message=outcome.message
+            )
+
+    def _started(self, spec: JobSpec, pid: int) -> None:
+        if spec.site is not None:
+            log.info("site %s: crawl started (pid %d)", spec.site, pid)
+        else:
+            log.info("job %s: started (pid %d)", spec.name, pid)
+
+    def _busy(self, site: str) -> RunningRun | None:
+        """Another live process's run of ``site``; runs of dead processes are closed."""
+        with self.db.session() as session:
+            for run in repository.running_runs(session, site):
+                if run.pid is not None and pid_alive(run.pid):
+                    return run
+                message = f"the crawl process (pid {run.pid}) is gone: it died or was killed"
+                if repository.close_run(session, run.id, outcome="interrupted", message=message):
+                    log.warning("site %s run %d: interrupted: %s", site, run.id, message)
+        return None
+
+    def _settle_crawl(
+        self, spec: JobSpec, site: str, result: ChildResult, launched: datetime
+    ) -> Outcome:
+        """Read the run the child recorded and close it if the child could not."""
+        killed = " (killed: it ignored SIGTERM)" if result.killed else ""
+        with self.db.session() as session:
+            run = repository.run_of_process(session, site, result.pid, launched - _CLOCK_MARGIN)
+            if run is None:
+                message = (
+                    f"the crawl process exited with status {result.returncode} before it "
+                    "recorded a run (see its log lines above)"
+                )
+                log.error("site %s: %s", site, message)
+                repository.record_missed(
+                    session, spec.name, reason=ERROR, message=message, scheduled_at=None
+                )
+                return Outcome(ERROR, message)
+            outcome, message = run.outcome, run.message
+            if result.stopped == TIME_LIMIT and outcome in ("running", "interrupted"):
+                outcome = "failed"
+                limit = self.settings.crawl_time_limit_seconds
+                message = f"stopped at the crawl time limit of {limit:g}s{killed}"
+                repository.close_run(
+                    session, run.id, outcome=outcome, message=message, only_if_running=False
+                )
+            elif outcome == "running":
+                if result.stopped == SHUTDOWN:
+                    outcome, message = "interrupted", f"stopped by the service's shutdown{killed}"
+                else:
+                    outcome = "failed"
+                    message = (
+                        f"the crawl process ended (exit status {result.returncode}) "
+                        "without finishing its run"
+                    )
+                repository.close_run(session, run.id, outcome=outcome, message=message)
+        level = logging.INFO if outcome in ("succeeded", "warning") else logging.WARNING
+        log.log(
+            level,
+            "site %s run %d: %s in %.1fs (pid %d)%s",
+            site,
+            run.id,
+            outcome,
+            result.seconds,
+            result.pid,
+            f": {message}" if message else "",
+        )
+        return Outcome(outcome, message)
+
+    def record_missed(
+        self, job: str, reason: str, message: str, scheduled_at: datetime | None = None
+    ) -> None:
+        """Record a run that did not happen; a database error is logged, not raised."""
+        try:
+            with self.db.session() as session:
+                repository.record_missed(
+                    session, job, reason=reason, message=message, scheduled_at=scheduled_at
+                )
+        except GovwatchError as exc:
+            log.error("job %s: cannot record a missed run (%s): %s", job, reason, exc)
+
+
+def _command_outcome(result: ChildResult, limit: float) -> Outcome:
+    if result.stopped == TIME_LIMIT:
+        return Outcome("killed", f"stopped at the time limit of {limit:g}s")
+    if result.stopped == SHUTDOWN:
+        return Outcome("interrupted", "stopped by the service's shutdown")
+    if result.returncode == 0:
+        return Outcome("ok", "")
+    return Outcome("failed", f"exit status {result.returncode}")

@@ -1,0 +1,488 @@
+"""``govwatch run``: the background service.
+
+One APScheduler 3 ``BackgroundScheduler`` with an in-memory job store, rebuilt from the
+configuration on every start (a job store must never be shared by two schedulers).  Each job
+(a site's crawl, and later the link check and the digests) is a ``govwatch`` command in a
+process of its own, watched by a thread of a bounded pool (``scheduler.supervisor``).
+
+Promises, and where they are kept:
+
+- on schedule: one job per enabled site, spread by ``[service] jitter_seconds``; a job
+  picks up after a restart where its last run left off (``scheduler.jobs``);
+- never silently dropped: misfires within ``misfire_grace_seconds`` run once (coalesced);
+  later ones, overlaps (the previous run still running) and runs due while no service ran
+  are recorded in ``missed_runs`` (``EVENT_JOB_MISSED`` / ``EVENT_JOB_MAX_INSTANCES``);
+- at most one run per site (``max_instances=1``, plus a look at the database for crawls of
+  other processes), at most ``max_concurrent_crawls`` crawls at once, each stopped at
+  ``crawl_time_limit_seconds`` (``scheduler.job_runner``);
+- SIGTERM/SIGINT: no new work; running jobs get ``shutdown_grace_seconds`` to finish, then
+  SIGTERM, then SIGKILL after ``kill_after_seconds``; their runs are recorded interrupted;
+  a second signal skips the wait.  SIGHUP re-reads the configuration's jobs;
+- one leader per database (``scheduler.leader``); a second ``govwatch run`` stands by and
+  takes over when the leader dies; runs a crashed service left ``running`` are closed;
+- visible: a heartbeat and each job's next run in the database (``govwatch status``), and
+  ``/healthz`` and ``/metrics`` with ``--http`` (``scheduler.health``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scheduler import metrics
+from scheduler.config import Config
+from scheduler.health import Health, HealthServer
+from scheduler.job_runner import DOWNTIME, ERROR, MISFIRE, OVERLAP, JobRunner
+from scheduler.jobs import (
+    COMMANDS,
+    CRAWLS,
+    INTERNAL,
+    JobSpec,
+    build_jobs,
+    make_trigger,
+    plan_first_run,
+)
+from scheduler.leader import leader_lock
+from scheduler.signals import SignalInbox
+from scheduler.supervisor import SHUTDOWN, Supervisor, pid_alive
+from storage import repository
+from storage.database import Database
+from storage.errors import GovwatchError
+
+log = logging.getLogger(__name__)
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_HEARTBEAT = "service:heartbeat"
+_HOUSEKEEPING = "service:housekeeping"
+_HOUSEKEEPING_HOURS = 6
+_COMMAND_WORKERS = 2  # at least; one thread per link-check and digest job
+_DB_CHECK_SECONDS = 2.0
+
+
+class Service:
+    """The long-running scheduler of one database's jobs."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        *,
+        child_argv: Sequence[str],
+        reload_config: Callable[[], Config],
+        listen: str = "",
+    ) -> None:
+        self.config = config
+        self.settings = config.service
+        self.db = db
+        self.listen = listen
+        self.reload_config = reload_config
+        self.lock = leader_lock(db)
+        self.supervisor = Supervisor(child_argv, self.settings.kill_after_seconds)
+        self.runner = JobRunner(db, self.supervisor, self.settings, lambda: self._stopping)
+        self.jobs: dict[str, JobSpec] = {}
+        self.scheduler: BackgroundScheduler | None = None
+        self.instance_id: int | None = None
+        self.started_at = time.time()
+        self._leader = False
+        self._stopping = False
+        self._tick = 0.0  # monotonic time of the scheduler's last heartbeat
+        self._db_checked = (0.0, False)
+        self._inbox = SignalInbox((*_STOP_SIGNALS, signal.SIGHUP))
+
+    # lifecycle
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (exit status 0) or until leadership is lost (1)."""
+        with self._inbox:
+            http = HealthServer(self.listen, self).start() if self.listen else None
+            try:
+                if not self._wait_for_leadership():
+                    log.info("stopped while standing by")
+                    return 0
+                self._lead()
+                status = self._main_loop()
+                self._shutdown()
+                return status
+            finally:
+                if http is not None:
+                    http.stop()
+                self.lock.release()
+
+    def _wait_for_leadership(self) -> bool:
+        if self.lock.try_acquire():
+            return True
+        log.info(
+            "another govwatch run leads this database (%s): standing by, trying every %gs",
+            self.lock.description,
+            self.settings.standby_poll_seconds,
+        )
+        while True:
+            received = self._inbox.wait(self.settings.standby_poll_seconds)
+            if received & set(_STOP_SIGNALS):
+                return False
+            if signal.SIGHUP in received:
+                self._reload()
+            if self.lock.try_acquire():
+                log.info("the leader is gone: taking over (%s)", self.lock.description)
+                return True
+
+    def _lead(self) -> None:
+        self._leader = True
+        with self.db.session() as session:
+            self.instance_id = repository.start_instance(
+                session, host=socket.gethostname(), pid=os.getpid()
+            )
+        self._close_abandoned_runs()
+        specs = build_jobs(self.config)
+        commands = sum(spec.executor == COMMANDS for spec in specs)
+        scheduler = BackgroundScheduler(
+            executors={
+                CRAWLS: ThreadPoolExecutor(self.settings.max_concurrent_crawls),
+                COMMANDS: ThreadPoolExecutor(max(_COMMAND_WORKERS, commands)),
+                INTERNAL: ThreadPoolExecutor(1),
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.settings.misfire_grace_seconds,
+            },
+            timezone="UTC",
+        )
+        scheduler.add_listener(
+            self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
+        )
+        now = repository.utcnow()
+        scheduler.add_job(
+            self._heartbeat,
+            IntervalTrigger(seconds=self.settings.heartbeat_seconds, timezone="UTC"),
+            id=_HEARTBEAT,
+            name=_HEARTBEAT,
+            executor=INTERNAL,
+            next_run_time=now,
+            misfire_grace_time=None,
+        )
+        scheduler.add_job(
+            self._housekeeping,
+            IntervalTrigger(hours=_HOUSEKEEPING_HOURS, timezone="UTC"),
+            id=_HOUSEKEEPING,
+            name=_HOUSEKEEPING,
+            executor=INTERNAL,
+            next_run_time=now + timedelta(seconds=self.settings.heartbeat_seconds),
+            misfire_grace_time=None,
+        )
+        self.scheduler = scheduler
+        self._install_jobs(specs)
+        scheduler.start()
+        log.info(
+            "leading (pid %d, %s): %d job(s): %s; at most %d crawl(s) at once",
+            os.getpid(),
+            self.lock.description,
+            len(self.jobs),
+            ", ".join(f"{j.name} ({j.schedule.text})" for j in self.jobs.values()) or "none",
+            self.settings.max_concurrent_crawls,
+        )
+        if not any(job.site for job in self.jobs.values()):
+            log.warning("no site to crawl: every site is disabled")
+
+    def _main_loop(self) -> int:
+        while True:
+            received = self._inbox.wait(self.settings.heartbeat_seconds)
+            stop = received & set(_STOP_SIGNALS)
+            if stop:
+                log.info(
+                    "%s received: stopping", " and ".join(signal.Signals(s).name for s in stop)
+                )
+                return 0
+            if signal.SIGHUP in received:
+                self._reload()
+            if not self.lock.held():
+                log.error(
+                    "lost the leader lock (%s): stopping, so that a standby can lead",
+                    self.lock.description,
+                )
+                return 1
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        self.supervisor.close()
+        scheduler = self.scheduler
+        assert scheduler is not None
+        scheduler.pause()
+        running = self.supervisor.running()
+        if running:
+            grace = self.settings.shutdown_grace_seconds
+            log.info(
+                "waiting up to %gs for %d running job(s) to finish: %s",
+                grace,
+                len(running),
+                ", ".join(running),
+            )
+            if not self._wait_for_children(grace):
+                left = self.supervisor.running()
+                log.warning("stopping %d job(s) still running: %s", len(left), ", ".join(left))
+                self.supervisor.stop_all(SHUTDOWN)
+        scheduler.shutdown(wait=True)  # job threads record what their children left
+        try:
+            with self.db.session() as session:
+                if self.instance_id is not None:
+                    repository.stop_instance(session, self.instance_id)
+                repository.set_next_runs(session, [(name, None) for name in self.jobs])
+        except GovwatchError as exc:
+            log.warning("cannot record the service's stop: %s", exc)
+        log.info("stopped")
+
+    def _wait_for_children(self, grace: float) -> bool:
+        """Wait for running jobs to end; False at the deadline or at a second signal."""
+        deadline = time.monotonic() + grace
+        while self.supervisor.running():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            received = self._inbox.wait(min(0.2, remaining))
+            if received & set(_STOP_SIGNALS):
+                log.info("second signal: not waiting any longer")
+                return False
+        return True
+
+    # jobs
+
+    def _install_jobs(self, specs: Sequence[JobSpec]) -> None:
+        """Schedule ``specs`` (replacing changed jobs, removing dropped ones)."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        wanted = {spec.name: spec for spec in specs}
+        for name in list(self.jobs):
+            if name not in wanted:
+                scheduler.remove_job(name)
+                del self.jobs[name]
+                log.info("job %s: removed", name)
+        now = repository.utcnow()
+        with self.db.session() as session:
+            repository.sync_jobs(session, [(s.name, s.schedule.text) for s in specs])
+            states = {state.name: state for state in repository.job_states(session)}
+            for spec in specs:
+                if self.jobs.get(spec.name) == spec:
+                    continue
+                if spec.site is not None:
+                    last = repository.last_run_started(session, spec.site)
+                else:
+                    state = states.get(spec.name)
+                    last = None if state is None else state.last_started_at
+                first = plan_first_run(
+                    spec.name,
+                    spec.schedule,
+                    last,
+                    now,
+                    jitter_seconds=self.settings.jitter_seconds,
+                    grace_seconds=self.settings.misfire_grace_seconds,
+                )
+                if first.missed_since is not None:
+                    message = (
+                        f"due since {first.missed_since:%Y-%m-%d %H:%M:%S} UTC while no service "
+                        "was running; it runs now"
+                    )
+                    log.warning("job %s: missed: %s", spec.name, message)
+                    repository.record_missed(
+                        session,
+                        spec.name,
+                        reason=DOWNTIME,
+                        message=message,
+                        scheduled_at=first.missed_since,
+                    )
+                options: dict[str, Any] = {}
+                if first.at is not None:
+                    options["next_run_time"] = first.at
+                scheduler.add_job(
+                    self._run_job,
+                    make_trigger(spec.schedule, first.at or now, self.settings.jitter_seconds),
+                    args=[spec.name],
+                    id=spec.name,
+                    name=spec.name,
+                    executor=spec.executor,
+                    replace_existing=True,
+                    **options,
+                )
+                self.jobs[spec.name] = spec
+        self._record_next_runs()
+
+    def _run_job(self, name: str) -> None:
+        spec = self.jobs.get(name)
+        if spec is not None:
+            self.runner.run(spec)
+
+    def _on_event(self, event: JobEvent) -> None:
+        """Record what APScheduler did not run (never silently dropped)."""
+        name = event.job_id
+        if name not in self.jobs:
+            return
+        if event.code == EVENT_JOB_MISSED:
+            due: datetime = event.scheduled_run_time
+            late = (repository.utcnow() - due).total_seconds()
+            message = (
+                f"could start only {late:.0f}s after its time, past the misfire grace time of "
+                f"{self.settings.misfire_grace_seconds}s (all crawl slots busy, or the host "
+                "was suspended)"
+            )
+            log.warning("job %s: missed: %s", name, message)
+            self.runner.record_missed(name, MISFIRE, message, due)
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            times: list[datetime] = event.scheduled_run_times
+            message = "the previous run was still running"
+            log.info("job %s: skipped: %s", name, message)
+            self.runner.record_missed(name, OVERLAP, message, times[-1] if times else None)
+        elif event.code == EVENT_JOB_ERROR:
+            exc = getattr(event, "exception", None)
+            self.runner.record_missed(name, ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _heartbeat(self) -> None:
+        self._tick = time.monotonic()
+        try:
+            with self.db.session() as session:
+                if self.instance_id is not None:
+                    repository.heartbeat(session, self.instance_id)
+            self._record_next_runs()
+            self._db_checked = (time.monotonic(), True)
+        except GovwatchError as exc:
+            self._db_checked = (time.monotonic(), False)
+            log.warning("heartbeat: %s", exc)
+
+    def _record_next_runs(self) -> None:
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        # a job added before the scheduler starts has no next_run_time yet
+        times = {job.id: getattr(job, "next_run_time", None) for job in scheduler.get_jobs()}
+        with self.db.session() as session:
+            repository.set_next_runs(session, [(name, times.get(name)) for name in self.jobs])
+
+    def _housekeeping(self) -> None:
+        before = repository.utcnow() - timedelta(days=self.settings.history_days)
+        try:
+            with self.db.session() as session:
+                deleted = repository.prune_service_history(session, before)
+        except GovwatchError as exc:
+            log.warning("housekeeping: %s", exc)
+            return
+        if deleted:
+            log.info("housekeeping: deleted %d service record(s) older than %s", deleted, before)
+
+    def _close_abandoned_runs(self) -> None:
+        """Runs left ``running`` by processes that are gone (a crash) become interrupted."""
+        with self.db.session() as session:
+            for run in repository.running_runs(session):
+                if run.pid is not None and pid_alive(run.pid):
+                    log.info(
+                        "site %s run %d: still running in pid %d (not ours): the site waits",
+                        run.site,
+                        run.id,
+                        run.pid,
+                    )
+                    continue
+                message = f"the crawl process (pid {run.pid}) is gone: it died or was killed"
+                repository.close_run(session, run.id, outcome="interrupted", message=message)
+                log.warning("site %s run %d: interrupted: %s", run.site, run.id, message)
+
+    def _reload(self) -> None:
+        log.info("SIGHUP: reloading the configuration")
+        try:
+            config = self.reload_config()
+        except GovwatchError as exc:
+            log.error("reload failed, the configuration in use stays: %s", exc)
+            return
+        if config.database.url != self.config.database.url:
+            log.warning("database.url changed: it takes effect when govwatch run restarts")
+        if config.service != self.config.service:
+            log.warning("[service] changed: it takes effect when govwatch run restarts")
+        self.config = config
+        if self.scheduler is not None:
+            try:
+                self._install_jobs(build_jobs(config))
+            except GovwatchError as exc:
+                log.error("reload failed: %s", exc)
+                return
+            log.info("reloaded: %d job(s)", len(self.jobs))
+
+    # health and metrics (scheduler.health.HealthSource)
+
+    def health(self) -> Health:
+        db_ok = self._database_ok()
+        age = time.monotonic() - self._tick if self._tick else None
+        stale_after = 3 * self.settings.heartbeat_seconds + 5
+        scheduler_ok = (
+            self.scheduler is not None
+            and self.scheduler.running
+            and age is not None
+            and age <= stale_after
+        )
+        if self._stopping:
+            status = "stopping"
+        elif not self._leader:
+            status = "standby"
+        else:
+            status = "ok" if scheduler_ok else "scheduler not running"
+        if not db_ok:
+            status = "database unreachable"
+        ok = db_ok and not self._stopping and (scheduler_ok or not self._leader)
+        return Health(
+            ok=ok,
+            details={
+                "status": status,
+                "leader": self._leader,
+                "scheduler": bool(scheduler_ok),
+                "database": db_ok,
+                "heartbeat_age_seconds": None if age is None else round(age, 1),
+                "running": self.supervisor.running(),
+                "pid": os.getpid(),
+            },
+        )
+
+    def _database_ok(self) -> bool:
+        checked_at, ok = self._db_checked
+        if time.monotonic() - checked_at < _DB_CHECK_SECONDS:
+            return ok
+        try:
+            with self.db.session() as session:
+                repository.ping(session)
+            ok = True
+        except GovwatchError:
+            ok = False
+        self._db_checked = (time.monotonic(), ok)
+        return ok
+
+    def metrics_text(self) -> str:
+        families = metrics.service_families(
+            leader=self._leader, started_at=self.started_at, running=self.supervisor.running()
+        )
+        db_up = True
+        try:
+            with self.db.session() as session:
+                families += metrics.database_families(session)
+        except GovwatchError as exc:
+            log.warning("metrics: %s", exc)
+            db_up = False
+        families.append(
+            metrics.family(
+                "govwatch_database_up",
+                "gauge",
+                "1 when the database answered this scrape.",
+                [((), int(db_up))],
+            )
+        )
+        families += metrics.process_families()
+        return metrics.render(families)
