@@ -4,8 +4,11 @@ COPY pyproject.toml README.md ./
 COPY crawler crawler
 COPY storage storage
 COPY scheduler scheduler
+COPY digest digest
 RUN pip install --no-cache-dir . && useradd --create-home govwatch
 USER govwatch
 WORKDIR /home/govwatch
 ENTRYPOINT ["govwatch"]
-CMD ["crawl", "--all"]
+# The background service; `docker run IMAGE crawl --all` crawls once instead.
+EXPOSE 8080
+CMD ["run", "--http", "0.0.0.0:8080"]

@@ -9,6 +9,7 @@ from typing import Any
 from scrapy import Spider
 from scrapy.crawler import Crawler
 
+from crawler.fingerprint import fingerprint
 from crawler.items import ArticleItem
 from crawler.recorder import RunRecorder
 from storage.errors import StorageError
@@ -50,6 +51,7 @@ class StoragePipeline:
             return item
         recorder = self.recorder
         a = item.article
+        prints = fingerprint(a.body)
         self.buffer.append(
             NewArticle(
                 site_id=recorder.site_id,
@@ -63,6 +65,8 @@ class StoragePipeline:
                 pretitle=a.pretitle,
                 subtitle=a.subtitle,
                 editor=a.editor,
+                body_hash=prints.body_hash,
+                bands=prints.bands,
             )
         )
         if len(self.buffer) >= self.batch_size or (

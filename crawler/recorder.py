@@ -10,17 +10,24 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from crawler.canonical import canonicalize
+from crawler.fingerprint import is_same_story
+from crawler.records import PageLink
 from crawler.site import Site
 from storage import repository
 from storage.database import Database
 from storage.errors import StorageError
-from storage.records import NewArticle, RunTotals, SiteInfo
+from storage.link_records import NewLinkRef
+from storage.records import NewArticle, RunTotals, SiteInfo, Validators
 
 log = logging.getLogger(__name__)
 
 # Error kinds recorded on a run.
 BLOCKED = "blocked"
+# Links found on pages are stored for the link checker once this many are waiting.
+LINK_BATCH = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,17 @@ class RunRecorder:
     first_error: str = ""
     found: set[str] = field(default_factory=set)
     warnings: dict[str, None] = field(default_factory=dict)  # ordered, unique
+    # incremental crawling and dedupe (see crawler.fingerprint, storage.repository.dedupe)
+    lists_not_modified: int = 0  # list pages answered 304
+    articles_not_modified: int = 0  # re-checked articles answered 304
+    articles_changed: int = 0  # re-checked articles whose body changed (a new revision)
+    duplicates: int = 0  # new articles linked to another copy of their story
+    seen: set[str] = field(default_factory=set)  # found articles that were stored already
+    stored: set[str] = field(default_factory=set)  # canonical URLs written by this run
+    list_validators: dict[str, Validators] = field(default_factory=dict)
+    article_validators: dict[str, Validators] = field(default_factory=dict)
+    # the link inventory (see crawler.checker): links of list and article pages, in batches
+    link_refs: list[NewLinkRef] = field(default_factory=list)
 
     @classmethod
     def start(cls, db: Database, site: Site) -> RunRecorder:
@@ -66,16 +84,94 @@ class RunRecorder:
         self.found.update(urls)
         with self.db.session() as session:
             known = repository.known_urls(session, urls)
-        self.articles_seen += len(known)
+        self._saw(known)
         return known
 
-    def store(self, articles: list[NewArticle]) -> int:
-        """Store fetched articles; returns how many were new."""
+    def recheck_targets(self) -> list[tuple[str, str]]:
+        """``(canonical URL, URL)`` of the stored articles to re-check (``recheck_days``)."""
+        if self.site.recheck_days <= 0:
+            return []
+        since = repository.utcnow() - timedelta(days=self.site.recheck_days)
         with self.db.session() as session:
-            new = repository.store_articles(session, articles, run_id=self.run_id)
-        self.articles_new += len(new)
-        self.articles_seen += len(articles) - len(new)
-        return len(new)
+            return repository.recent_articles(session, self.site_id, since)
+
+    def validators(self, canonical_urls: Iterable[str]) -> dict[str, Validators]:
+        """The ETag / Last-Modified these pages were last served with, where known."""
+        urls = set(canonical_urls)
+        if not urls:
+            return {}
+        with self.db.session() as session:
+            return repository.get_validators(session, urls)
+
+    def remember_validators(self, validators: Validators, *, list_page: bool) -> None:
+        """Keep a page's validators, saved when the run finishes (list pages: if it succeeded)."""
+        if validators.etag or validators.last_modified:
+            target = self.list_validators if list_page else self.article_validators
+            target[validators.url] = validators
+
+    def add_links(self, page_url: str, links: Iterable[PageLink]) -> None:
+        """Add a page's links and embedded resources to the link inventory (in batches)."""
+        page = canonicalize(page_url)
+        self.link_refs.extend(
+            NewLinkRef(
+                url=canonicalize(link.url),
+                fetch_url=link.url,
+                page_url=page,
+                site_id=self.site_id,
+                kind=link.kind,
+                text=link.text,
+            )
+            for link in links
+        )
+        if len(self.link_refs) >= LINK_BATCH:
+            self.flush_links()
+
+    def flush_links(self) -> None:
+        """Store the links waiting in the buffer; a failure is a warning of the run."""
+        refs, self.link_refs = self.link_refs, []
+        if not refs:
+            return
+        try:
+            with self.db.session() as session:
+                new = repository.record_link_refs(session, refs)
+        except StorageError as exc:
+            log.error("site %s run %d: links not recorded: %s", self.site.name, self.run_id, exc)
+            self.warn(f"the links of some pages could not be recorded: {exc}")
+            return
+        log.debug(
+            "site %s run %d: %d link references recorded, %d new links",
+            self.site.name,
+            self.run_id,
+            len(refs),
+            new,
+        )
+
+    def store(self, articles: list[NewArticle]) -> int:
+        """Store fetched articles (new, edited, copies of a story); returns how many were new."""
+        with self.db.session() as session:
+            result = repository.save_articles(
+                session, articles, run_id=self.run_id, same_story=is_same_story
+            )
+        self.stored.update(a.url for a in articles)
+        self.articles_new += len(result.new)
+        self.articles_changed += len(result.changed)
+        self.duplicates += sum(1 for new, earliest in result.duplicates if new != earliest)
+        self._saw(url for url in result.unchanged if url in self.found)
+        if result.changed:
+            log.info(
+                "site %s run %d: %d article(s) edited since stored (ids %s)",
+                self.site.name,
+                self.run_id,
+                len(result.changed),
+                ", ".join(map(str, result.changed)),
+            )
+        return len(result.new)
+
+    def _saw(self, urls: Iterable[str]) -> None:
+        """Count stored articles found again, each once per run."""
+        before = len(self.seen)
+        self.seen.update(urls)
+        self.articles_seen += len(self.seen) - before
 
     def error(self, url: str, *, kind: str, message: str, status: int | None = None) -> None:
         self.errors += 1
@@ -104,6 +200,8 @@ class RunRecorder:
             articles_seen=self.articles_seen,
             error_count=self.errors,
             warnings=tuple(self.warnings),
+            articles_changed=self.articles_changed,
+            lists_not_modified=self.lists_not_modified,
         )
 
     def judge(self, close_reason: str) -> tuple[str, str]:
@@ -115,26 +213,32 @@ class RunRecorder:
             return "failed", f"no list page could be fetched ({why})"
         if self.errors:
             return "partial", f"{self.errors} page(s) failed; first: {self.first_error}"
-        if not self.found:
+        if not self.found and self.list_pages > self.lists_not_modified:
             self.warn("list pages were fetched but held no links matching article_url_pattern")
         if self.warnings:
             return "warning", next(iter(self.warnings))
         return "succeeded", ""
 
     def finish(self, close_reason: str, seconds: float) -> RunReport:
+        self.flush_links()
         outcome, message = self.judge(close_reason)
         totals = self.totals()
+        self._save_validators(complete=close_reason == "finished" and not self.errors)
         with self.db.session() as session:
             repository.finish_run(session, self.run_id, totals, outcome=outcome, message=message)
         log.info(
-            "site %s run %d: %s in %.1fs: %d list pages, %d articles found, %d new, %d errors",
+            "site %s run %d: %s in %.1fs: %d list pages (%d not modified), %d articles found, "
+            "%d new (%d copies of a stored story), %d edited, %d errors",
             self.site.name,
             self.run_id,
             outcome,
             seconds,
             totals.list_pages,
+            self.lists_not_modified,
             totals.articles_found,
             totals.articles_new,
+            self.duplicates,
+            totals.articles_changed,
             totals.error_count,
         )
         return RunReport(
@@ -145,3 +249,21 @@ class RunRecorder:
             message=message,
             seconds=seconds,
         )
+
+    def _save_validators(self, *, complete: bool) -> None:
+        """Save validators of the articles stored and, after a complete run, of the lists.
+
+        A list page's validators are kept only when every page of the run was fetched and
+        stored: otherwise the next run would be told "304 Not Modified" and never retry the
+        articles that failed.
+        """
+        chosen = [v for url, v in self.article_validators.items() if url in self.stored]
+        if complete:
+            chosen += self.list_validators.values()
+        if not chosen:
+            return
+        try:
+            with self.db.session() as session:
+                repository.save_validators(session, chosen)
+        except StorageError:
+            log.exception("site %s run %d: could not save validators", self.site.name, self.run_id)

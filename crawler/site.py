@@ -29,6 +29,9 @@ class Site:
     list_link_selector: str | None = None  # CSS/XPath of article links on list pages
     pagination_selector: str | None = None  # CSS/XPath of links to further list pages
     enabled: bool = True
+    stop_at_known_page: bool = True  # stop paginating at a list page of known articles only
+    recheck_days: int = 0  # re-fetch known articles published this recently (0: never)
+    conditional_requests: bool = True  # send If-None-Match / If-Modified-Since for lists
 
     def is_article_url(self, url: str) -> bool:
         return self.article_url_pattern.search(url) is not None

@@ -3,6 +3,11 @@
 It follows a site's list pages (one page after another, up to ``max_list_pages``), picks
 the links that match ``article_url_pattern``, skips those already stored, and extracts
 each new article.  Failures after retries are recorded on the run, never dropped.
+
+Incremental: list pages are asked for with the validators they were last served with (a 304
+ends that start URL's crawl), pagination stops at a list page whose articles are all stored
+(``stop_at_known_page``), and stored articles are fetched again only to re-check the recent
+ones for edits (``recheck_days``; conditionally, so an unchanged one costs a 304).
 """
 
 from __future__ import annotations
@@ -38,15 +43,18 @@ from crawler.decode import decode_html
 from crawler.dom import parse_html
 from crawler.extract import extract_article
 from crawler.items import ArticleItem
+from crawler.links import extract_links
 from crawler.listing import parse_list_page
 from crawler.pagekind import is_challenge_page
 from crawler.recorder import BLOCKED, RunRecorder
 from crawler.site import Site
 from storage.errors import ExtractError
+from storage.records import Validators
 
 log = logging.getLogger(__name__)
 
 BLOCKING_STATUSES = frozenset({401, 403, 412, 420, 429})
+NOT_MODIFIED = 304
 
 
 class SiteSpider(scrapy.Spider):
@@ -62,17 +70,66 @@ class SiteSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.site.start_urls:
             yield self._list_request(url, page_index=0)
+        for request in self._recheck_requests():
+            yield request
+
+    def _recheck_requests(self) -> list[scrapy.Request]:
+        """Conditional requests for the stored articles recent enough to re-check for edits."""
+        targets = self.recorder.recheck_targets()
+        if targets:
+            log.info(
+                "site %s run %d: re-checking %d recent article(s) for edits",
+                self.site.name,
+                self.recorder.run_id,
+                len(targets),
+            )
+        previous = self.recorder.validators(canonical for canonical, _ in targets)
+        return [
+            scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.on_error,
+                cb_kwargs={"canonical_url": canonical},
+                headers=_conditional_headers(previous.get(canonical)),
+                meta={"govwatch_kind": "article", "handle_httpstatus_list": [NOT_MODIFIED]},
+                priority=5,
+            )
+            for canonical, url in targets
+        ]
 
     def _list_request(self, url: str, page_index: int) -> scrapy.Request:
+        headers: dict[str, str] = {}
+        if self.site.conditional_requests:
+            key = canonicalize(url)
+            headers = _conditional_headers(self.recorder.validators([key]).get(key))
         return scrapy.Request(
             url,
             callback=self.parse_list,
             errback=self.on_error,
             cb_kwargs={"page_index": page_index},
-            meta={"govwatch_kind": "list"},
+            headers=headers,
+            meta={
+                "govwatch_kind": "list",
+                "govwatch_url": url,  # the URL asked for, whatever it redirects to
+                "handle_httpstatus_list": [NOT_MODIFIED],
+            },
         )
 
     def parse_list(self, response: Response, page_index: int) -> Iterator[scrapy.Request]:
+        asked = canonicalize(response.meta.get("govwatch_url", response.url))
+        if response.status == NOT_MODIFIED:
+            # unchanged since the last complete run: its articles are stored, and the pages
+            # after it only hold older ones
+            self.recorder.list_pages += 1
+            self.recorder.lists_not_modified += 1
+            log.info(
+                "site %s run %d: list page %d %s: not modified",
+                self.site.name,
+                self.recorder.run_id,
+                page_index + 1,
+                response.url,
+            )
+            return
         decoded = decode_html(response.body, _content_type(response))
         if is_challenge_page(decoded.text):
             self.recorder.error(
@@ -88,6 +145,7 @@ class SiteSpider(scrapy.Spider):
         page = parse_list_page(tree, response.url, self.site, page_index)
         for warning in page.warnings:
             self.recorder.warn(warning)
+        self.recorder.add_links(response.url, extract_links(tree, response.url))
         by_canonical = {canonicalize(u): u for u in page.article_urls}
         known = self.recorder.known(by_canonical)
         log.info(
@@ -99,6 +157,8 @@ class SiteSpider(scrapy.Spider):
             len(by_canonical),
             len(by_canonical) - len(known),
         )
+        if self.site.conditional_requests:
+            self.recorder.remember_validators(_validators(asked, response), list_page=True)
         for canonical, url in by_canonical.items():
             if canonical in known:
                 continue
@@ -110,11 +170,24 @@ class SiteSpider(scrapy.Spider):
                 meta={"govwatch_kind": "article"},
                 priority=10,
             )
-        if page.next_url and page_index + 1 < self.site.max_list_pages:
-            yield self._list_request(page.next_url, page_index + 1)
+        only_known = bool(by_canonical) and len(known) == len(by_canonical)
+        if not page.next_url or page_index + 1 >= self.site.max_list_pages:
+            return
+        if only_known and self.site.stop_at_known_page:
+            log.info(
+                "site %s run %d: list page %d holds only stored articles: not paginating further",
+                self.site.name,
+                self.recorder.run_id,
+                page_index + 1,
+            )
+            return
+        yield self._list_request(page.next_url, page_index + 1)
 
     def parse_article(self, response: Response, canonical_url: str) -> Iterator[ArticleItem]:
         self.recorder.article_pages += 1
+        if response.status == NOT_MODIFIED:  # a re-checked article that did not change
+            self.recorder.articles_not_modified += 1
+            return
         try:
             article = extract_article(
                 response.body,
@@ -136,6 +209,8 @@ class SiteSpider(scrapy.Spider):
             return
         for warning in article.warnings:
             self.recorder.warn(warning)
+        self.recorder.add_links(canonical_url, article.links)
+        self.recorder.remember_validators(_validators(canonical_url, response), list_page=False)
         yield ArticleItem(article=article, canonical_url=canonical_url)
 
     def on_error(self, failure: Failure) -> None:
@@ -163,6 +238,27 @@ class SiteSpider(scrapy.Spider):
             self.recorder.error(url, kind="connection", message=_one_line(exc))
         else:
             self.recorder.error(url, kind="fetch", message=_one_line(exc))
+
+
+def _validators(canonical_url: str, response: Response) -> Validators:
+    etag = response.headers.get(b"ETag")
+    modified = response.headers.get(b"Last-Modified")
+    return Validators(
+        url=canonical_url,
+        etag=etag.decode("latin-1") if etag else None,
+        last_modified=modified.decode("latin-1") if modified else None,
+    )
+
+
+def _conditional_headers(validators: Validators | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from what the page was last served with."""
+    headers: dict[str, str] = {}
+    if validators is not None:
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+    return headers
 
 
 def _content_type(response: Response) -> str | None:

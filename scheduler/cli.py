@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from crawler.linkrecords import LINK_STATUSES
 from scheduler import commands
 from scheduler.config import load_config
 from scheduler.logs import setup_logging
@@ -39,10 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level",
-        default="WARNING",
+        default=None,
         type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level on stderr (default: WARNING)",
+        help="log level on stderr (default: WARNING; INFO for run)",
     )
     parser.add_argument(
         "--log-format", default="text", choices=["text", "json"], help="log line format"
@@ -68,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     articles.add_argument("--search", metavar="TEXT", help="text in the title or body")
     articles.add_argument("--limit", type=_positive_int, default=50, help="at most N (default 50)")
     articles.add_argument(
+        "--duplicates",
+        choices=["hide", "show", "only"],
+        default="hide",
+        help="copies of a story stored earlier from another page: hide them (default, one "
+        "entry per story), show them too, or show only them",
+    )
+    articles.add_argument(
         "--format", choices=["table", "json", "csv"], default="table", help="output format"
     )
 
@@ -76,6 +84,53 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
 
     sub.add_parser("sites", help="configured sites with article counts and the last run")
+
+    run = sub.add_parser("run", help="the background service: crawl every site on its schedule")
+    run.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve /healthz and /metrics there (default: [service] http_listen, else off)",
+    )
+    status = sub.add_parser("status", help="the service, each site's last and next run, warnings")
+    status.add_argument("--format", choices=["text", "json"], default="text")
+
+    check_links = sub.add_parser("check-links", help="check the links that are due, now")
+    check_links.add_argument("--site", help="only links found on this site's pages")
+    check_links.add_argument("--limit", type=_positive_int, help="at most N links")
+    links = sub.add_parser("links", help="list links found on crawled pages, by status")
+    links.add_argument(
+        "--status",
+        choices=["broken", *LINK_STATUSES, "all"],
+        default="broken",
+        help="which links (default broken: dead and soft_404)",
+    )
+    links.add_argument("--site", help="only links found on this site's pages")
+    links.add_argument("--limit", type=_positive_int, default=200, help="at most N (default 200)")
+    links.add_argument(
+        "--format", choices=["table", "json", "csv"], default="table", help="output format"
+    )
+
+    digest = sub.add_parser(
+        "digest", help="a digest now: print it (--dry-run), write it (--preview), send it"
+    )
+    digest.add_argument("name", nargs="?", metavar="NAME", help="a [[digests]] name")
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; records nothing"
+    )
+    digest.add_argument(
+        "--format", choices=["text", "html", "json"], help="with --dry-run (default text)"
+    )
+    digest.add_argument("--send", action="store_true", help="build it and send it now")
+    digest.add_argument("--preview", metavar="FILE.html", help="write its HTML to FILE")
+    digest.add_argument(
+        "--status", action="store_true", help="its recent digests and their deliveries"
+    )
+    digest.add_argument(
+        "--due",
+        action="store_true",
+        help="build the digests whose schedule has come and send every delivery that is due "
+        "(retries too); what the service runs every minute",
+    )
 
     extract = sub.add_parser(
         "extract", help="extract articles from saved files or URLs and print them (offline)"
@@ -104,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _fail(exc, 2)
-    level = "INFO" if args.verbose and args.log_level == "WARNING" else args.log_level
+    level = args.log_level or ("INFO" if args.verbose or args.command == "run" else "WARNING")
     setup_logging(level, args.log_format)
     try:
         config = load_config(args.config)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from crawler.linkrecords import BROKEN, CheckProgress
 from crawler.recorder import RunReport
 from crawler.site import Site
-from scheduler.config import Config, render_config
+from scheduler.config import BUILTIN, Config, load_config, render_config
 from scheduler.output import (
     BEIJING,
     article_record,
@@ -32,6 +35,7 @@ from scheduler.output import (
 from storage import migrate, repository
 from storage.database import Database
 from storage.errors import GovwatchError, UsageError
+from storage.link_records import LinkQuery
 from storage.records import ArticleQuery, SiteInfo
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
@@ -100,10 +104,13 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
 
 def describe_run(report: RunReport) -> str:
     t = report.totals
+    unchanged = f", {t.lists_not_modified} not modified" if t.lists_not_modified else ""
+    edited = f", {t.articles_changed} edited" if t.articles_changed else ""
     line = (
         f"{report.site}: {report.outcome} in {report.seconds:.1f}s: "
-        f"{t.list_pages + t.article_pages} pages ({t.list_pages} list), "
-        f"{t.articles_found} articles found, {t.articles_new} new, {t.error_count} errors"
+        f"{t.list_pages + t.article_pages} pages ({t.list_pages} list{unchanged}), "
+        f"{t.articles_found} articles found, {t.articles_new} new{edited}, "
+        f"{t.error_count} errors"
     )
     return f"{line}: {report.message}" if report.message else line
 
@@ -158,6 +165,7 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
         since=parse_since(args.since) if args.since else None,
         search=args.search,
         limit=args.limit,
+        duplicates=args.duplicates,
     )
     db = open_database(config)
     with db.session() as session:
@@ -175,13 +183,147 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     db = open_database(config)
     with db.session() as session:
         article = repository.get_article(session, args.id)
+        copies = repository.story_copies(session, args.id) if article else []
     if article is None:
         raise UsageError(f"no article with id {args.id}")
     if args.format == "json":
-        print(json.dumps(article_record(article), ensure_ascii=False, indent=2))
+        record = article_record(article)
+        record["also_published_by"] = [
+            {
+                "id": c.id,
+                "site": c.site,
+                "url": c.url,
+                "title": c.title,
+                "publish_time": iso(c.publish_time, zone=BEIJING),
+            }
+            for c in copies
+        ]
+        print(json.dumps(record, ensure_ascii=False, indent=2))
     else:
-        sys.stdout.write(article_text(article))
+        text = article_text(article)
+        if copies:  # "also published by", after the header lines, before the body
+            head, sep, body = text.partition("\n\n")
+            also = "".join(
+                f"{'also in:':<12}{c.site} {beijing(c.publish_time)} {c.url} (id {c.id})\n"
+                for c in copies
+            )
+            text = f"{head}\n{also.rstrip()}{sep}{body}"
+        sys.stdout.write(text)
     return 0
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """``govwatch run``: the background service, until SIGTERM/SIGINT."""
+    from scheduler.health import parse_listen
+    from scheduler.service import Service  # APScheduler is imported only by the service
+
+    listen = args.http if args.http is not None else config.service.http_listen
+    if listen:
+        try:
+            parse_listen(listen)
+        except ValueError as exc:
+            raise UsageError(f"--http: {exc}") from None
+    db = open_database(config)
+    service = Service(
+        config,
+        db,
+        child_argv=child_command(args, config),
+        reload_config=lambda: load_config(args.config),
+        listen=listen,
+    )
+    try:
+        return service.run()
+    finally:
+        db.dispose()
+
+
+def child_command(args: argparse.Namespace, config: Config) -> list[str]:
+    """``govwatch`` with this process's configuration, for the service's job processes.
+
+    Children log at WARNING (the service logs each job's start and end), or DEBUG when the
+    service does; they read the same config file and environment.
+    """
+    level = logging.getLogger().getEffectiveLevel()
+    child_level = (
+        "DEBUG" if level <= logging.DEBUG else logging.getLevelName(max(level, logging.WARNING))
+    )
+    argv = [sys.executable, "-m", "scheduler", "--log-level", child_level]
+    argv += ["--log-format", args.log_format]
+    if config.source != BUILTIN:
+        argv += ["--config", str(Path(config.source).resolve())]
+    return argv
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from scheduler.status import build_status, render_json, render_text
+
+    db = open_database(config)
+    status = build_status(config, db)
+    sys.stdout.write(render_json(status) if args.format == "json" else render_text(status))
+    return 0
+
+
+def cmd_check_links(args: argparse.Namespace, config: Config) -> int:
+    """``govwatch check-links``: check the due links now; exit 1 only if the run failed."""
+    from crawler.checker import run_link_checks  # aiohttp is imported only when checking
+    from scheduler.links_output import describe_check
+
+    _known_site(config, args.site)
+    db = open_database(config)
+    report = run_link_checks(
+        db, config.links, site=args.site, limit=args.limit, progress=_check_progress()
+    )
+    print(describe_check(report))
+    return 1 if report.message else 0
+
+
+def _check_progress(every_seconds: float = 5.0) -> Callable[[CheckProgress], None]:
+    """Print a progress line at the start, then at most every ``every_seconds``."""
+    last = [0.0]
+
+    def show(p: CheckProgress) -> None:
+        now = time.monotonic()
+        if p.checked == 1:
+            print(f"checking {p.total} links")
+        elif now - last[0] >= every_seconds and p.checked < p.total:
+            print(f"{p.checked}/{p.total} links checked: {p.broken} broken, {p.errors} errors")
+        else:
+            return
+        last[0] = now
+        sys.stdout.flush()
+
+    return show
+
+
+def cmd_links(args: argparse.Namespace, config: Config) -> int:
+    """``govwatch links``: links found on crawled pages, by status, with their pages."""
+    from scheduler.links_output import links_csv, links_json, links_table
+
+    _known_site(config, args.site)
+    if args.status == "all":
+        statuses = None
+    elif args.status == "broken":
+        statuses = tuple(sorted(BROKEN))
+    else:
+        statuses = (args.status,)
+    db = open_database(config)
+    with db.session() as session:
+        links = repository.list_links(
+            session, LinkQuery(statuses=statuses, site=args.site, limit=args.limit)
+        )
+    if args.format == "json":
+        sys.stdout.write(links_json(links))
+    elif args.format == "csv":
+        sys.stdout.write(links_csv(links))
+    else:
+        print(links_table(links) if links else f"no links ({args.status})")
+    return 0
+
+
+def _known_site(config: Config, name: str | None) -> None:
+    if name is not None and config.site(name) is None:
+        known = ", ".join(s.name for s in config.sites) or "none"
+        raise UsageError(f"unknown site {name!r} (configured: {known})")
 
 
 def cmd_sites(args: argparse.Namespace, config: Config) -> int:
@@ -279,13 +421,29 @@ def extract_text(record: dict[str, Any]) -> str:
         return f"{record['file']}: error: {record['error']}\n"
     head = [
         (key, record.get(key))
-        for key in ("file", "title", "pretitle", "subtitle", "publish_time", "source", "author",
-                    "editor", "error")
+        for key in (
+            "file",
+            "title",
+            "pretitle",
+            "subtitle",
+            "publish_time",
+            "source",
+            "author",
+            "editor",
+            "error",
+        )
     ]
     lines = [f"{k + ':':<14}{v}" for k, v in head if v]
     lines += [f"{'links:':<14}{len(record['links'])}"]
     lines += [f"{'warning:':<14}{w}" for w in record["warnings"]]
     return "\n".join(lines) + "\n\n" + record["body"] + "\n"
+
+
+def cmd_digest(args: argparse.Namespace, config: Config) -> int:
+    # imported only for digests: Jinja2, requests and smtplib stay out of crawl processes
+    from scheduler.digests import cmd_digest as digest_command
+
+    return digest_command(args, config)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
@@ -295,5 +453,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "articles": cmd_articles,
     "show": cmd_show,
     "sites": cmd_sites,
+    "run": cmd_run,
+    "status": cmd_status,
     "extract": cmd_extract,
+    "check-links": cmd_check_links,
+    "links": cmd_links,
+    "digest": cmd_digest,
 }

@@ -29,6 +29,11 @@ ARTICLE_FIELDS = (
     "subtitle",
     "editor",
     "last_seen",
+    "duplicate_of",
+    "revision",
+    "changed_at",
+    "gone_at",
+    "gone_status",
 )
 
 
@@ -75,6 +80,8 @@ def article_record(article: ArticleView) -> dict[str, Any]:
     data["publish_time"] = iso(article.publish_time, zone=BEIJING)
     data["first_seen"] = iso(article.first_seen)
     data["last_seen"] = iso(article.last_seen)
+    data["changed_at"] = iso(article.changed_at)
+    data["gone_at"] = iso(article.gone_at)
     return {key: data[key] for key in ARTICLE_FIELDS}
 
 
@@ -112,7 +119,24 @@ def article_text(article: ArticleView) -> str:
         ("author", article.author),
         ("editor", article.editor),
         ("first seen", iso(article.first_seen)),
+        ("edited", _edited(article)),
+        ("copy of", f"id {article.duplicate_of}" if article.duplicate_of else None),
+        ("gone", _gone(article)),
         ("id", str(article.id)),
     ]
     lines = [f"{k + ':':<12}{v}" for k, v in head if v]
     return "\n".join(lines) + "\n\n" + article.body + "\n"
+
+
+def _edited(article: ArticleView) -> str | None:
+    if not article.revision:
+        return None
+    return f"revision {article.revision}, last changed {iso(article.changed_at)}"
+
+
+def _gone(article: ArticleView) -> str | None:
+    if article.gone_at is None:
+        return None
+    code = article.gone_status
+    status = f"HTTP {code}" if code and code >= 400 else "with an error page (soft 404)"
+    return f"its page answered {status} since {iso(article.gone_at)}"

@@ -22,16 +22,21 @@ class Schedule:
     cron: str | None = None
 
 
-def parse_schedule(text: str) -> Schedule:
-    """Parse ``every 30m`` / ``every 1h30m`` / ``0 8 * * *``; raises ``ValueError``."""
+def parse_schedule(text: str, min_seconds: int = 60) -> Schedule:
+    """Parse ``every 30m`` / ``every 1h30m`` / ``0 8 * * *``; raises ``ValueError``.
+
+    ``every`` schedules shorter than ``min_seconds`` are refused (``[service]
+    min_schedule_seconds`` lowers it, for tests and benchmarks against a local site).
+    """
     text = text.strip()
     match = _EVERY.match(text)
     if match:
         seconds = sum(
             int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _PART.findall(match.group(1))
         )
-        if seconds < 60:
-            raise ValueError(f"{text!r}: the shortest schedule is every 1m")
+        if seconds < min_seconds:
+            shortest = f"{min_seconds // 60}m" if min_seconds % 60 == 0 else f"{min_seconds}s"
+            raise ValueError(f"{text!r}: the shortest schedule is every {shortest}")
         return Schedule(text=text, interval_seconds=seconds)
     fields = text.split()
     if len(fields) != 5:

@@ -16,6 +16,8 @@ Who raises and who handles:
 - :class:`FetchError` — raised by the crawler when a site cannot be fetched at all; recorded on
   the crawl run.
 - :class:`ExtractError` — raised by the extractor for input it cannot treat as HTML.
+- :class:`ServiceError` — raised by ``govwatch run`` when the service cannot start (its
+  ``--http`` address is taken) or loses its leadership; the CLI prints it and exits with 1.
 """
 
 from __future__ import annotations
@@ -47,3 +49,7 @@ class FetchError(GovwatchError):
 
 class ExtractError(GovwatchError):
     """The extractor was given input it cannot treat as an HTML document."""
+
+
+class ServiceError(GovwatchError):
+    """The background service cannot start, or lost the lock that makes it the leader."""

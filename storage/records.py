@@ -27,6 +27,39 @@ class NewArticle:
     pretitle: str | None = None
     subtitle: str | None = None
     editor: str | None = None
+    body_hash: int | None = None  # signed 64-bit hash of the normalised body
+    bands: tuple[int, ...] = ()  # near-duplicate index keys; empty: never linked as a copy
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What storing a batch of articles did."""
+
+    new: tuple[int, ...] = ()  # ids of rows inserted
+    changed: tuple[int, ...] = ()  # ids of stored rows whose body changed: a new revision
+    unchanged: tuple[str, ...] = ()  # canonical URLs already stored with the same body
+    duplicates: tuple[tuple[int, int], ...] = ()  # (new id, id of the earliest copy)
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """HTTP validators a page was served with, to ask for it again conditionally."""
+
+    url: str  # canonical
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCopy:
+    """Another stored copy of the same story (``govwatch show``: "also published by")."""
+
+    id: int
+    site: str
+    url: str  # as fetched
+    title: str
+    publish_time: datetime | None
+    first_seen: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +73,8 @@ class RunTotals:
     articles_seen: int = 0
     error_count: int = 0
     warnings: tuple[str, ...] = ()
+    articles_changed: int = 0  # stored articles re-checked and found edited (not a column)
+    lists_not_modified: int = 0  # list pages answered 304 Not Modified (not a column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +119,11 @@ class ArticleView:
     body: str
     first_seen: datetime
     last_seen: datetime
+    duplicate_of: int | None = None  # id of the earliest copy of the same story
+    revision: int = 0  # edits seen since it was first stored
+    changed_at: datetime | None = None  # when the last edit was seen
+    gone_at: datetime | None = None  # its page answered 404/410 (or a soft 404) since then
+    gone_status: int | None = None  # the HTTP status it answered with
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +134,7 @@ class ArticleQuery:
     since: datetime | None = None  # publish time (or first seen when unknown) at or after
     search: str | None = None  # substring of title or body
     limit: int = 50
+    duplicates: str = "show"  # show: every copy; hide: earliest copies only; only: the others
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +143,77 @@ class SiteSummary:
     title: str
     article_count: int
     last_run: RunView | None
+
+
+# The background service (govwatch run, govwatch status, /metrics).
+
+
+@dataclass(frozen=True, slots=True)
+class RunningRun:
+    """A crawl run still marked ``running``, with the process id that runs it."""
+
+    id: int
+    site: str
+    pid: int | None
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MissedRunView:
+    """A scheduled run that did not happen, and why (``reason``: misfire, overlap, busy,
+    downtime, shutdown or error)."""
+
+    job: str
+    scheduled_at: datetime | None
+    recorded_at: datetime
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """A service job as the leading ``govwatch run`` last recorded it."""
+
+    name: str
+    schedule: str
+    next_run_at: datetime | None
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_result: str
+    last_message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInstanceView:
+    id: int
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteHealth:
+    """What ``govwatch status`` judges a site by."""
+
+    site: str
+    last_run: RunView | None  # the newest finished run
+    running: RunningRun | None  # a run in progress
+    failures_in_a_row: int  # newest runs that failed, since the last one that did not
+    first_run_at: datetime | None  # when the site's first run started
+    last_new_article_at: datetime | None  # when the site's newest article was first stored
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Counts for ``/metrics``: each tuple is (labels..., value)."""
+
+    runs: tuple[tuple[str, str, int], ...]  # site, outcome, runs
+    articles: tuple[tuple[str, int], ...]  # site, stored articles
+    errors: tuple[tuple[str, int], ...]  # site, page errors recorded by runs
+    new_articles: tuple[tuple[str, int], ...]  # site, articles stored as new by runs
+    last_success: tuple[tuple[str, datetime], ...]  # site, end of newest successful run
+    missed: tuple[tuple[str, str, int], ...]  # job, reason, missed runs
+    links: tuple[tuple[str, int], ...] = ()  # link status, links
+    deliveries: tuple[tuple[str, int], ...] = ()  # digest delivery state, deliveries

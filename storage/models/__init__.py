@@ -9,5 +9,33 @@ from __future__ import annotations
 
 from storage.models.base import Base
 from storage.models.crawl import Article, CrawlError, CrawlRun, SiteRow
+from storage.models.dedupe import DedupeBand, HttpValidator
+from storage.models.digest import (
+    DigestAttempt,
+    DigestDelivery,
+    DigestSubscription,
+    DigestWindow,
+)
+from storage.models.links import Link, LinkCheck, LinkEvent, LinkRef
+from storage.models.service import MissedRun, ServiceInstance, ServiceJob
 
-__all__ = ["Article", "Base", "CrawlError", "CrawlRun", "SiteRow"]
+__all__ = [
+    "Article",
+    "Base",
+    "CrawlError",
+    "CrawlRun",
+    "DedupeBand",
+    "DigestAttempt",
+    "DigestDelivery",
+    "DigestSubscription",
+    "DigestWindow",
+    "HttpValidator",
+    "Link",
+    "LinkCheck",
+    "LinkEvent",
+    "LinkRef",
+    "MissedRun",
+    "ServiceInstance",
+    "ServiceJob",
+    "SiteRow",
+]

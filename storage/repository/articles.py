@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -13,8 +14,11 @@ from storage.records import (
     ArticleQuery,
     ArticleView,
     NewArticle,
+    StoreResult,
 )
+from storage.repository import dedupe
 from storage.repository.common import IN_CHUNK, article_view, insert_for, utcnow
+from storage.repository.dedupe import SameStory
 
 
 def known_urls(session: Session, urls: Collection[str]) -> set[str]:
@@ -30,30 +34,37 @@ def known_urls(session: Session, urls: Collection[str]) -> set[str]:
 def store_articles(
     session: Session, articles: Sequence[NewArticle], *, run_id: int | None
 ) -> list[int]:
-    """Insert articles whose URL is new; touch ``last_seen`` of the others.
+    """Insert articles whose URL is new; returns the ids of new rows (see :func:`save_articles`)."""
+    return list(save_articles(session, articles, run_id=run_id).new)
+
+
+def save_articles(
+    session: Session,
+    articles: Sequence[NewArticle],
+    *,
+    run_id: int | None,
+    same_story: SameStory | None = None,
+) -> StoreResult:
+    """Store a batch: insert new URLs, record edits of stored ones, link copies of a story.
 
     Safe against a concurrent crawl inserting the same URL: the unique constraint decides,
-    and the loser's row is counted as seen, never raised.  Returns the ids of new rows.
+    and the loser's row is treated as already stored, never raised.  A stored URL whose
+    normalised body (``body_hash``) differs is an edit: the new text replaces the old,
+    ``revision`` goes up and ``changed_at`` is set.  Each new article with band keys is
+    indexed, and, given ``same_story``, linked to the earliest copy of its story.
     """
     if not articles:
-        return []
+        return StoreResult()
     now = utcnow()
     rows: list[dict[str, Any]] = [
         {
+            **_text_fields(a),
             "site_id": a.site_id,
             "url": a.url,
-            "fetched_url": a.fetched_url,
-            "title": a.title,
-            "pretitle": a.pretitle,
-            "subtitle": a.subtitle,
-            "publish_time": a.publish_time,
-            "source": a.source,
-            "author": a.author,
-            "editor": a.editor,
-            "body": a.body,
             "first_seen": now,
             "last_seen": now,
             "run_id": run_id,
+            "revision": 0,
         }
         for a in articles
     ]
@@ -64,14 +75,86 @@ def store_articles(
         .returning(Article.id, Article.url)
     )
     new = {r.url: r.id for r in session.execute(stmt, rows)}
-    seen = [r["url"] for r in rows if r["url"] not in new]
-    for start in range(0, len(seen), IN_CHUNK):
+    by_url = {a.url: a for a in articles}
+    duplicates = dedupe.link_copies(
+        session, [(article_id, by_url[url]) for url, article_id in new.items()], same_story
+    )
+    changed, unchanged = _record_edits(
+        session, [a for url, a in by_url.items() if url not in new], now
+    )
+    return StoreResult(
+        new=tuple(new.values()),
+        changed=tuple(changed),
+        unchanged=tuple(unchanged),
+        duplicates=tuple(duplicates),
+    )
+
+
+def _text_fields(a: NewArticle) -> dict[str, Any]:
+    return {
+        "fetched_url": a.fetched_url,
+        "title": a.title,
+        "pretitle": a.pretitle,
+        "subtitle": a.subtitle,
+        "publish_time": a.publish_time,
+        "source": a.source,
+        "author": a.author,
+        "editor": a.editor,
+        "body": a.body,
+        "body_hash": a.body_hash,
+    }
+
+
+def _record_edits(
+    session: Session, articles: Sequence[NewArticle], now: datetime
+) -> tuple[list[int], list[str]]:
+    """Update stored articles whose body changed; touch ``last_seen`` of the others."""
+    changed: list[int] = []
+    unchanged: list[str] = []
+    for start in range(0, len(articles), IN_CHUNK):
+        chunk = articles[start : start + IN_CHUNK]
+        stored = {
+            r.url: r
+            for r in session.execute(
+                select(Article.id, Article.url, Article.body, Article.body_hash).where(
+                    Article.url.in_([a.url for a in chunk])
+                )
+            )
+        }
+        for a in chunk:
+            row = stored.get(a.url)
+            if row is None:  # deleted meanwhile: nothing to update
+                continue
+            if _same_body(row.body, row.body_hash, a):
+                unchanged.append(a.url)
+                continue
+            session.execute(
+                update(Article)
+                .where(Article.id == row.id)
+                .values(
+                    **_text_fields(a),
+                    revision=Article.revision + 1,
+                    changed_at=now,
+                    last_seen=now,
+                )
+            )
+            dedupe.replace_bands(session, row.id, a.bands)
+            changed.append(row.id)
+    for start in range(0, len(unchanged), IN_CHUNK):
         session.execute(
             update(Article)
-            .where(Article.url.in_(seen[start : start + IN_CHUNK]))
+            .where(Article.url.in_(unchanged[start : start + IN_CHUNK]))
             .values(last_seen=now)
         )
-    return list(new.values())
+    return changed, unchanged
+
+
+def _same_body(body: str, body_hash: int | None, new: NewArticle) -> bool:
+    if not new.body.strip() and body.strip():
+        return True  # an empty extraction is a failure to read the page, not an edit
+    if body_hash is not None and new.body_hash is not None:
+        return body_hash == new.body_hash
+    return body == new.body
 
 
 def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
@@ -80,6 +163,10 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
         stmt = stmt.where(SiteRow.name == query.site)
     if query.since is not None:
         stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) >= query.since)
+    if query.duplicates == "hide":
+        stmt = stmt.where(Article.duplicate_of.is_(None))
+    elif query.duplicates == "only":
+        stmt = stmt.where(Article.duplicate_of.is_not(None))
     if query.search:
         stmt = stmt.where(
             Article.title.contains(query.search, autoescape=True)

@@ -43,6 +43,11 @@ def article_view(a: Article, site: str) -> ArticleView:
         body=a.body,
         first_seen=a.first_seen,
         last_seen=a.last_seen,
+        duplicate_of=a.duplicate_of,
+        revision=a.revision,
+        changed_at=a.changed_at,
+        gone_at=a.gone_at,
+        gone_status=a.gone_status,
     )
 
 
