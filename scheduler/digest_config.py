@@ -24,15 +24,15 @@ from digest.subscription import (
     Subscription,
     WebhookChannel,
 )
-from scheduler.config import (
-    Setting,
-    _not_negative,
-    _positive,
-    _read_table,
-    _toml,
-    _url_problem,
-)
 from scheduler.schedule import parse_schedule
+from scheduler.settings import (
+    Setting,
+    not_negative,
+    positive,
+    read_table,
+    toml_value,
+    url_problem,
+)
 from storage.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -68,24 +68,24 @@ DIGEST_KEYS: dict[str, Setting] = {
         bool, True, "report links that became dead or recovered, with the pages they are on"
     ),
     "skip_empty": Setting(bool, False, "send nothing when there is nothing to report"),
-    "excerpt_chars": Setting(int, 120, "characters of each article's excerpt", check=_positive),
+    "excerpt_chars": Setting(int, 120, "characters of each article's excerpt", check=positive),
     "backfill_hours": Setting(
         (int, float),
         24.0,
         "the first digest also covers articles first seen this many hours before it",
-        check=_not_negative,
+        check=not_negative,
     ),
     "retry_backoff_seconds": Setting(
         (int, float),
         60.0,
         "wait before retrying a failed send; doubles with each attempt",
-        check=_positive,
+        check=positive,
     ),
     "retry_backoff_max_seconds": Setting(
-        (int, float), 3600.0, "longest wait between two attempts", check=_positive
+        (int, float), 3600.0, "longest wait between two attempts", check=positive
     ),
     "max_attempts": Setting(
-        int, 20, "attempts before a send that keeps failing is given up", check=_positive
+        int, 20, "attempts before a send that keeps failing is given up", check=positive
     ),
     "channels": Setting(list, None, "where it goes: [[digests.channels]] tables (at least one)"),
 }
@@ -102,7 +102,7 @@ CHANNEL_KEYS: dict[str, Setting] = {
         (int, float),
         None,
         "give up on one send after this long (email 30, others 10)",
-        check=_positive,
+        check=positive,
     ),
     # email
     "host": Setting(str, None, "email: SMTP server (required)"),
@@ -181,7 +181,7 @@ def _read_digest(
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"{where}: {label}.name: {name!r} is not a name of [a-z0-9_-]+")
     label = f"digests[{index}] ({name})"
-    values = _read_table(raw, DIGEST_KEYS, where, label)
+    values = read_table(raw, DIGEST_KEYS, where, label)
     try:
         parse_schedule(values["schedule"], min_schedule_seconds)
     except ValueError as exc:
@@ -240,7 +240,7 @@ def _read_channel(
     kind = raw.get("type")
     if kind is None:
         raise ConfigError(f"{where}: {label}.type: missing ({', '.join(CHANNEL_TYPES)})")
-    values = _read_table(raw, CHANNEL_KEYS, where, label)  # checks type's value too
+    values = read_table(raw, CHANNEL_KEYS, where, label)  # checks type's value too
     label = f"{label} ({kind})"
     allowed = set(_COMMON_KEYS) | set(_CHANNEL_TYPE_KEYS[kind])
     extra = sorted(set(raw) - allowed)
@@ -268,7 +268,7 @@ def _read_channel(
         raise ConfigError(f"{where}: {label}.url: give either url or url_env")
     url = values["url"] if values["url"] is not None else url_value or ""
     if url:
-        problem = _url_problem(url)
+        problem = url_problem(url)
         if problem:
             key = "url" if values["url"] is not None else f"url_env ({url_env})"
             raise ConfigError(f"{where}: {label}.{key}: {problem}")
@@ -357,30 +357,30 @@ def render_digests(digests: Sequence[Subscription]) -> list[str]:
         lines += [
             "",
             "[[digests]]",
-            f"name = {_toml(sub.name)}",
-            f"schedule = {_toml(sub.schedule)}",
-            f"enabled = {_toml(sub.enabled)}",
-            f"sites = {_toml(list(sub.sites))}",
-            f"keywords = {_toml(list(sub.keywords))}",
-            f"include_dead_links = {_toml(sub.include_dead_links)}",
-            f"skip_empty = {_toml(sub.skip_empty)}",
-            f"excerpt_chars = {_toml(sub.excerpt_chars)}",
-            f"backfill_hours = {_toml(sub.backfill_hours)}",
-            f"retry_backoff_seconds = {_toml(sub.retry.first_seconds)}",
-            f"retry_backoff_max_seconds = {_toml(sub.retry.max_seconds)}",
-            f"max_attempts = {_toml(sub.retry.max_attempts)}",
+            f"name = {toml_value(sub.name)}",
+            f"schedule = {toml_value(sub.schedule)}",
+            f"enabled = {toml_value(sub.enabled)}",
+            f"sites = {toml_value(list(sub.sites))}",
+            f"keywords = {toml_value(list(sub.keywords))}",
+            f"include_dead_links = {toml_value(sub.include_dead_links)}",
+            f"skip_empty = {toml_value(sub.skip_empty)}",
+            f"excerpt_chars = {toml_value(sub.excerpt_chars)}",
+            f"backfill_hours = {toml_value(sub.backfill_hours)}",
+            f"retry_backoff_seconds = {toml_value(sub.retry.first_seconds)}",
+            f"retry_backoff_max_seconds = {toml_value(sub.retry.max_seconds)}",
+            f"max_attempts = {toml_value(sub.retry.max_attempts)}",
         ]
         for channel in sub.channels:
-            lines += ["[[digests.channels]]", f"type = {_toml(channel.type)}"]
-            lines.append(f"name = {_toml(channel.name)}")
-            lines.append(f"timeout_seconds = {_toml(channel.timeout_seconds)}")
+            lines += ["[[digests.channels]]", f"type = {toml_value(channel.type)}"]
+            lines.append(f"name = {toml_value(channel.name)}")
+            lines.append(f"timeout_seconds = {toml_value(channel.timeout_seconds)}")
             if isinstance(channel, EmailChannel):
                 lines += [
-                    f"host = {_toml(channel.host)}",
-                    f"port = {_toml(channel.port)}",
-                    f"security = {_toml(channel.security)}",
-                    f"from = {_toml(channel.sender)}",
-                    f"to = {_toml(list(channel.recipients))}",
+                    f"host = {toml_value(channel.host)}",
+                    f"port = {toml_value(channel.port)}",
+                    f"security = {toml_value(channel.security)}",
+                    f"from = {toml_value(channel.sender)}",
+                    f"to = {toml_value(list(channel.recipients))}",
                 ]
                 optional = {
                     "username": channel.username,
@@ -393,5 +393,5 @@ def render_digests(digests: Sequence[Subscription]) -> list[str]:
                     "url_env": channel.url_env,
                     "secret_env": channel.secret_env,
                 }
-            lines += [f"{k} = {_toml(v)}" for k, v in optional.items() if v is not None]
+            lines += [f"{k} = {toml_value(v)}" for k, v in optional.items() if v is not None]
     return lines

@@ -1,0 +1,380 @@
+"""Every configuration key in one place: its type, default and a line of help.
+
+``scheduler.config`` reads the file against these tables; the README's configuration
+reference is checked against them by a test.  The helpers below validate one table of
+values and render values back as TOML; they raise :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawler.selectors import compile_selector
+from crawler.site import DEFAULT_USER_AGENT
+from scheduler.health import parse_listen
+from storage.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One configuration key: its type, default, help line, and optional environment variable."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    help: str
+    env: str | None = None  # environment variable that overrides the file
+    secret: bool = False  # masked by check-config
+    check: Callable[[Any], str | None] | None = None  # returns a problem, or None
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def log_level(value: Any) -> str | None:
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    return None if str(value).upper() in levels else f"must be one of {', '.join(levels)}"
+
+
+def networks(value: Any) -> str | None:
+    if not all(isinstance(v, str) for v in value):
+        return 'must be a list of networks such as "10.8.0.0/16"'
+    try:
+        for network in value:
+            ipaddress.ip_network(network.strip(), strict=False)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def listen(value: Any) -> str | None:
+    if value == "":
+        return None
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+SECTIONS: dict[str, dict[str, Setting]] = {
+    "database": {
+        "url": Setting(
+            str,
+            "sqlite:///data/govwatch.db",
+            "SQLAlchemy URL: sqlite:///PATH (relative to the working directory) or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB",
+            env="GOVWATCH_DATABASE_URL",
+            secret=True,
+        ),
+    },
+    "crawl": {
+        "user_agent": Setting(str, DEFAULT_USER_AGENT, "User-Agent sent with every request"),
+        "obey_robots_txt": Setting(bool, True, "fetch robots.txt and obey it"),
+        "concurrent_requests": Setting(
+            int, 8, "requests in flight at once per crawl, over all hosts", check=positive
+        ),
+        "concurrent_requests_per_host": Setting(
+            int, 1, "requests in flight at once to one host", check=positive
+        ),
+        "timeout_seconds": Setting(
+            (int, float), 30.0, "give up on a request after this many seconds", check=positive
+        ),
+        "retries": Setting(
+            int, 3, "retries of a page after a 5xx, 403/412/420/429 or timeout", check=not_negative
+        ),
+        "retry_backoff_seconds": Setting(
+            (int, float),
+            2.0,
+            "wait before the first retry; doubles with each retry",
+            check=not_negative,
+        ),
+        "retry_backoff_max_seconds": Setting(
+            (int, float), 60.0, "longest wait between retries", check=not_negative
+        ),
+        "max_page_bytes": Setting(
+            int, 10 * 1024 * 1024, "pages larger than this are not downloaded", check=positive
+        ),
+        "log_level": Setting(str, "WARNING", "level of Scrapy's own log messages", check=log_level),
+    },
+    "service": {
+        "max_concurrent_crawls": Setting(
+            int, 2, "crawl processes running at once in govwatch run", check=positive
+        ),
+        "crawl_time_limit_seconds": Setting(
+            (int, float),
+            1800.0,
+            "a crawl still running after this long is stopped and its run recorded failed",
+            check=positive,
+        ),
+        "kill_after_seconds": Setting(
+            (int, float),
+            10.0,
+            "wait between asking a crawl process to stop (SIGTERM) and killing it (SIGKILL)",
+            check=not_negative,
+        ),
+        "misfire_grace_seconds": Setting(
+            int,
+            600,
+            "a run late by up to this long still runs (once, however many were due); "
+            "later ones are recorded as missed",
+            check=positive,
+        ),
+        "jitter_seconds": Setting(
+            int, 60, "sites' start times are spread over this many seconds", check=not_negative
+        ),
+        "shutdown_grace_seconds": Setting(
+            (int, float),
+            30.0,
+            "on SIGTERM/SIGINT, time running crawls get to finish before they are stopped",
+            check=not_negative,
+        ),
+        "http_listen": Setting(
+            str, "", "HOST:PORT serving /healthz and /metrics; empty: off", check=listen
+        ),
+        "standby_poll_seconds": Setting(
+            (int, float),
+            5.0,
+            "how often a standby govwatch run tries to take over from the leader",
+            check=positive,
+        ),
+        "heartbeat_seconds": Setting(
+            (int, float), 10.0, "how often the service records that it is alive", check=positive
+        ),
+        "min_schedule_seconds": Setting(
+            int,
+            60,
+            "shortest 'every' schedule accepted; lower it only to test against a local site",
+            check=positive,
+        ),
+        "failing_runs_warning": Setting(
+            int, 3, "govwatch status warns after this many failed runs in a row", check=positive
+        ),
+        "zero_articles_warning_hours": Setting(
+            (int, float),
+            72.0,
+            "govwatch status warns when a site's runs stored no new article for this long",
+            check=positive,
+        ),
+        "history_days": Setting(
+            int,
+            90,
+            "missed runs and service heartbeats older than this are deleted",
+            check=positive,
+        ),
+        "digest_schedule": Setting(
+            str,
+            "every 1m",
+            "when the service runs govwatch digest NAME --due for each enabled [[digests]] "
+            "(builds it when its own schedule has come; sends and retries deliveries); "
+            "empty: never",
+        ),
+    },
+    "links": {
+        "allow_private_addresses": Setting(
+            bool,
+            False,
+            "check links to private, loopback, link-local or multicast addresses (refused "
+            "otherwise: SSRF protection)",
+        ),
+        "allowed_networks": Setting(
+            list,
+            [],
+            'networks checked even though private, e.g. ["10.8.0.0/16"] for an intranet site',
+            check=networks,
+        ),
+        "timeout_seconds": Setting(
+            (int, float), 15.0, "give up on a link's request after this long", check=positive
+        ),
+        "concurrent_requests": Setting(
+            int, 32, "link requests in flight at once, over all hosts", check=positive
+        ),
+        "concurrent_requests_per_host": Setting(
+            int, 2, "link requests in flight at once to one host", check=positive
+        ),
+        "delay_seconds": Setting(
+            (int, float),
+            1.0,
+            "least time between the starts of two requests to one host",
+            check=not_negative,
+        ),
+        "retries": Setting(
+            int, 1, "asks again after a 5xx or a dropped connection", check=not_negative
+        ),
+        "retry_delay_seconds": Setting(
+            (int, float), 2.0, "wait before asking again", check=not_negative
+        ),
+        "max_redirects": Setting(int, 10, "redirects followed per link", check=positive),
+        "max_body_bytes": Setting(
+            int,
+            256 * 1024,
+            "read at most this much of a page (enough to recognise an error page)",
+            check=positive,
+        ),
+        "recheck_ok_hours": Setting(
+            (int, float),
+            24.0,
+            "a healthy link is checked again after this long, doubling while it stays healthy",
+            check=positive,
+        ),
+        "recheck_suspect_hours": Setting(
+            (int, float),
+            1.0,
+            "a failing link (error) is checked again after this long, doubling per failure",
+            check=positive,
+        ),
+        "recheck_blocked_hours": Setting(
+            (int, float),
+            12.0,
+            "a blocked link is checked again after this long, doubling",
+            check=positive,
+        ),
+        "recheck_dead_hours": Setting(
+            (int, float),
+            24.0,
+            "a dead or soft-404 link is checked again after this long, doubling",
+            check=positive,
+        ),
+        "recheck_max_hours": Setting(
+            (int, float), 168.0, "longest wait between two checks of a link", check=positive
+        ),
+        "dead_after_failures": Setting(
+            int,
+            3,
+            "failing checks in a row (5xx, timeout, reset) before a link counts as dead",
+            check=positive,
+        ),
+        "dead_after_hours": Setting(
+            (int, float),
+            24.0,
+            "and the first and last of those checks at least this far apart",
+            check=not_negative,
+        ),
+        "history_per_link": Setting(
+            int, 20, "checks kept per link in link_checks (older ones are deleted)", check=positive
+        ),
+        "schedule": Setting(
+            str, "every 1h", "how often govwatch run checks the links that are due"
+        ),
+    },
+}
+
+SITE_KEYS: dict[str, Setting] = {
+    "name": Setting(str, None, "unique short name, [a-z0-9_-]+ (required)"),
+    "title": Setting(str, None, "display name (default: the name)"),
+    "start_urls": Setting(list, None, "list pages to start from (required)"),
+    "article_url_pattern": Setting(
+        str, None, "regex matched against absolute URLs to pick article links (required)"
+    ),
+    "max_list_pages": Setting(int, 5, "list pages followed per start URL and run", check=positive),
+    "delay_seconds": Setting(
+        (int, float), 2.0, "pause between requests to the site; 0 allowed", check=not_negative
+    ),
+    "schedule": Setting(str, "every 30m", "'every 30m' / 'every 2h' / a 5-field cron expression"),
+    "list_link_selector": Setting(
+        str, None, "CSS or XPath of article links on list pages (default: every link)"
+    ),
+    "pagination_selector": Setting(
+        str, None, "CSS or XPath of the pager on list pages (default: found automatically)"
+    ),
+    "enabled": Setting(bool, True, "crawl this site with --all and in the service"),
+    "stop_at_known_page": Setting(
+        bool, True, "stop following list pages at one whose articles are all stored already"
+    ),
+    "recheck_days": Setting(
+        int,
+        0,
+        "re-fetch stored articles published within this many days, to record edits; 0: never",
+        check=not_negative,
+    ),
+    "conditional_requests": Setting(
+        bool, True, "ask for list pages with If-None-Match / If-Modified-Since (304: no change)"
+    ),
+    "selectors": Setting(dict, None, "per-field selectors (table [sites.selectors])"),
+}
+
+SELECTOR_KEYS: dict[str, Setting] = {
+    name: Setting(str, None, f"CSS or XPath of the article's {name.replace('_', ' ')}")
+    for name in ("title", "publish_time", "source", "author", "body")
+}
+
+
+def read_table(
+    raw: Mapping[str, Any], specs: Mapping[str, Setting], where: str, prefix: str
+) -> dict[str, Any]:
+    unknown = sorted(set(raw) - set(specs))
+    if unknown:
+        raise ConfigError(f"{where}: {prefix}.{unknown[0]}: unknown key")
+    out: dict[str, Any] = {}
+    for key, spec in specs.items():
+        value = raw.get(key, spec.default)
+        if key in raw:
+            check_value(value, spec, where, f"{prefix}.{key}")
+        out[key] = float(value) if spec.type == (int, float) and value is not None else value
+    return out
+
+
+def check_value(value: Any, spec: Setting, where: str, key: str) -> None:
+    types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(f"{where}: {key}: expected {type_name(types)}, got a boolean")
+    if not isinstance(value, types):
+        raise ConfigError(f"{where}: {key}: expected {type_name(types)}, got {value!r}")
+    problem = spec.check(value) if spec.check else None
+    if problem:
+        raise ConfigError(f"{where}: {key}: {problem} (got {value!r})")
+
+
+def type_name(types: tuple[type, ...]) -> str:
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    if set(types) == {int, float}:
+        return "a number"
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def url_problem(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return f"expected a URL string, got {url!r}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an absolute http(s) URL"
+    return None
+
+
+def check_selector(expression: str | None, where: str, key: str) -> None:
+    if expression is None:
+        return
+    if not expression.strip():
+        raise ConfigError(f"{where}: {key}: empty selector")
+    try:
+        compile_selector(expression)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key}: {exc}") from exc
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    text = str(value)
+    if "'" not in text and "\n" not in text:
+        return f"'{text}'"  # literal string: regexes stay readable
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
