@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crawler.fingerprint import Fingerprint
 from crawler.records import ExtractedArticle
 
 
@@ -11,3 +12,4 @@ from crawler.records import ExtractedArticle
 class ArticleItem:
     article: ExtractedArticle
     canonical_url: str  # the identity of the page (of the URL the list linked to)
+    prints: Fingerprint | None = None  # computed with the extraction, else by the pipeline

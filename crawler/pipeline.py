@@ -51,7 +51,10 @@ class StoragePipeline:
             return item
         recorder = self.recorder
         a = item.article
-        prints = fingerprint(a.body)
+        prints = item.prints
+        if prints is None:
+            with recorder.timed("fingerprint"):
+                prints = fingerprint(a.body)
         self.buffer.append(
             NewArticle(
                 site_id=recorder.site_id,

@@ -6,9 +6,12 @@ decides what a run records and how its outcome is judged.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -69,6 +72,18 @@ class RunRecorder:
     article_validators: dict[str, Validators] = field(default_factory=dict)
     # the link inventory (see crawler.checker): links of list and article pages, in batches
     link_refs: list[NewLinkRef] = field(default_factory=list)
+    # seconds spent per pipeline stage (list, extract, fingerprint, lookup, store, links)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the time spent in the block to ``stage`` (reported when the run finishes)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.timings[stage] = self.timings.get(stage, 0.0) + elapsed
 
     @classmethod
     def start(cls, db: Database, site: Site) -> RunRecorder:
@@ -82,7 +97,7 @@ class RunRecorder:
         """Which of these article URLs are already stored (they are not fetched again)."""
         urls = set(canonical_urls)
         self.found.update(urls)
-        with self.db.session() as session:
+        with self.timed("lookup"), self.db.session() as session:
             known = repository.known_urls(session, urls)
         self._saw(known)
         return known
@@ -132,7 +147,7 @@ class RunRecorder:
         if not refs:
             return
         try:
-            with self.db.session() as session:
+            with self.timed("links"), self.db.session() as session:
                 new = repository.record_link_refs(session, refs)
         except StorageError as exc:
             log.error("site %s run %d: links not recorded: %s", self.site.name, self.run_id, exc)
@@ -148,7 +163,7 @@ class RunRecorder:
 
     def store(self, articles: list[NewArticle]) -> int:
         """Store fetched articles (new, edited, copies of a story); returns how many were new."""
-        with self.db.session() as session:
+        with self.timed("store"), self.db.session() as session:
             result = repository.save_articles(
                 session, articles, run_id=self.run_id, same_story=is_same_story
             )
@@ -240,6 +255,12 @@ class RunRecorder:
             self.duplicates,
             totals.articles_changed,
             totals.error_count,
+        )
+        log.info(
+            "site %s run %d: timings: %s",
+            self.site.name,
+            self.run_id,
+            json.dumps({k: round(v, 4) for k, v in sorted(self.timings.items())}),
         )
         return RunReport(
             site=self.site.name,

@@ -51,3 +51,4 @@ class CrawlSettings:
     retry_backoff_max_seconds: float = 60.0
     max_page_bytes: int = 10 * 1024 * 1024
     log_level: str = "WARNING"
+    extract_workers: int = 1

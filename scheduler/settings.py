@@ -104,6 +104,12 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             int, 10 * 1024 * 1024, "pages larger than this are not downloaded", check=positive
         ),
         "log_level": Setting(str, "WARNING", "level of Scrapy's own log messages", check=log_level),
+        "extract_workers": Setting(
+            int,
+            1,
+            "worker processes that extract articles while the crawl fetches; 0: none",
+            check=not_negative,
+        ),
     },
     "service": {
         "max_concurrent_crawls": Setting(

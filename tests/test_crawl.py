@@ -228,3 +228,22 @@ def test_crawl_twice_on_each_backend(tmp_path: Path, database_url: str) -> None:
         listed = run_cli("--config", str(config), "articles", "--format", "json", env=env)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert sorted(r["title"] for r in rows) == sorted(a.title for a in site.articles)
+
+
+def test_extraction_in_a_worker_process_or_in_the_crawl_gives_the_same_articles(
+    tmp_path: Path,
+) -> None:
+    site = build_ccdi_site(n_articles=8, per_page=5, gbk_every=3)
+    stored: list[list[tuple[str, str, str]]] = []
+    with SiteServer(site.pages) as srv:
+        for workers in (0, 1):
+            workdir = tmp_path / f"w{workers}"
+            workdir.mkdir()
+            config = ccdi_config(workdir, srv, extra=f"extract_workers = {workers}")
+            result = run_cli("--config", str(config), "crawl", "local")
+            assert result.returncode == 0, result.stdout + result.stderr
+            stored.append(
+                sorted((a["title"], a["publish_time"], a["body"]) for a in articles(config))
+            )
+    assert len(stored[0]) == 8
+    assert stored[0] == stored[1]
