@@ -28,7 +28,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from crawler.linkfetch import LinkFetcher, host_key
@@ -90,6 +90,10 @@ class _Run:
     errors: int = 0
     articles_gone: int = 0
     failure: str = ""
+    # "host not found" is only believed once some host has resolved in the same run: with a
+    # broken resolver every external link would otherwise be declared dead at once
+    resolved_any: bool = False
+    unresolved: list[tuple[LinkToCheck, Verdict]] = field(default_factory=list)
 
     @property
     def scope(self) -> str:
@@ -162,9 +166,21 @@ class _Run:
                     for _ in range(min(per_host, len(queue)))
                 ]
                 await asyncio.gather(*workers)
+            for link, verdict in self.unresolved:
+                await results.put((link, self._judge_unresolved(verdict)))
         finally:
             await results.put(None)
             await writer
+
+    def _judge_unresolved(self, verdict: Verdict) -> Verdict:
+        if self.resolved_any:
+            return verdict
+        return replace(
+            verdict,
+            status="error",
+            detail=f"{verdict.detail} (not trusted: no host resolved in this run; "
+            "the resolver may be down)",
+        )
 
     async def _work(
         self,
@@ -179,6 +195,11 @@ class _Run:
             except Exception as exc:  # a bug: record it on the link, go on with the others
                 log.exception("link check (%s): checking %s failed", self.scope, link.fetch_url)
                 verdict = Verdict("error", None, f"internal error: {type(exc).__name__}: {exc}")
+            if verdict.host_not_found:
+                self.unresolved.append((link, verdict))  # judged when the run has ended
+                continue
+            if verdict.http_status is not None:
+                self.resolved_any = True
             await results.put((link, verdict))
 
     async def _write(self, results: asyncio.Queue[tuple[LinkToCheck, Verdict] | None]) -> None:

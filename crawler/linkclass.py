@@ -24,6 +24,7 @@ has lasted long enough to make the link ``dead`` is decided across checks by
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from crawler.canonical import canonicalize
@@ -110,7 +111,7 @@ def classify(outcome: FetchOutcome) -> Verdict:
         last = outcome.hops[-1].status if outcome.hops else None
         message = outcome.message or str(outcome.failure)
         if outcome.failure == "dns_not_found":
-            return _verdict(outcome, "dead", None, message)
+            return replace(_verdict(outcome, "dead", None, message), host_not_found=True)
         if outcome.failure == "refused":
             return _verdict(outcome, "refused", None, message)
         return _verdict(outcome, "error", last, message)

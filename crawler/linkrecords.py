@@ -112,6 +112,7 @@ class Verdict:
     final_url: str | None = None
     method: str = ""
     elapsed_ms: int = 0
+    host_not_found: bool = False  # the name did not resolve (dead only if the resolver works)
 
 
 @dataclass(frozen=True, slots=True)

@@ -411,3 +411,15 @@ def test_stored_articles_are_checked_and_flagged_when_gone(db: Database, srv: Si
     clock.advance(24 * 8)
     report = run_link_checks(db, settings(), clock=clock)
     assert (report.adopted, report.checked, report.articles_gone) == (0, 2, 0)
+
+
+def test_host_not_found_is_not_believed_when_no_host_resolved(db: Database) -> None:
+    """With a broken resolver every name fails: that must not declare every link dead."""
+    url = "http://no-such-host.invalid/notice.html"
+    add_links(db, [url])
+    report = check(db, Clock())
+    assert report.checked == 1
+    got = links(db)[url]
+    assert got.status == "error"
+    assert "not trusted" in got.detail and got.detail.startswith("host not found")
+    assert events(db) == []
