@@ -43,13 +43,15 @@ from storage.repository.health import (
     metrics_snapshot,
     site_health,
 )
-from storage.repository.links import (
-    adopt_article_links,
-    claim_due_links,
+from storage.repository.link_views import (
     count_links,
     link_events_since,
     link_history,
     list_links,
+)
+from storage.repository.links import (
+    adopt_article_links,
+    claim_due_links,
     record_link_refs,
     release_links,
     save_link_updates,

@@ -32,13 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.link_records import (
-    LinkCheckView,
-    LinkEventView,
-    LinkQuery,
-    LinkRefView,
     LinkToCheck,
     LinkUpdate,
-    LinkView,
     NewLinkRef,
 )
 from storage.models import Article, Link, LinkCheck, LinkEvent, LinkRef, SiteRow
@@ -49,7 +44,6 @@ from storage.types import UTCDateTime
 # URLs are session or tracking junk anyway.
 MAX_URL_CHARS = 2000
 MAX_TEXT_CHARS = 300
-REFS_PER_LINK = 5  # referencing pages returned with a link
 # Referencing pages kept per link: a site-wide navigation link is on every page, and a
 # sample of them says as much as all of them (the tables would grow as pages × links).
 MAX_REFS_PER_LINK = 100
@@ -57,7 +51,7 @@ MAX_REFS_PER_LINK = 100
 _T = TypeVar("_T")
 
 
-def _chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -84,7 +78,7 @@ def record_link_refs(
     upsert = insert_for(session)
     ids: dict[str, int] = {}
     new = 0
-    for chunk in _chunks(sorted(fetch_urls)):
+    for chunk in chunks(sorted(fetch_urls)):
         stmt = upsert(Link)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Link.url],
@@ -117,7 +111,7 @@ def record_link_refs(
                 continue  # enough pages known for this link
             room[key[0]] -= 1
         by_key[key] = r
-    for key_chunk in _chunks(sorted(by_key)):
+    for key_chunk in chunks(sorted(by_key)):
         stmt = upsert(LinkRef)
         stmt = stmt.on_conflict_do_update(
             index_elements=[LinkRef.link_id, LinkRef.page_url],
@@ -148,7 +142,7 @@ def record_link_refs(
 def _ref_room(session: Session, link_ids: Sequence[int]) -> defaultdict[int, int]:
     """How many more referencing pages each link may get (``MAX_REFS_PER_LINK`` in all)."""
     room: defaultdict[int, int] = defaultdict(lambda: MAX_REFS_PER_LINK)
-    for chunk in _chunks(link_ids):
+    for chunk in chunks(link_ids):
         for link_id, n in session.execute(
             select(LinkRef.link_id, func.count(LinkRef.id))
             .where(LinkRef.link_id.in_(chunk))
@@ -202,11 +196,11 @@ def adopt_article_links(session: Session, *, now: datetime | None = None) -> int
     return len(session.execute(stmt).all())
 
 
-def _site_id(session: Session, site: str) -> int | None:
+def site_id_of(session: Session, site: str) -> int | None:
     return session.scalar(select(SiteRow.id).where(SiteRow.name == site))
 
 
-def _of_site(site_id: int) -> ColumnElement[bool]:
+def of_site(site_id: int) -> ColumnElement[bool]:
     """Links referenced from a page of the site, or that are one of its stored articles."""
     return or_(
         exists().where(LinkRef.link_id == Link.id, LinkRef.site_id == site_id),
@@ -226,10 +220,10 @@ def claim_due_links(
     ``lease_until``, so no other checker run takes them meanwhile."""
     due = select(Link.id).where(Link.next_check_at <= now)
     if site is not None:
-        site_id = _site_id(session, site)
+        site_id = site_id_of(session, site)
         if site_id is None:
             return []
-        due = due.where(_of_site(site_id))
+        due = due.where(of_site(site_id))
     due = due.order_by(Link.next_check_at, Link.id)
     if limit is not None:
         due = due.limit(limit)
@@ -271,7 +265,7 @@ def claim_due_links(
 def release_links(session: Session, link_ids: Collection[int], *, when: datetime) -> None:
     """Give back claimed links that were not checked (an interrupted run): due at ``when``."""
     ordered = sorted(link_ids)
-    for chunk in _chunks(ordered):
+    for chunk in chunks(ordered):
         session.execute(
             update(Link)
             .where(Link.id.in_(chunk))
@@ -350,7 +344,7 @@ def save_link_updates(
 def _flag_articles(session: Session, updates: Sequence[LinkUpdate]) -> int:
     gone = [u for u in updates if u.article_gone]
     flagged = 0
-    for chunk in _chunks([u.url for u in gone]):
+    for chunk in chunks([u.url for u in gone]):
         flagged += int(
             session.scalar(
                 select(func.count(Article.id)).where(
@@ -368,7 +362,7 @@ def _flag_articles(session: Session, updates: Sequence[LinkUpdate]) -> int:
             [{"b_url": u.url, "b_at": u.checked_at, "b_status": u.http_status} for u in gone],
         )
     back = [u.url for u in updates if u.article_gone is False]
-    for chunk in _chunks(back):
+    for chunk in chunks(back):
         session.execute(
             update(Article)
             .where(Article.url.in_(chunk), Article.gone_at.is_not(None))
@@ -379,7 +373,7 @@ def _flag_articles(session: Session, updates: Sequence[LinkUpdate]) -> int:
 
 
 def _prune_history(session: Session, link_ids: Sequence[int], keep: int) -> None:
-    for chunk in _chunks(sorted(set(link_ids))):
+    for chunk in chunks(sorted(set(link_ids))):
         ranked = (
             select(
                 LinkCheck.id,
@@ -395,169 +389,3 @@ def _prune_history(session: Session, link_ids: Sequence[int], keep: int) -> None
             .where(LinkCheck.id.in_(select(ranked.c.id).where(ranked.c.rn > keep)))
             .execution_options(synchronize_session=False)
         )
-
-
-def _refs(
-    session: Session, link_ids: Sequence[int]
-) -> tuple[dict[int, list[LinkRefView]], dict[int, int]]:
-    refs: dict[int, list[LinkRefView]] = defaultdict(list)
-    counts: dict[int, int] = {}
-    for chunk in _chunks(list(link_ids)):
-        for link_id, n in session.execute(
-            select(LinkRef.link_id, func.count(LinkRef.id))
-            .where(LinkRef.link_id.in_(chunk))
-            .group_by(LinkRef.link_id)
-        ):
-            counts[link_id] = int(n)
-        ranked = (
-            select(
-                LinkRef.link_id,
-                LinkRef.page_url,
-                LinkRef.kind,
-                LinkRef.text,
-                LinkRef.last_seen,
-                SiteRow.name.label("site"),
-                func.row_number()
-                .over(
-                    partition_by=LinkRef.link_id,
-                    order_by=(LinkRef.last_seen.desc(), LinkRef.id.desc()),
-                )
-                .label("rn"),
-            )
-            .join(SiteRow, LinkRef.site_id == SiteRow.id)
-            .where(LinkRef.link_id.in_(chunk))
-            .subquery()
-        )
-        rows = session.execute(
-            select(ranked)
-            .where(ranked.c.rn <= REFS_PER_LINK)
-            .order_by(ranked.c.link_id, ranked.c.rn)
-        )
-        for r in rows:
-            refs[r.link_id].append(
-                LinkRefView(
-                    page_url=r.page_url,
-                    site=r.site,
-                    kind=r.kind,
-                    text=r.text,
-                    last_seen=r.last_seen,
-                )
-            )
-    return refs, counts
-
-
-def list_links(session: Session, query: LinkQuery) -> list[LinkView]:
-    """Links by status (newest status change first), with the pages that reference them."""
-    stmt = select(Link)
-    if query.statuses is not None:
-        stmt = stmt.where(Link.status.in_(query.statuses))
-    if query.site is not None:
-        site_id = _site_id(session, query.site)
-        if site_id is None:
-            return []
-        stmt = stmt.where(_of_site(site_id))
-    stmt = stmt.order_by(Link.status_since.desc(), Link.id.desc()).limit(query.limit)
-    links = list(session.scalars(stmt))
-    refs, counts = _refs(session, [link.id for link in links])
-    articles: dict[str, int] = {}
-    for chunk in _chunks([link.url for link in links]):
-        articles.update(
-            {
-                url: id_
-                for id_, url in session.execute(
-                    select(Article.id, Article.url).where(Article.url.in_(chunk))
-                )
-            }
-        )
-    return [
-        LinkView(
-            id=link.id,
-            url=link.url,
-            fetch_url=link.fetch_url,
-            status=link.status,
-            status_since=link.status_since,
-            http_status=link.http_status,
-            detail=link.detail,
-            redirect_url=link.redirect_url,
-            first_seen=link.first_seen,
-            last_seen=link.last_seen,
-            last_checked_at=link.last_checked_at,
-            next_check_at=link.next_check_at,
-            consecutive_failures=link.consecutive_failures,
-            failing_since=link.failing_since,
-            refs=tuple(refs.get(link.id, ())),
-            ref_count=counts.get(link.id, 0),
-            article_id=articles.get(link.url),
-        )
-        for link in links
-    ]
-
-
-def count_links(session: Session, site: str | None = None) -> dict[str, int]:
-    """How many links are in each status."""
-    stmt = select(Link.status, func.count(Link.id)).group_by(Link.status)
-    if site is not None:
-        site_id = _site_id(session, site)
-        if site_id is None:
-            return {}
-        stmt = stmt.where(_of_site(site_id))
-    return {status: int(n) for status, n in session.execute(stmt)}
-
-
-def link_history(session: Session, url: str, limit: int = 100) -> list[LinkCheckView]:
-    """The stored checks of the link with canonical ``url``, newest first."""
-    stmt = (
-        select(LinkCheck)
-        .join(Link, LinkCheck.link_id == Link.id)
-        .where(Link.url == url)
-        .order_by(LinkCheck.id.desc())
-        .limit(limit)
-    )
-    return [
-        LinkCheckView(
-            checked_at=c.checked_at,
-            result=c.result,
-            status=c.status,
-            http_status=c.http_status,
-            detail=c.detail,
-            final_url=c.final_url,
-            method=c.method,
-            elapsed_ms=c.elapsed_ms,
-        )
-        for c in session.scalars(stmt)
-    ]
-
-
-def link_events_since(
-    session: Session, after_id: int = 0, limit: int = 1000, site: str | None = None
-) -> list[LinkEventView]:
-    """Events with an id above ``after_id`` (oldest first), with their referencing pages."""
-    stmt = (
-        select(LinkEvent, Link.url)
-        .join(Link, LinkEvent.link_id == Link.id)
-        .where(LinkEvent.id > after_id)
-        .order_by(LinkEvent.id)
-        .limit(limit)
-    )
-    if site is not None:
-        site_id = _site_id(session, site)
-        if site_id is None:
-            return []
-        stmt = stmt.where(_of_site(site_id))
-    rows = session.execute(stmt).all()
-    refs, _ = _refs(session, sorted({event.link_id for event, _ in rows}))
-    return [
-        LinkEventView(
-            id=event.id,
-            link_id=event.link_id,
-            url=url,
-            kind=event.kind,
-            status=event.status,
-            previous_status=event.previous_status,
-            http_status=event.http_status,
-            detail=event.detail,
-            at=event.at,
-            refs=tuple(refs.get(event.link_id, ())),
-        )
-        for event, url in rows
-    ]
