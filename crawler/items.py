@@ -12,4 +12,4 @@ from crawler.records import ExtractedArticle
 class ArticleItem:
     article: ExtractedArticle
     canonical_url: str  # the identity of the page (of the URL the list linked to)
-    prints: Fingerprint | None = None  # computed with the extraction, else by the pipeline
+    prints: Fingerprint  # of the body, computed with the extraction

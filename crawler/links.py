@@ -38,7 +38,9 @@ _RESOURCE_ATTRS: tuple[tuple[str, str, LinkKind], ...] = (
 )
 
 
-def _resolve(base: str, href: str | None) -> str | None:
+def resolve_link(base: str, href: str | None) -> str | None:
+    """``href`` made absolute against ``base``, without its fragment; ``None`` for links that
+    lead nowhere to fetch (``javascript:``, ``mailto:``, bare fragments, other schemes)."""
     if not href:
         return None
     href = href.strip()
@@ -85,7 +87,7 @@ def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tup
                         "video", "audio", "source", "link"):  # fmt: skip
         tag = el.tag
         if tag in {"a", "area"}:
-            url = _resolve(base, el.get("href"))
+            url = resolve_link(base, el.get("href"))
             if url is None:
                 continue
             text = collapse_ws(el.text_content() or "") or el.get("title", "") or el.get("alt", "")
@@ -94,14 +96,14 @@ def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tup
         elif tag == "link":
             rel = (el.get("rel") or "").lower()
             if any(r in rel for r in ("stylesheet", "icon", "preload")):
-                add(_resolve(base, el.get("href")), "link", "")
+                add(resolve_link(base, el.get("href")), "link", "")
         else:
             for rtag, attr, rkind in _RESOURCE_ATTRS:
                 if tag == rtag:
                     text = collapse_ws(el.get("alt") or el.get("title") or "")
-                    add(_resolve(base, el.get(attr)), rkind, text)
+                    add(resolve_link(base, el.get(attr)), rkind, text)
                     if tag == "img":  # lazy-loaded images keep the real URL aside
                         for lazy in _LAZY_ATTRS:
-                            add(_resolve(base, el.get(lazy)), rkind, text)
+                            add(resolve_link(base, el.get(lazy)), rkind, text)
                     break
     return tuple(out)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from lxml import html as lxml_html
 from lxml.etree import XPathError
 
+from crawler.links import resolve_link
 from crawler.selectors import select_elements
 from crawler.site import Site
 
@@ -110,12 +111,6 @@ def _anchors(elements: list[lxml_html.HtmlElement]) -> list[lxml_html.HtmlElemen
 
 
 def _absolute(href: str | None, base: str) -> str | None:
-    if not href:
-        return None
-    href = href.strip()
-    if href.startswith(("javascript:", "mailto:", "tel:", "#")):
-        return None
-    absolute = urljoin(base, href)
-    if urlsplit(absolute).scheme not in ("http", "https"):
-        return None
-    return absolute.split("#", 1)[0]
+    """An http(s) link target of a list page (see :func:`crawler.links.resolve_link`)."""
+    url = resolve_link(base, href)
+    return url if url is not None and url.startswith(("http://", "https://")) else None

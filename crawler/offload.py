@@ -29,10 +29,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
-    """An extracted page, its fingerprints (articles only) and the seconds each step took."""
+    """An extracted page, the fingerprints of its body and the seconds each step took."""
 
     article: ExtractedArticle
-    prints: Fingerprint | None
+    prints: Fingerprint
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -43,7 +43,7 @@ def extract_page(
     started = time.perf_counter()
     article = extract_article(body, url, content_type=content_type, selectors=selectors)
     extracted = time.perf_counter()
-    prints = fingerprint(article.body) if article.page_kind == "article" else None
+    prints = fingerprint(article.body)
     return Extraction(
         article=article,
         prints=prints,

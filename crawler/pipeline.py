@@ -9,7 +9,6 @@ from typing import Any
 from scrapy import Spider
 from scrapy.crawler import Crawler
 
-from crawler.fingerprint import fingerprint
 from crawler.items import ArticleItem
 from crawler.recorder import RunRecorder
 from storage.errors import StorageError
@@ -52,9 +51,6 @@ class StoragePipeline:
         recorder = self.recorder
         a = item.article
         prints = item.prints
-        if prints is None:
-            with recorder.timed("fingerprint"):
-                prints = fingerprint(a.body)
         self.buffer.append(
             NewArticle(
                 site_id=recorder.site_id,

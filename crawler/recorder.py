@@ -82,8 +82,10 @@ class RunRecorder:
         try:
             yield
         finally:
-            elapsed = time.perf_counter() - started
-            self.timings[stage] = self.timings.get(stage, 0.0) + elapsed
+            self.add_time(stage, time.perf_counter() - started)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
     @classmethod
     def start(cls, db: Database, site: Site) -> RunRecorder:

@@ -218,7 +218,7 @@ class SiteSpider(scrapy.Spider):
             self.recorder.error(response.url, kind="parse", message=str(exc))
             return []
         for stage, seconds in done.seconds.items():
-            self.recorder.timings[stage] = self.recorder.timings.get(stage, 0.0) + seconds
+            self.recorder.add_time(stage, seconds)
         article = done.article
         if article.page_kind == "challenge":
             self.recorder.error(response.url, kind=BLOCKED, message="anti-bot challenge page")

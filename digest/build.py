@@ -185,12 +185,7 @@ def _crawl_health(
                     None if last is None else last.started_at,
                 )
             )
-        elif (
-            (quiet_since := h.last_new_article_at or h.first_run_at) is not None
-            and last is not None
-            and last.started_at > quiet_since
-            and now - quiet_since >= quiet
-        ):
+        elif (quiet_since := h.quiet_since(now, quiet)) is not None:
             what = "no new article" if h.last_new_article_at else "no article ever"
             problems.append(
                 SiteProblem(

@@ -116,16 +116,15 @@ def _site_warnings(
     if health.failures_in_a_row >= settings.failing_runs_warning:
         why = f": {last.message}" if last is not None and last.message else ""
         out.append(f"failing: the last {health.failures_in_a_row} runs failed{why}")
-    quiet_since = health.last_new_article_at or health.first_run_at
-    if quiet_since is not None and last is not None and last.started_at > quiet_since:
+    quiet_since = health.quiet_since(now, timedelta(hours=settings.zero_articles_warning_hours))
+    if quiet_since is not None:
         hours = (now - quiet_since).total_seconds() / 3600
-        if hours >= settings.zero_articles_warning_hours:
-            since = "since " + beijing(quiet_since)
-            what = "no new article" if health.last_new_article_at else "no article ever"
-            out.append(
-                f"{what} for {hours:.0f}h ({since}): do list_link_selector and "
-                "article_url_pattern still match?"
-            )
+        since = "since " + beijing(quiet_since)
+        what = "no new article" if health.last_new_article_at else "no article ever"
+        out.append(
+            f"{what} for {hours:.0f}h ({since}): do list_link_selector and "
+            "article_url_pattern still match?"
+        )
     if last is not None:
         out += [f"last run: {w}" for w in last.warnings]
     if missed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +203,15 @@ class SiteHealth:
     failures_in_a_row: int  # newest runs that failed, since the last one that did not
     first_run_at: datetime | None  # when the site's first run started
     last_new_article_at: datetime | None  # when the site's newest article was first stored
+
+    def quiet_since(self, now: datetime, threshold: timedelta) -> datetime | None:
+        """Since when the site has yielded no new article (or none ever), when that is at
+        least ``threshold`` ago and a crawl has run since — the mark of a broken selector."""
+        since = self.last_new_article_at or self.first_run_at
+        last = self.last_run
+        if since is None or last is None or last.started_at <= since:
+            return None
+        return since if now - since >= threshold else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from storage.digest_records import (
 from storage.models import Article, Link, LinkEvent, LinkRef, SiteRow
 from storage.models.digest import DigestDelivery, DigestSubscription, DigestWindow
 from storage.repository.common import IN_CHUNK, insert_for
+from storage.repository.link_views import ranked_refs
 
 # How long a digest build waits for crawls' open transactions before giving up (PostgreSQL).
 LOCK_TIMEOUT = "60s"
@@ -260,22 +261,7 @@ def _link_pages(
     pages: dict[int, list[LinkPage]] = defaultdict(list)
     for start in range(0, len(link_ids), IN_CHUNK):
         chunk = link_ids[start : start + IN_CHUNK]
-        ranked = (
-            select(
-                LinkRef.link_id,
-                LinkRef.page_url,
-                SiteRow.name.label("site"),
-                func.row_number()
-                .over(
-                    partition_by=LinkRef.link_id,
-                    order_by=(LinkRef.last_seen.desc(), LinkRef.id.desc()),
-                )
-                .label("rn"),
-            )
-            .join(SiteRow, LinkRef.site_id == SiteRow.id)
-            .where(LinkRef.link_id.in_(chunk), *([SiteRow.name.in_(sites)] if sites else []))
-            .subquery()
-        )
+        ranked = ranked_refs(chunk, sites)
         rows = session.execute(
             select(
                 ranked.c.link_id,

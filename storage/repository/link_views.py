@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from storage.link_records import LinkCheckView, LinkEventView, LinkQuery, LinkRefView, LinkView
@@ -13,6 +13,30 @@ from storage.models import Article, Link, LinkCheck, LinkEvent, LinkRef, SiteRow
 from storage.repository.links import chunks, of_site, site_id_of
 
 REFS_PER_LINK = 5  # referencing pages returned with a link
+
+
+def ranked_refs(link_ids: Sequence[int], sites: Sequence[str] = ()) -> Subquery:
+    """The references of these links (optionally only from ``sites``) with their site's name
+    and ``rn``, their rank per link: 1 for the page that showed the link most recently."""
+    return (
+        select(
+            LinkRef.link_id,
+            LinkRef.page_url,
+            LinkRef.kind,
+            LinkRef.text,
+            LinkRef.last_seen,
+            SiteRow.name.label("site"),
+            func.row_number()
+            .over(
+                partition_by=LinkRef.link_id,
+                order_by=(LinkRef.last_seen.desc(), LinkRef.id.desc()),
+            )
+            .label("rn"),
+        )
+        .join(SiteRow, LinkRef.site_id == SiteRow.id)
+        .where(LinkRef.link_id.in_(link_ids), *([SiteRow.name.in_(sites)] if sites else []))
+        .subquery()
+    )
 
 
 def _refs(
@@ -27,25 +51,7 @@ def _refs(
             .group_by(LinkRef.link_id)
         ):
             counts[link_id] = int(n)
-        ranked = (
-            select(
-                LinkRef.link_id,
-                LinkRef.page_url,
-                LinkRef.kind,
-                LinkRef.text,
-                LinkRef.last_seen,
-                SiteRow.name.label("site"),
-                func.row_number()
-                .over(
-                    partition_by=LinkRef.link_id,
-                    order_by=(LinkRef.last_seen.desc(), LinkRef.id.desc()),
-                )
-                .label("rn"),
-            )
-            .join(SiteRow, LinkRef.site_id == SiteRow.id)
-            .where(LinkRef.link_id.in_(chunk))
-            .subquery()
-        )
+        ranked = ranked_refs(chunk)
         rows = session.execute(
             select(ranked)
             .where(ranked.c.rn <= REFS_PER_LINK)
