@@ -193,7 +193,7 @@ def test_check_links_and_links_commands(tmp_path: Path) -> None:
         ("224.0.0.1", "multicast"),
         ("ff02::1", "multicast"),
         ("0.0.0.0", "unspecified"),
-        ("100.64.0.1", "non-global"),  # carrier-grade NAT
+        ("100.64.0.1", "shared (CGNAT)"),  # carrier-grade NAT
         ("240.0.0.1", "reserved"),
         ("202.108.22.5", None),  # a public address
         ("2400:da00::6666", None),
