@@ -17,6 +17,11 @@ from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.addressguard import (
+    ALLOWED_NETWORKS_SETTING,
+    ALLOWED_URLS_SETTING,
+    MIDDLEWARE_PRIORITY,
+)
 from crawler.offload import PageExtractor
 from crawler.recorder import RunRecorder, RunReport
 from crawler.site import CrawlSettings, Site
@@ -55,8 +60,12 @@ def fastest_reactor() -> str:
     return "twisted.internet.selectreactor.SelectReactor"
 
 
-def scrapy_settings(settings: CrawlSettings) -> Settings:
-    """Scrapy settings for govwatch's crawls, from the ``[crawl]`` configuration."""
+def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> Settings:
+    """Scrapy settings for govwatch's crawls, from the ``[crawl]`` configuration.
+
+    ``start_urls``: every crawled site's, whose origins the crawl's resolver allows even when
+    internal (the address guard middleware allows each site only its own).
+    """
     return Settings(
         {
             "BOT_NAME": "govwatch",
@@ -88,7 +97,13 @@ def scrapy_settings(settings: CrawlSettings) -> Settings:
             "LOG_LEVEL": settings.log_level,
             "LOG_ENABLED": True,
             "LOG_INSTALL_ROOT_HANDLER": False,  # the command line configured logging
+            # the address policy (crawler.addresses) on every request and hop, and on what
+            # every host resolves to
+            "TWISTED_DNS_RESOLVER": "crawler.addressguard.GuardedCachingResolver",
+            ALLOWED_NETWORKS_SETTING: list(settings.allowed_networks),
+            ALLOWED_URLS_SETTING: list(start_urls),
             "DOWNLOADER_MIDDLEWARES": {
+                "crawler.addressguard.AddressGuardMiddleware": MIDDLEWARE_PRIORITY,
                 "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
                 "crawler.retry.BackoffRetryMiddleware": 550,
             },
@@ -112,7 +127,9 @@ def run_crawls(
     Every run is recorded before it starts, so a run that dies is visible as ``running``
     (and later marked interrupted).  Pages that fail are recorded as errors of their run.
     """
-    process = CrawlerProcess(scrapy_settings(settings))
+    process = CrawlerProcess(
+        scrapy_settings(settings, [url for site in sites for url in site.start_urls])
+    )
     # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
     logging.getLogger("scrapy").setLevel(settings.log_level.upper())
     reports: dict[str, RunReport] = {}

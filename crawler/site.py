@@ -52,3 +52,6 @@ class CrawlSettings:
     max_page_bytes: int = 10 * 1024 * 1024
     log_level: str = "WARNING"
     extract_workers: int = 1
+    # networks crawls and ``extract URL`` may fetch although internal (besides the origins
+    # of each site's start URLs, and the URL given to ``extract``)
+    allowed_networks: tuple[str, ...] = ()

@@ -38,6 +38,7 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
+from crawler.addresses import AddressRefusedError
 from crawler.canonical import canonicalize
 from crawler.decode import decode_html
 from crawler.dom import parse_html
@@ -243,6 +244,8 @@ class SiteSpider(scrapy.Spider):
             status = exc.response.status
             kind = BLOCKED if status in BLOCKING_STATUSES else "http"
             self.recorder.error(url, kind=kind, status=status, message=f"HTTP {status}")
+        elif isinstance(exc, AddressRefusedError):  # the address policy: never fetched
+            self.recorder.error(url, kind="refused", message=str(exc))
         elif isinstance(exc, IgnoreRequest):
             reason = str(exc) or "request ignored"
             if "robots.txt" in reason.lower():

@@ -180,7 +180,9 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
     return Config(
         source=where,
         database=DatabaseConfig(url=db_url),
-        crawl=CrawlSettings(**values["crawl"]),
+        crawl=CrawlSettings(
+            **{**values["crawl"], "allowed_networks": tuple(values["crawl"]["allowed_networks"])}
+        ),
         service=ServiceConfig(**values["service"]),
         links=_link_settings(values, where),
         sites=tuple(sites),

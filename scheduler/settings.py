@@ -110,6 +110,13 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             "worker processes that extract articles while the crawl fetches; 0: none",
             check=not_negative,
         ),
+        "allowed_networks": Setting(
+            list,
+            [],
+            "networks crawls and extract URL may fetch although private or loopback, e.g. "
+            '["10.8.0.0/16"] (a site\'s own start-URL origins are always allowed)',
+            check=networks,
+        ),
     },
     "service": {
         "max_concurrent_crawls": Setting(
@@ -378,7 +385,7 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     text = str(value)
     if "'" not in text and "\n" not in text:
