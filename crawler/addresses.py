@@ -158,13 +158,19 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+def _translated(ip: IPAddress) -> bool:
+    return isinstance(ip, ipaddress.IPv6Address) and (
+        ip.ipv4_mapped is not None or ip in _SIXTOFOUR or any(ip in net for net in _NAT64)
+    )
+
+
 def internal_kind(ip: IPAddress) -> str | None:
     """Why ``ip`` is internal (``loopback``, ``private`` …), or ``None`` for a public one."""
     inner = embedded_ipv4(ip)
     if inner is not None:
         kind = internal_kind(inner)
-        if kind is not None:
-            return kind
+        if kind is not None or _translated(ip):
+            return kind  # mapped, 6to4 and NAT64 addresses are what they carry
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:

@@ -20,6 +20,10 @@ One :class:`LinkFetcher` serves one checker run:
   not whether to trust it, and many government sites serve broken chains.
 - **Retries**: a 5xx or a dropped connection is asked again ``retries`` times after
   ``retry_delay_seconds``; a timeout is not (it already cost the whole timeout).
+- **Deadline**: ``timeout_seconds`` bounds a link's whole check on the wire: every request
+  of it (HEAD and GET, redirect hops, retries) and every body read together, so a server
+  dripping a byte a second holds a check no longer than that.  Politeness waits and retry
+  delays do not count.
 """
 
 from __future__ import annotations
@@ -65,6 +69,13 @@ class _Stop(Exception):
         super().__init__(message)
         self.failure: Failure = failure
         self.message = message
+
+
+class _Budget:
+    """Time on the wire left for one link's check (see the module docstring)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
 
 
 class HostGate:
@@ -154,14 +165,18 @@ class LinkFetcher:
     async def check(self, url: str) -> Verdict:
         """Check one link: fetch it (HEAD then GET, or GET) and classify what came back."""
         started = time.monotonic()
-        outcome = await self.fetch_retrying(url, "HEAD" if wants_head(url) else "GET")
+        budget = _Budget(self.settings.timeout_seconds)
+        outcome = await self.fetch_retrying(url, "HEAD" if wants_head(url) else "GET", budget)
         if head_needs_get(outcome):
-            outcome = await self.fetch_retrying(url, "GET")
+            outcome = await self.fetch_retrying(url, "GET", budget)
         elapsed = int((time.monotonic() - started) * 1000)
         return classify(_with_elapsed(outcome, elapsed))
 
-    async def fetch_retrying(self, url: str, method: str) -> FetchOutcome:
-        outcome = await self.fetch(url, method)
+    async def fetch_retrying(
+        self, url: str, method: str, budget: _Budget | None = None
+    ) -> FetchOutcome:
+        budget = budget or _Budget(self.settings.timeout_seconds)
+        outcome = await self.fetch(url, method, budget)
         for _ in range(self.settings.retries):
             if not (
                 outcome.failure in _RETRY_FAILURES
@@ -169,11 +184,12 @@ class LinkFetcher:
             ):
                 break
             await asyncio.sleep(self.settings.retry_delay_seconds)
-            outcome = await self.fetch(url, method)
+            outcome = await self.fetch(url, method, budget)
         return outcome
 
-    async def fetch(self, url: str, method: str) -> FetchOutcome:
+    async def fetch(self, url: str, method: str, budget: _Budget | None = None) -> FetchOutcome:
         """One HEAD or GET of ``url`` with its redirects followed (see the module docstring)."""
+        budget = budget or _Budget(self.settings.timeout_seconds)
         hops: list[Hop] = []
         visits: dict[str, int] = {}
         current = url
@@ -184,7 +200,7 @@ class LinkFetcher:
                     where = "" if current == url else f"redirect to {current}: "
                     raise _Stop("refused", where + refusal)
                 visits[current] = visits.get(current, 0) + 1
-                status, headers, body = await self._request(method, current)
+                status, headers, body = await self._request(method, current, budget)
                 location = headers.get("Location")
                 if status not in REDIRECT_STATUSES or not location:
                     return FetchOutcome(
@@ -221,10 +237,16 @@ class LinkFetcher:
                 message=stop.message,
             )
 
-    async def _request(self, method: str, url: str) -> tuple[int, Mapping[str, str], bytes | None]:
+    async def _request(
+        self, method: str, url: str, budget: _Budget
+    ) -> tuple[int, Mapping[str, str], bytes | None]:
         assert self._session is not None and self._global is not None
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
         async with self.gate(url).slot(), self._global:
+            if budget.left <= 0:
+                raise _Stop("timeout", f"timed out after {self.settings.timeout_seconds:g}s")
+            # aiohttp's total timeout covers the connection, the request and the body reads
+            timeout = aiohttp.ClientTimeout(total=budget.left)
+            started = time.monotonic()
             try:
                 async with self._session.request(
                     method, url, allow_redirects=False, timeout=timeout
@@ -238,6 +260,8 @@ class LinkFetcher:
             except Exception as exc:
                 failure, message = _describe(exc, self.settings.timeout_seconds)
                 raise _Stop(failure, message) from exc
+            finally:
+                budget.left -= time.monotonic() - started
 
 
 async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:

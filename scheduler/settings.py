@@ -205,7 +205,10 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             check=networks,
         ),
         "timeout_seconds": Setting(
-            (int, float), 15.0, "give up on a link's request after this long", check=positive
+            (int, float),
+            15.0,
+            "give up on a link after this long (all its requests and bodies together)",
+            check=positive,
         ),
         "concurrent_requests": Setting(
             int, 32, "link requests in flight at once, over all hosts", check=positive
