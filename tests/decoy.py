@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -97,9 +98,10 @@ class LoopbackServer:
 
     def answer(self, target: str) -> Page:
         parts = urlsplit(target)
-        if parts.path == "/r":  # /r?to=URL: a redirect anywhere
-            to = parse_qs(parts.query).get("to", ["/"])[0]
-            return 302, {"Location": to}, b""
+        if parts.path == "/r":  # /r?to=URL[&wait=SECONDS]: a redirect anywhere, maybe slow
+            query = parse_qs(parts.query)
+            time.sleep(min(float(query.get("wait", ["0"])[0]), 5.0))
+            return 302, {"Location": query.get("to", ["/"])[0]}, b""
         page = self.pages.get(parts.path) or self.default
         return page or (404, {"Content-Type": "text/plain"}, b"not found")
 
