@@ -95,24 +95,26 @@ class AddressGuardMiddleware:
         return self._policy
 
     async def process_request(self, request: Request) -> None:
+        reason = await self.refusal(request)
+        if reason is not None:
+            hops = request.meta.get("redirect_urls") or ()
+            where = f"redirect from {hops[0]}: " if hops else ""
+            raise RefusedRequest(where + reason)
+
+    async def refusal(self, request: Request) -> str | None:
+        """Why ``request`` may not be downloaded, or ``None``."""
         policy = self.policy
         reason = policy.url_refusal(request.url)
         if reason is not None:
-            raise RefusedRequest(reason)
+            return reason
         try:
             where = origin(request.url)
         except ValueError as exc:  # url_refusal would have said so; be safe
-            raise RefusedRequest(f"invalid URL: {exc}") from exc
+            return f"invalid URL: {exc}"
         if where in policy.allowed_origins or policy.allow_private:
-            return
-        try:
-            parse_host(where[1])
-        except InvalidHost as exc:
-            raise RefusedRequest(f"invalid host: {exc}") from exc
+            return None
         host = urlparse_cached(request).hostname or ""
-        reason = await _resolved_refusal(host, policy)
-        if reason is not None:
-            raise RefusedRequest(reason)
+        return await _resolved_refusal(host, policy)
 
 
 async def _resolved_refusal(host: str, policy: AddressPolicy) -> str | None:

@@ -309,6 +309,7 @@ def test_the_crawl_refuses_every_spelling_directly_and_through_redirects(
     # recorded under the URL refused: every direct link, and every redirect's target
     redirects = [e for e in errors if e[0].endswith("?via=redirect")]
     assert len(redirects) == len(urls)
+    assert all(e[2].startswith(f"redirect from {site.url('/art/r')}") for e in redirects)
     assert len(errors) - len(redirects) == len(urls)
 
 
