@@ -329,3 +329,26 @@ def test_the_crawl_fetches_its_own_start_origin_and_allowed_networks_only(
     assert {local for local, _ in decoy.connections} == {"127.0.0.2"}
     assert sorted(stored_titles(tmp_path)) == sorted(["正常的文章", SECRET])
     assert [(kind, url) for url, kind, _ in crawl_errors(tmp_path)] == [("refused", other_port)]
+
+
+def test_meta_refreshes_and_start_url_redirects_are_judged_too(
+    tmp_path: Path, decoy: LoopbackServer
+) -> None:
+    refresh = f"<meta http-equiv='refresh' content='0;url={decoy.url('/x.html', '127.0.0.2')}'>"
+    pages: dict[str, Page] = {
+        "/list": (200, {"Content-Type": "text/html"}, b"<html><a href='/art/meta.html'>m</a>"),
+        "/art/meta.html": (200, {"Content-Type": "text/html"}, f"<html>{refresh}</html>".encode()),
+        "/moved": (302, {"Location": decoy.url("/list", "127.0.0.2")}, b""),
+    }
+    with LoopbackServer((SITE_HOST,), pages=pages) as site:
+        config = write_config(tmp_path, site)
+        text = config.read_text(encoding="utf-8")
+        both = f'start_urls = ["{site.url("/list")}", "{site.url("/moved")}"]'
+        config.write_text(text.replace(f'start_urls = ["{site.url("/list")}"]', both))
+        run = run_guarded(tmp_path, "--config", str(config), "crawl", "local")
+        assert_untouched(decoy, run.blocked)
+    errors = sorted((url, kind) for url, kind, _ in crawl_errors(tmp_path))
+    assert errors == [
+        (decoy.url("/list", "127.0.0.2"), "refused"),
+        (decoy.url("/x.html", "127.0.0.2"), "refused"),
+    ]
