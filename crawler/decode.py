@@ -8,7 +8,14 @@ here:
 2. otherwise the declared charset (HTTP ``Content-Type`` first, then ``<meta>``/XML
    declaration) is *checked* against the bytes, not trusted: bytes that are valid UTF-8 with
    non-ASCII text are UTF-8 whatever the declaration says (GBK text is practically never
-   valid UTF-8), and a declaration that cannot decode the bytes is dropped;
+   valid UTF-8), and a declaration that cannot decode the bytes is dropped.  Only text
+   encodings of the web count as declarations (:mod:`crawler.charsets`: ``rot13``,
+   ``base64`` … are ignored); ``utf-16``/``utf-32`` without a byte-order mark mean UTF-8, as
+   the HTML standard says of a ``<meta>`` declaring them.  A declared single-byte charset
+   (windows-1251, koi8-r, iso-8859-x …) or Big5 loses to GB18030 when the bytes are valid
+   GB18030 made mostly of common Chinese characters (GB2312 level-1 hanzi and punctuation)
+   and, for Big5, clearly more so than they are common Big5 characters when read as Big5
+   (:func:`gb_contradicts`);
 3. with no usable declaration the bytes are sniffed: UTF-8 if valid, else GB18030;
 4. whatever is chosen, decoding never raises: a stray bad byte becomes U+FFFD.
 
@@ -22,11 +29,11 @@ import codecs
 import logging
 import re
 
+from crawler.charsets import BIG5_FAMILY, SINGLE_BYTE, UTF16_32, codec_for_label
 from crawler.records import DecodedPage
 
 log = logging.getLogger(__name__)
 
-_GB_FAMILY = frozenset({"gb2312", "gbk", "gb18030", "cp936", "hz"})
 _UTF8 = "utf-8"
 _GB18030 = "gb18030"
 
@@ -46,31 +53,37 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 # damaged bytes" rather than "not UTF-8".  Real GBK text fails on nearly every character.
 _UTF8_DAMAGE_PER_MILLE = 5
 _HIGH_BYTES = bytes(range(0x80, 0x100))
-# Declarations that decode any bytes; a Chinese page declaring one of them is usually GBK.
-_SINGLE_BYTE = frozenset({"latin-1", "iso8859-1", "cp1252", "ascii"})
+
+
+def _chars(codec: str, leads: range, trails: list[int]) -> frozenset[str]:
+    raw = bytes(b for lead in leads for trail in trails for b in (lead, trail))
+    return frozenset(raw.decode(codec, errors="replace")) - {"\ufffd"}
+
+
+_GB_TRAILS = list(range(0xA1, 0xFF))
+# The 3,755 hanzi of GB2312 level 1 (the common ones) and GB2312's punctuation rows.
+_GB_COMMON = _chars(_GB18030, range(0xB0, 0xD8), _GB_TRAILS) | _chars(
+    _GB18030, range(0xA1, 0xA4), _GB_TRAILS
+)
+# Big5's 5,401 frequent hanzi (0xA440-0xC67E) and its symbols (0xA140-0xA3BF).
+_BIG5_TRAILS = [*range(0x40, 0x7F), *range(0xA1, 0xFF)]
+_BIG5_COMMON = _chars("big5", range(0xA4, 0xC7), _BIG5_TRAILS) | _chars(
+    "big5", range(0xA1, 0xA4), _BIG5_TRAILS
+)
+# How much of a page's non-ASCII text must be common GB2312 characters for GB18030 to beat
+# a declared single-byte charset, and by how much GB18030 must beat a declared Big5.
+_GB_EVIDENCE = 0.8
+_GB_OVER_BIG5 = 0.15
+_EVIDENCE_BYTES = 65536
 
 
 def normalise_charset(name: str | None) -> str | None:
     """Return the Python codec name for a declared charset, or ``None`` if unknown.
 
-    GB2312, GBK and their aliases become ``gb18030``; ``utf8`` becomes ``utf-8``.
+    GB2312, GBK and their aliases become ``gb18030``; ``utf8`` becomes ``utf-8``; non-text
+    codecs (``rot13``, ``idna`` …) are unknown.  See :func:`crawler.charsets.codec_for_label`.
     """
-    if not name:
-        return None
-    name = name.strip().strip("\"'").lower()
-    if not name:
-        return None
-    try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        if name in {"x-gbk", "gb_2312-80", "x-gb2312"}:
-            return _GB18030
-        return None
-    if codec in _GB_FAMILY or codec.startswith("gb"):
-        return _GB18030
-    if codec in {"utf-8", "utf_8"}:
-        return _UTF8
-    return codec
+    return codec_for_label(name)
 
 
 def declared_charset(body: bytes, content_type: str | None = None) -> tuple[str | None, str]:
@@ -131,6 +144,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
 
     raw, where = declared_charset(body, content_type)
     declared = normalise_charset(raw)
+    if declared in UTF16_32:
+        utf16 = _bomless_utf16(body)
+        if utf16 is not None:
+            return _page(body, utf16, raw, where)
+        declared = _UTF8  # the HTML standard: a page that can say "utf-16" in ASCII is not
     is_utf8, non_ascii = _utf8_verdict(body)
 
     if declared == _UTF8 and is_utf8:
@@ -145,7 +163,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
         and declared != _UTF8
         and (declared == _GB18030 or _decodes_cleanly(body, declared))
     ):
-        if declared in _SINGLE_BYTE and _looks_gb(body):
+        if gb_contradicts(body, declared):
+            log.debug("page declares %s but its bytes are GB18030", raw)
             return _page(body, _GB18030, raw, "sniffed")
         return _page(body, declared, raw, where)
     if is_utf8:  # pure ASCII, or UTF-8 declared and at most a few damaged bytes
@@ -154,6 +173,52 @@ def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
     if _decodes_cleanly(body, _GB18030) or _looks_gb(body):
         return _page(body, _GB18030, raw, "fallback" if raw else "sniffed")
     return _page(body, _UTF8, raw, "fallback")
+
+
+def _bomless_utf16(body: bytes) -> str | None:
+    """``utf-16-le``/``-be`` for a body that starts with ``<`` in UTF-16 without a BOM."""
+    head = body[:2]
+    if head == b"<\x00":
+        return "utf-16-le"
+    if head == b"\x00<":
+        return "utf-16-be"
+    return None
+
+
+def _common_share(text: str, common: frozenset[str]) -> float:
+    non_ascii = [c for c in text if ord(c) >= 0x80]
+    if not non_ascii:
+        return 0.0
+    return sum(1 for c in non_ascii if c in common) / len(non_ascii)
+
+
+def gb_contradicts(body: bytes, declared: str) -> bool:
+    """True when ``body``, declared single-byte or Big5, is really GB18030 text.
+
+    The evidence: the bytes decode as GB18030 with at most a few damaged sequences, at least
+    80% of the non-ASCII characters so decoded are common GB2312 characters (level-1 hanzi
+    and punctuation: GBK text), and, for Big5, that share beats the share of common Big5
+    characters in the Big5 reading by 15 points.  Cyrillic or Latin text read as GB18030
+    fails the first two tests (its odd-length words leave broken pairs, a letter after an
+    accented one makes a rare GBK character); Big5 text read as GB18030 is mostly kana,
+    symbols and rare hanzi.
+    """
+    if declared not in SINGLE_BYTE and declared not in BIG5_FAMILY:
+        return False
+    sample = body[:_EVIDENCE_BYTES]
+    if sample.isascii():
+        return False
+    text = sample.decode(_GB18030, errors="replace")
+    non_ascii = len(sample) - len(sample.translate(None, _HIGH_BYTES))
+    if text.count("\ufffd") * 1000 > non_ascii * _UTF8_DAMAGE_PER_MILLE + 1000:
+        return False  # +1: the sample may end in the middle of a character
+    gb_share = _common_share(text, _GB_COMMON)
+    if gb_share < _GB_EVIDENCE:
+        return False
+    if declared in BIG5_FAMILY:
+        as_big5 = sample.decode(declared, errors="replace")
+        return gb_share >= _common_share(as_big5, _BIG5_COMMON) + _GB_OVER_BIG5
+    return True
 
 
 def _looks_gb(body: bytes) -> bool:

@@ -43,7 +43,7 @@ from crawler.infoline import (
     times_near_title,
 )
 from crawler.links import extract_links
-from crawler.pagekind import judge_tree
+from crawler.pagekind import UNREADABLE_REASON, is_readable, judge_tree
 from crawler.pubtime import (
     FoundTime,
     choose_publish_time,
@@ -53,15 +53,16 @@ from crawler.pubtime import (
     parse_time,
     url_date,
 )
-from crawler.records import ExtractedArticle, Selectors
+from crawler.records import ExtractedArticle, PageLink, Selectors
 from crawler.site_selectors import family_selectors, select_elements, select_texts
+from crawler.sniff import not_html_reason
+from crawler.textclean import clean_optional, clean_text
 from storage.errors import ExtractError
 
 __all__ = ["extract_article", "extract_links"]
 
 log = logging.getLogger(__name__)
 
-_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"Rar!", b"\x1f\x8b")
 _SOURCE_LABEL_RE = re.compile(
     r"^\s*(?:信息|文章|稿件|新闻|本文)?(?:来源|来自|稿源|出处)\s*[:：]\s*"
 )
@@ -87,13 +88,13 @@ class _Page:
     warnings: list[str] = field(default_factory=list)
 
 
-def _check_input(body: bytes | str) -> None:
+def _check_input(body: bytes | str, content_type: str | None) -> None:
     if isinstance(body, bytes):
-        head = body[:1024].lstrip()
-        if not head:
+        if not body[:1024].strip():
             raise ExtractError("empty document")
-        if head.startswith(_BINARY_MAGIC):
-            raise ExtractError("not an HTML document (binary file)")
+        reason = not_html_reason(body, content_type)
+        if reason:
+            raise ExtractError(f"not an HTML document ({reason})")
     elif not body.strip():
         raise ExtractError("empty document")
 
@@ -126,9 +127,12 @@ def extract_article(
 
     ``body`` is the response body (bytes, decoded with :func:`decode_html`, or text already);
     ``content_type`` the HTTP header; ``selectors`` the site's configured selectors.  Never
-    raises on bad HTML; raises :class:`ExtractError` only for input that is not HTML at all.
+    raises on bad HTML; raises :class:`ExtractError` only for input that is not HTML at all
+    (:func:`crawler.sniff.not_html_reason`).  Every text field comes out through
+    :func:`crawler.textclean.clean_text`: no control characters, no bidi overrides.  A page
+    with neither a readable title nor readable text is an ``"error"`` page.
     """
-    _check_input(body)
+    _check_input(body, content_type)
     if isinstance(body, bytes):
         decoded = decode_html(body, content_type)
         text, encoding = decoded.text, decoded.encoding
@@ -181,22 +185,33 @@ def extract_article(
         find_editor(ln.text) for ln in body_text_lines[-4:] if len(ln.text) <= 40
     )
 
+    title = clean_optional(headline.title)
+    body_text = clean_text("\n".join(paragraphs))
+    if not is_readable(body_text):
+        body_text = ""
+    if kind == "article" and not is_readable(title) and not body_text:
+        kind, reason = "error", UNREADABLE_REASON
     return ExtractedArticle(
         url=url,
-        title=headline.title,
+        title=title,
         publish_time=publish_time,
-        source=source,
-        author=author,
-        body="\n".join(paragraphs),
-        subtitle=headline.subtitle,
-        pretitle=headline.pretitle,
-        editor=editor,
-        links=links,
-        warnings=tuple(page.warnings),
+        source=clean_optional(source),
+        author=clean_optional(author),
+        body=body_text,
+        subtitle=clean_optional(headline.subtitle),
+        pretitle=clean_optional(headline.pretitle),
+        editor=clean_optional(editor),
+        links=tuple(_clean_link(link) for link in links),
+        warnings=tuple(clean_text(w) for w in page.warnings),
         encoding=encoding,
         page_kind=kind,
         error_reason=reason,
     )
+
+
+def _clean_link(link: PageLink) -> PageLink:
+    text = clean_text(link.text)
+    return link if text == link.text else PageLink(url=link.url, kind=link.kind, text=text)
 
 
 def _first(values: Iterable[str | None]) -> str | None:

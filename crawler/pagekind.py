@@ -15,6 +15,9 @@ API:
   The phrase must dominate the page (be in the ``<title>`` or a heading, or the page must
   have little other text), so an article with a dead embedded iframe that shows "404 Not
   Found" is still an article.
+- :func:`is_readable(text) <is_readable>` → ``bool``: whether extracted text reads as text
+  (letters or digits make up a fair share of it), so that a page of 200,000 ``<`` or of
+  punctuation, with no title, is an error page rather than an article.
 - :func:`classify_page(html_or_tree) <classify_page>` → ``"article" | "challenge" | "error"``.
 - :func:`classify_tree(root, html) <classify_tree>`: the same for an already parsed tree;
   :func:`judge_tree` also returns the error reason.
@@ -35,6 +38,7 @@ __all__ = [
     "classify_tree",
     "error_page_reason",
     "is_challenge_page",
+    "is_readable",
     "judge_tree",
 ]
 
@@ -96,11 +100,27 @@ _ERROR_HEADING_MAX_TEXT = 1500
 # elsewhere, and above which only the <title> can make it an error page.
 _ARTICLE_SENTENCE_CHARS = 600
 _ERROR_MAX_SENTENCE_CHARS = 150
+# Text reads as text when letters and digits (any script) are at least this share of its
+# non-space characters; judged on its first _READABLE_SAMPLE characters.
+_READABLE_SHARE = 0.3
+_READABLE_SAMPLE = 5000
+UNREADABLE_REASON = "no title and no readable text"
 
 
 def _visible_chars(root: HtmlElement) -> str:
     body = root.find("body")
     return " ".join(text_lines(body if body is not None else root))
+
+
+def is_readable(text: str | None) -> bool:
+    """True when ``text`` holds letters or digits enough to be read (see the module doc)."""
+    if not text:
+        return False
+    sample = "".join(text[:_READABLE_SAMPLE].split())
+    if not sample:
+        return False
+    letters = sum(1 for ch in sample if ch.isalnum())
+    return letters > 0 and letters >= _READABLE_SHARE * len(sample)
 
 
 def is_challenge_page(html: str, root: HtmlElement | None = None) -> bool:

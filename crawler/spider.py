@@ -49,6 +49,7 @@ from crawler.offload import PageExtractor
 from crawler.pagekind import is_challenge_page
 from crawler.recorder import BLOCKED, RunRecorder
 from crawler.site import Site
+from crawler.sniff import not_html_reason
 from storage.errors import ExtractError
 from storage.records import Validators
 
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 BLOCKING_STATUSES = frozenset({401, 403, 412, 420, 429})
 NOT_MODIFIED = 304
+NOT_HTML = "not_html"  # error kind of a response whose body is not an HTML page
 
 
 class SiteSpider(scrapy.Spider):
@@ -144,6 +146,8 @@ class SiteSpider(scrapy.Spider):
                 response.url,
             )
             return
+        if self._not_html(response):
+            return
         with self.recorder.timed("list"):
             decoded = decode_html(response.body, _content_type(response))
             if is_challenge_page(decoded.text):
@@ -208,6 +212,8 @@ class SiteSpider(scrapy.Spider):
         if response.status == NOT_MODIFIED:  # a re-checked article that did not change
             self.recorder.articles_not_modified += 1
             return []
+        if self._not_html(response):
+            return []
         try:
             done = await self.extractor.extract(
                 response.body,
@@ -235,6 +241,16 @@ class SiteSpider(scrapy.Spider):
         self.recorder.add_links(canonical_url, article.links)
         self.recorder.remember_validators(_validators(canonical_url, response), list_page=False)
         return [ArticleItem(article=article, canonical_url=canonical_url, prints=done.prints)]
+
+    def _not_html(self, response: Response) -> bool:
+        """Record a body that is not an HTML page (a PDF, random bytes) as an error."""
+        reason = not_html_reason(response.body, _content_type(response))
+        if reason is None:
+            return False
+        self.recorder.error(
+            response.url, kind=NOT_HTML, status=response.status, message=f"not HTML: {reason}"
+        )
+        return True
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
 
+from crawler.textclean import clean_text
 from digest import outbox
 from digest.outbox import DeliveryReport
 from digest.records import Digest
@@ -139,12 +140,12 @@ def cmd_digest(args: argparse.Namespace, config: Config) -> int:
         except OSError as exc:
             raise UsageError(f"--preview: cannot write {path}: {exc}") from exc
         print(f"{subject(digest)}: wrote {path}")
-    elif args.format == "html":
-        sys.stdout.write(render_html(digest))
+    elif args.format == "html":  # to a terminal: rows stored before text cleaning may hold escapes
+        sys.stdout.write(clean_text(render_html(digest)))
     elif args.format == "json":
         print(json.dumps(payload(digest, None), ensure_ascii=False, indent=2))
     else:
-        sys.stdout.write(render_text(digest))
+        sys.stdout.write(clean_text(render_text(digest)))
     return 0
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crawler.linkrecords import CheckReport
-from scheduler.output import beijing, fit, iso
+from scheduler.output import beijing, csv_row, fit, iso
 from storage.link_records import LinkView
 from storage.repository.links import MAX_REFS_PER_LINK
 
@@ -65,7 +65,7 @@ def links_csv(links: Sequence[LinkView]) -> str:
     for link in links:
         record = link_record(link)
         record["pages"] = " ".join(p["url"] for p in record["pages"])
-        writer.writerow({key: record[key] for key in LINK_FIELDS})
+        writer.writerow(csv_row({key: record[key] for key in LINK_FIELDS}))
     return buffer.getvalue()
 
 

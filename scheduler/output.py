@@ -1,4 +1,9 @@
-"""Rendering records for the terminal: tables that line up with Chinese text, JSON, CSV."""
+"""Rendering records for the terminal: tables that line up with Chinese text, JSON, CSV.
+
+Stored text is printed through :func:`crawler.textclean.clean_text` (rows stored before the
+extractor cleaned its fields may still hold terminal escapes), and CSV cells that a
+spreadsheet would run as a formula are quoted with a leading ``'``.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from crawler.textclean import clean_text
 from storage.records import ArticleView
 
+# CSV cells starting with these are formulas to a spreadsheet (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 ARTICLE_FIELDS = (
     "id",
@@ -41,9 +49,25 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def csv_cell(value: object) -> object:
+    """A CSV cell value that a spreadsheet will not run as a formula.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading
+    ``'`` (the OWASP advice); other values are returned as they are.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_row(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with every cell passed through :func:`csv_cell`."""
+    return {key: csv_cell(value) for key, value in record.items()}
+
+
 def fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` terminal columns (with an ellipsis) and pad it."""
-    text = " ".join(text.split())
+    text = " ".join(clean_text(text).split())
     if display_width(text) > width:
         out, used = [], 0
         for ch in text:
@@ -94,7 +118,7 @@ def articles_csv(articles: Sequence[ArticleView]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=ARTICLE_FIELDS, lineterminator="\n")
     writer.writeheader()
     for article in articles:
-        writer.writerow(article_record(article))
+        writer.writerow(csv_row(article_record(article)))
     return buffer.getvalue()
 
 
@@ -124,8 +148,8 @@ def article_text(article: ArticleView) -> str:
         ("gone", _gone(article)),
         ("id", str(article.id)),
     ]
-    lines = [f"{k + ':':<12}{v}" for k, v in head if v]
-    return "\n".join(lines) + "\n\n" + article.body + "\n"
+    lines = [f"{k + ':':<12}{clean_text(v)}" for k, v in head if v]
+    return "\n".join(lines) + "\n\n" + clean_text(article.body) + "\n"
 
 
 def _edited(article: ArticleView) -> str | None:

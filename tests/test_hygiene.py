@@ -1,0 +1,262 @@
+"""Hostile text and bodies: control characters, CSV formulas, binary and markup-only pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crawler.extract import extract_article
+from crawler.pagekind import is_readable
+from crawler.sniff import not_html_reason
+from crawler.textclean import clean_text
+from scheduler.output import csv_cell
+from storage.database import Database
+from storage.errors import ExtractError
+from tests.conftest import run_cli
+from tests.digest_helpers import add_article, add_site
+from tests.sitesrv import Page, SiteServer, build_ccdi_site
+from tests.test_crawl import articles, ccdi_config
+
+OSC_TITLE = "\x1b]0;owned\x07"  # sets the terminal's title
+CLEAR = "\x1b[2J"  # clears the screen
+RLO = "\u202e"  # right-to-left override: "gpj.exe" shows as "exe.jpg"
+# (no NUL: PostgreSQL refuses to store one, so only the extractor's output can hold it)
+HOSTILE = f"{OSC_TITLE}通报{CLEAR}标题{RLO}gpj.exe\x9b31m"
+UNSAFE = ("\x1b", "\x07", "\x9b", "\x00", "\u202e", "\r")
+
+
+def assert_clean(text: str) -> None:
+    found = [c for c in UNSAFE if c in text]
+    assert not found, f"control characters {found!r} in {text!r}"
+
+
+# --- the cleaner ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("plain title", "plain title"),
+        ("第一段\n\t第二段", "第一段\n\t第二段"),
+        (HOSTILE, "]0;owned通报[2J标题gpj.exe31m"),
+        ("NUL\x00 BEL\x07 BS\x08 ESC\x1b", "NUL BEL BS ESC"),
+        ("a\r\nb\rc", "a\nb\nc"),
+        ("a\x0bb\x0cc\x85d", "a\nb\nc\nd"),
+        ("\u202aL\u202bR\u202cP\u202dO\u202eO\u2066I\u2067I\u2068I\u2069x\u061c", "LRPOOIIIx"),
+        ("\x7fDEL\x80C1\x9f", "DELC1"),
+        ("", ""),
+        ("‎LRM and ZWJ‍ stay", "‎LRM and ZWJ‍ stay"),
+    ],
+)
+def test_clean_text(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1+2", "'+1+2"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("通报", "通报"),
+        ("a=b", "a=b"),
+        (12, 12),
+        (None, None),
+    ],
+)
+def test_csv_cell(cell: object, safe: object) -> None:
+    assert csv_cell(cell) == safe
+
+
+# --- what is HTML -------------------------------------------------------------------------
+
+
+def test_random_bytes_are_not_html_whatever_the_content_type() -> None:
+    noise = random.Random(7).randbytes(1 << 20)
+    for content_type in ("application/octet-stream", "text/html", None, "text/plain"):
+        assert not_html_reason(noise, content_type), content_type
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"%PDF-1.7\n...", "text/html"),
+        (b"\x89PNG\r\n\x1a\n....", None),
+        (b"PK\x03\x04....", "application/octet-stream"),
+        (b"<html><body>x</body></html>", "image/png"),
+        (b"<html><body>x</body></html>", "application/pdf"),
+        (b"just some words, no markup at all", "application/octet-stream"),
+        (b"<" * 200_000, None),
+    ],
+)
+def test_not_html(body: bytes, content_type: str | None) -> None:
+    assert not_html_reason(body, content_type)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<!DOCTYPE html><html><p>x</p></html>", "text/html"),
+        (b"<html><p>x</p></html>", "application/octet-stream"),  # a misconfigured server
+        (b"  <HTML><p>x</p></HTML>", None),
+        (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"/>', "text/xml"),
+        ("<html><p>通报</p></html>".encode("utf-16"), "text/html"),  # BOM, NUL bytes
+        (b"<!-- ad \x02 fields \x02 -->\n<html><p>x</p></html>", None),  # yahoo.cn's comments
+        (b"<" * 200_000, "text/html"),  # left to the extractor: no readable text
+        (b"", None),
+    ],
+)
+def test_html(body: bytes, content_type: str | None) -> None:
+    assert not_html_reason(body, content_type) is None
+
+
+def test_is_readable() -> None:
+    assert is_readable("中央纪委国家监委")
+    assert is_readable("2024-06-30")
+    assert not is_readable("<" * 200_000)
+    assert not is_readable("——、。…… ！")
+    assert not is_readable("")
+    assert not is_readable(None)
+
+
+# --- the extractor ------------------------------------------------------------------------
+
+
+def test_extracted_fields_hold_no_control_characters() -> None:
+    page = f"""<html><head><title>{HOSTILE}</title></head><body>
+<h1>{HOSTILE}\x00</h1>
+<div class="info">来源：{OSC_TITLE}重庆日报 作者：{CLEAR}张三 发布时间：2024-06-30 10:06</div>
+<div class="content"><p>{CLEAR}基层治理是国家治理的基石，{RLO}也是全面从严治党的重要一环。</p>
+<p>第二段：{OSC_TITLE}纪检监察机关持续深化整治群众身边不正之风和腐败问题。</p>
+<p><a href="/x.html">{OSC_TITLE}相关链接</a></p></div></body></html>"""
+    art = extract_article(page.encode(), "https://jjc.example.gov.cn/a/1.html")
+    assert art.page_kind == "article"
+    for value in (art.title, art.body, art.source, art.author, art.pretitle, art.subtitle):
+        assert_clean(value or "")
+    assert art.title and "通报" in art.title
+    assert "基层治理是国家治理的基石" in art.body
+    for link in art.links:
+        assert_clean(link.text)
+
+
+def test_page_of_angle_brackets_is_an_error_page() -> None:
+    art = extract_article(b"<" * 200_000, "https://a.example/1.html", content_type="text/html")
+    assert art.page_kind == "error"
+    assert art.error_reason == "no title and no readable text"
+    assert art.body == ""
+
+
+def test_binary_body_is_not_extracted() -> None:
+    with pytest.raises(ExtractError, match="not an HTML document"):
+        extract_article(
+            os.urandom(4096), "https://a.example/1.bin", content_type="application/octet-stream"
+        )
+
+
+# --- the command line on rows stored before the cleaner existed ---------------------------
+
+CLI_CONFIG = """
+[[sites]]
+name = "ccdi"
+title = "中央纪委国家监委网站"
+start_urls = ["http://127.0.0.1:9/"]
+article_url_pattern = 'a/\\d+'
+
+[[digests]]
+name = "daily"
+schedule = "0 8 * * *"
+[[digests.channels]]
+type = "webhook"
+url = "http://127.0.0.1:9/"
+"""
+
+
+@pytest.fixture
+def hostile_rows(tmp_path: Path, db: Database, database_url: str) -> tuple[Path, dict[str, str]]:
+    config = tmp_path / "govwatch.toml"
+    config.write_text(CLI_CONFIG, encoding="utf-8")
+    sid = add_site(db)
+    add_article(db, sid, 1, title=HOSTILE, body=f"正文{CLEAR}第一段。\n{OSC_TITLE}第二段。")
+    add_article(db, sid, 2, title='=HYPERLINK("http://evil.example","点此")', source="-2+3")
+    add_article(db, sid, 3, title="@SUM(1+1)", source="+通报")
+    return config, {"GOVWATCH_DATABASE_URL": database_url}
+
+
+def test_cli_text_output_prints_no_control_characters(
+    hostile_rows: tuple[Path, dict[str, str]],
+) -> None:
+    config, env = hostile_rows
+    table = run_cli("--config", str(config), "articles", env=env)
+    assert table.returncode == 0, table.stderr
+    assert "通报" in table.stdout
+    assert_clean(table.stdout)
+    show = run_cli("--config", str(config), "show", "1", env=env)
+    assert show.returncode == 0, show.stderr
+    assert "第一段" in show.stdout and "第二段" in show.stdout
+    assert_clean(show.stdout)
+    for fmt in ("text", "html"):
+        digest = run_cli(
+            "--config", str(config), "digest", "daily", "--dry-run", "--format", fmt, env=env
+        )
+        assert digest.returncode == 0, digest.stderr
+        assert "通报" in digest.stdout
+        assert_clean(digest.stdout)
+
+
+def test_articles_csv_quotes_formula_cells(hostile_rows: tuple[Path, dict[str, str]]) -> None:
+    config, env = hostile_rows
+    out = run_cli("--config", str(config), "articles", "--format", "csv", env=env)
+    assert out.returncode == 0, out.stderr
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(out.stdout))}
+    assert rows["2"]["title"] == '\'=HYPERLINK("http://evil.example","点此")'
+    assert rows["2"]["source"] == "'-2+3"
+    assert rows["3"]["title"] == "'@SUM(1+1)"
+    assert rows["3"]["source"] == "'+通报"
+    for row in rows.values():
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+# --- a crawl meeting hostile pages --------------------------------------------------------
+
+
+def test_crawl_records_binary_and_markup_only_pages_as_errors_and_cleans_text(
+    tmp_path: Path,
+) -> None:
+    site = build_ccdi_site(n_articles=5)
+    binary, brackets, hostile = site.articles[0], site.articles[1], site.articles[2]
+    assert hostile.encoding == "utf-8"
+    noise = random.Random(11).randbytes(1 << 20)
+    site.pages[binary.path] = Page(noise, content_type="application/octet-stream")
+    site.pages[brackets.path] = Page(b"<" * 200_000, content_type="text/html")
+    page = site.pages[hostile.path]
+    site.pages[hostile.path] = Page(
+        page.body.replace(hostile.title.encode(), (hostile.title + OSC_TITLE + CLEAR).encode()),
+        content_type=page.content_type,
+        headers=page.headers,
+    )
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local")
+        assert "Traceback" not in result.stderr
+        stored = articles(config)
+    titles = {a.title for a in site.articles[2:]} - {hostile.title}
+    assert {a["title"] for a in stored} == titles | {hostile.title + "]0;owned[2J"}
+    for row in stored:
+        for key in ("title", "body", "source", "author", "pretitle", "subtitle", "editor"):
+            assert_clean(row[key] or "")
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = dict(conn.execute("SELECT url, kind FROM crawl_errors").fetchall())
+    assert errors == {
+        srv.url(binary.path): "not_html",
+        srv.url(brackets.path): "not_article",
+    }
