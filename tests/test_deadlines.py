@@ -11,6 +11,7 @@ the same idempotency key, and the next attempt delivers it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -21,7 +22,9 @@ from typing import Any
 import pytest
 
 from digest import outbox
+from digest.channels import sender_for
 from digest.channels.http import MAX_ANSWER_BYTES, Reply, post
+from digest.records import Digest
 from digest.subscription import ChatChannel, WebhookChannel
 from storage.database import Database
 from tests.digest_helpers import SmtpServer
@@ -93,6 +96,8 @@ class Dripper:
 
     def stop(self) -> None:
         self.stopped.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
         self.sock.close()
         self.thread.join(timeout=5)
 
@@ -200,3 +205,36 @@ def test_a_stalling_smtp_server_is_retried_with_the_same_message_id(db: Database
         assert second.outcome == "delivered", second
     ids = {m["Message-ID"] for m in smtp.messages}
     assert ids == {f"<{first.key}@govwatch>"}
+
+
+def test_a_server_that_never_finishes_the_tls_handshake_is_cut_at_the_deadline(
+    dripper: Any,
+) -> None:
+    """The deadline watches the plain socket from the start: TLS cannot stall it either."""
+    silent = dripper(b"")  # reads, never answers: a ClientHello gets no ServerHello
+    began = time.monotonic()
+    result = post(f"https://127.0.0.1:{silent.port}/hook", b"{}", {}, TIMEOUT)
+    assert time.monotonic() - began < TIMEOUT + MARGIN
+    assert not isinstance(result, Reply) and result.outcome == "retry", result
+    assert "could not send within 1s" in result.error
+
+    channel = email_channel(SmtpServer(port=silent.port), security="ssl", timeout_seconds=TIMEOUT)
+    began = time.monotonic()
+    sent = sender_for(channel).send(_digest(), "daily-1-email-k", 0)
+    assert time.monotonic() - began < TIMEOUT + MARGIN
+    assert sent.outcome == "retry" and "no answer within 1s" in sent.error, sent
+
+
+def _digest() -> Digest:
+    return Digest(
+        subscription="daily",
+        after_article_id=0,
+        upto_article_id=0,
+        after_link_event_id=0,
+        upto_link_event_id=0,
+        generated_at=datetime.now(UTC),
+        articles=(),
+        dead_links=(),
+        recovered_links=(),
+        crawl_health=(),
+    )

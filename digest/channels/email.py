@@ -26,13 +26,15 @@ KEY_HEADER = "X-Govwatch-Idempotency-Key"
 class _WatchedSMTP(smtplib.SMTP):
     """SMTP whose socket (also after STARTTLS) is shut down when the deadline passes."""
 
+    deadline: Deadline
+
     def __init__(self, deadline: Deadline, *args: Any, **kwargs: Any) -> None:
         self.deadline = deadline  # before the constructor connects
         super().__init__(*args, **kwargs)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        self.deadline.watch(sock)
+        self.deadline.watch(sock)  # the plain socket: a stalled TLS handshake is cut too
         return sock
 
     def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
@@ -41,15 +43,12 @@ class _WatchedSMTP(smtplib.SMTP):
         return reply
 
 
-class _WatchedSMTPSSL(smtplib.SMTP_SSL):
+class _WatchedSMTPSSL(smtplib.SMTP_SSL, _WatchedSMTP):
+    """SMTP_SSL wraps the socket that :class:`_WatchedSMTP` made and watches."""
+
     def __init__(self, deadline: Deadline, *args: Any, **kwargs: Any) -> None:
         self.deadline = deadline
-        super().__init__(*args, **kwargs)
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        self.deadline.watch(sock)
-        return sock
+        smtplib.SMTP_SSL.__init__(self, *args, **kwargs)
 
 
 def build_message(channel: EmailChannel, digest: Digest, key: str) -> EmailMessage:

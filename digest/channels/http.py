@@ -14,9 +14,11 @@ import http.client
 import logging
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from digest.channels.deadline import Deadline
@@ -54,8 +56,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Repl
                 )  # fmt: skip
             else:
                 conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+            conn._create_connection = _watched(deadline)  # type: ignore[attr-defined]
             conn.connect()
-            deadline.watch(conn.sock)
             conn.putrequest("POST", target, skip_accept_encoding=True)
             all_headers = {
                 "User-Agent": USER_AGENT,
@@ -82,12 +84,24 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Repl
                 return Reply(status, "", retry_after, complete=False)
             if deadline.expired or isinstance(exc, TimeoutError):
                 return _late(where, timeout, sent)
-            return _failure(exc, url, sent)
+            return _failure(exc, url)
         finally:
             if conn is not None:
                 conn.close()
     text = data.decode(response.headers.get_content_charset() or "utf-8", "replace")
     return Reply(status, text, retry_after, complete=complete)
+
+
+def _watched(deadline: Deadline) -> Callable[..., socket.socket]:
+    """``socket.create_connection`` whose socket the deadline watches from the start (so a
+    stalled TLS handshake is cut too); ``http.client`` connects through this hook."""
+
+    def create(*args: Any, **kwargs: Any) -> socket.socket:
+        sock = socket.create_connection(*args, **kwargs)
+        deadline.watch(sock)
+        return sock
+
+    return create
 
 
 def _late(where: str, timeout: float, sent: bool) -> SendResult:
@@ -100,7 +114,7 @@ def _late(where: str, timeout: float, sent: bool) -> SendResult:
     return SendResult("retry", 0, None, detail)
 
 
-def _failure(exc: OSError | http.client.HTTPException, url: str, sent: bool) -> SendResult:
+def _failure(exc: OSError | http.client.HTTPException, url: str) -> SendResult:
     """Why the exchange failed, without the URL (robot URLs hold their tokens)."""
     where = _where(url)
     if isinstance(exc, socket.gaierror):
