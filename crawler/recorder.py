@@ -200,8 +200,10 @@ class RunRecorder:
                 repository.record_crawl_error(
                     session, self.run_id, url=url, status=status, kind=kind, message=message
                 )
-        except StorageError:
-            log.exception("site %s run %d: could not record an error", self.site.name, self.run_id)
+        except StorageError as exc:  # expected in an outage: one line, no traceback
+            log.error(
+                "site %s run %d: could not record an error: %s", self.site.name, self.run_id, exc
+            )
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -288,5 +290,7 @@ class RunRecorder:
         try:
             with self.db.session() as session:
                 repository.save_validators(session, chosen)
-        except StorageError:
-            log.exception("site %s run %d: could not save validators", self.site.name, self.run_id)
+        except StorageError as exc:
+            log.error(
+                "site %s run %d: could not save validators: %s", self.site.name, self.run_id, exc
+            )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from crawler.linkrecords import LINK_STATUSES
@@ -53,7 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     sub.add_parser("init", help="create or upgrade the database schema")
-    sub.add_parser("check-config", help="validate the config and print it (secrets masked)")
+    check = sub.add_parser("check-config", help="validate the config and print it (secrets masked)")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 when a *_env setting names an environment variable that is not set "
+        "(default: a warning)",
+    )
 
     crawl = sub.add_parser("crawl", help="crawl sites once, now")
     crawl.add_argument("sites", nargs="*", metavar="SITE", help="site names from the config")
@@ -80,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     show = sub.add_parser("show", help="show one article in full")
-    show.add_argument("id", type=_positive_int, metavar="ID")
+    show.add_argument("id", type=_count(MAX_ID), metavar="ID")
     show.add_argument("--format", choices=["text", "json"], default="text")
 
     sub.add_parser("sites", help="configured sites with article counts and the last run")
@@ -144,14 +150,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
+MAX_LIMIT = 1_000_000  # --limit: rows listed or links checked at most
+MAX_ID = 2**63 - 1  # article ids are 64-bit integers
+
+
+def _count(maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``maximum``."""
+
+    def parse(text: str) -> int:
+        stripped = text.strip()
+        if not stripped.isdigit() or not stripped.isascii() or len(stripped) > 30:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}")
+        value = int(stripped)
+        if not 0 < value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be from 1 to {maximum}: {text[:40]!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _count(MAX_LIMIT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

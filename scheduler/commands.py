@@ -34,7 +34,7 @@ from scheduler.output import (
 )
 from storage import migrate, repository
 from storage.database import Database
-from storage.errors import GovwatchError, UsageError
+from storage.errors import ConfigError, GovwatchError, UsageError
 from storage.link_records import LinkQuery
 from storage.records import ArticleQuery, SiteInfo
 
@@ -70,6 +70,11 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
+    if config.missing_env and args.strict:
+        more = f" (and {len(config.missing_env) - 1} more)" if len(config.missing_env) > 1 else ""
+        raise ConfigError(f"{config.missing_env[0]}{more} (--strict)")
+    for line in config.missing_env:
+        print(f"govwatch: warning: {line}", file=sys.stderr)
     sys.stdout.write(render_config(config))
     print(f"# OK: {len(config.sites)} site(s)", file=sys.stderr)
     return 0
@@ -135,25 +140,32 @@ def select_sites(config: Config, names: list[str], all_sites: bool) -> list[Site
     return chosen
 
 
+_MAX_SINCE = timedelta(days=100 * 366)  # --since goes back a century at most
+_SINCE_HELP = "a date (YYYY-MM-DD), an ISO time, or 7d / 12h / 30m"
+
+
 def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """``YYYY-MM-DD`` (Beijing midnight), an ISO date-time, or ``7d``/``12h``/``30m`` ago."""
+    """``YYYY-MM-DD`` (Beijing midnight), an ISO date-time, or ``7d``/``12h``/``30m`` ago;
+    within a century of now."""
     text = text.strip()
+    now = now or datetime.now(UTC)
+    shown = text[:40]
     match = _RELATIVE.match(text)
     if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        delta = {
-            "d": timedelta(days=amount),
-            "h": timedelta(hours=amount),
-            "m": timedelta(minutes=amount),
-        }[unit]
-        return (now or datetime.now(UTC)) - delta
+        amount, unit = match.group(1), match.group(2)
+        per_unit = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+        if len(amount) > 9 or per_unit[unit] * int(amount) > _MAX_SINCE:
+            raise UsageError(f"--since: {shown!r} goes back more than 100 years")
+        return now - per_unit[unit] * int(amount)
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"--since: {text!r} is not a date (YYYY-MM-DD), an ISO time, or 7d / 12h / 30m"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
+        value = value if value.tzinfo else value.replace(tzinfo=BEIJING)
+        in_utc = value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise UsageError(f"--since: {shown!r} is not {_SINCE_HELP}") from None
+    if abs(in_utc - now) > _MAX_SINCE:
+        raise UsageError(f"--since: {shown!r} is more than 100 years away")
+    return value
 
 
 def cmd_articles(args: argparse.Namespace, config: Config) -> int:
@@ -162,7 +174,7 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(f"unknown site {args.site!r} (configured: {known})")
     query = ArticleQuery(
         site=args.site,
-        since=parse_since(args.since) if args.since else None,
+        since=parse_since(args.since) if args.since is not None else None,
         search=args.search,
         limit=args.limit,
         duplicates=args.duplicates,

@@ -84,6 +84,7 @@ class Config:
     sites: tuple[Site, ...] = ()
     digests: tuple[Subscription, ...] = ()  # [[digests]] (scheduler.digest_config)
     env_overrides: tuple[str, ...] = ()  # names of environment variables that were applied
+    missing_env: tuple[str, ...] = ()  # a line per *_env key naming an unset variable
 
     def site(self, name: str) -> Site | None:
         return next((s for s in self.sites if s.name == name), None)
@@ -170,7 +171,7 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
         if any(s.name == site.name for s in sites):
             raise ConfigError(f"{where}: sites[{index}].name: duplicate site name {site.name!r}")
         sites.append(site)
-    digests, digest_env = read_digests(
+    digests, digest_env, missing_env = read_digests(
         data.get("digests", []),
         where,
         environ,
@@ -188,6 +189,7 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
         sites=tuple(sites),
         digests=digests,
         env_overrides=(*applied, *digest_env),
+        missing_env=missing_env,
     )
 
 

@@ -26,9 +26,10 @@ from digest.subscription import (
 )
 from scheduler.schedule import parse_schedule
 from scheduler.settings import (
+    DAY,
+    HOUR,
     Setting,
-    not_negative,
-    positive,
+    between,
     read_table,
     toml_value,
     url_problem,
@@ -37,7 +38,9 @@ from storage.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LOCAL = re.compile(r"^[^\s@<>()\[\]\\,;:\"]+$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[^\s!\"#$%&'()*+,/:;<=>?@\[\\\]^_`{|}~]{1,63}(?<!-)$")
 _SECURITY = ("starttls", "ssl", "none")
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
@@ -68,24 +71,29 @@ DIGEST_KEYS: dict[str, Setting] = {
         bool, True, "report links that became dead or recovered, with the pages they are on"
     ),
     "skip_empty": Setting(bool, False, "send nothing when there is nothing to report"),
-    "excerpt_chars": Setting(int, 120, "characters of each article's excerpt", check=positive),
+    "excerpt_chars": Setting(
+        int, 120, "characters of each article's excerpt", check=between(1, 10000)
+    ),
     "backfill_hours": Setting(
         (int, float),
         24.0,
         "the first digest also covers articles first seen this many hours before it",
-        check=not_negative,
+        check=between(0, 24 * 3650),
     ),
     "retry_backoff_seconds": Setting(
         (int, float),
         60.0,
         "wait before retrying a failed send; doubles with each attempt",
-        check=positive,
+        check=between(0, DAY, above=True),
     ),
     "retry_backoff_max_seconds": Setting(
-        (int, float), 3600.0, "longest wait between two attempts", check=positive
+        (int, float),
+        3600.0,
+        "longest wait between two attempts",
+        check=between(0, 7 * DAY, above=True),
     ),
     "max_attempts": Setting(
-        int, 20, "attempts before a send that keeps failing is given up", check=positive
+        int, 20, "attempts before a send that keeps failing is given up", check=between(1, 100)
     ),
     "channels": Setting(list, None, "where it goes: [[digests.channels]] tables (at least one)"),
 }
@@ -102,7 +110,7 @@ CHANNEL_KEYS: dict[str, Setting] = {
         (int, float),
         None,
         "give up on one send after this long (email 30, others 10)",
-        check=positive,
+        check=between(0, HOUR, above=True),
     ),
     # email
     "host": Setting(str, None, "email: SMTP server (required)"),
@@ -149,18 +157,25 @@ def read_digests(
     environ: Mapping[str, str],
     site_names: Sequence[str],
     min_schedule_seconds: int,
-) -> tuple[tuple[Subscription, ...], tuple[str, ...]]:
-    """Validate ``[[digests]]``: the subscriptions, and the environment variables read."""
+) -> tuple[tuple[Subscription, ...], tuple[str, ...], tuple[str, ...]]:
+    """Validate ``[[digests]]``: the subscriptions, the environment variables read, and a
+    line for each ``*_env`` key naming a variable that is not set (``check-config`` warns)."""
     if not isinstance(raw, list):
         raise ConfigError(f"{where}: digests: must be an array of tables ([[digests]])")
     out: list[Subscription] = []
-    used_env: list[str] = []
+    used_env: list[tuple[str, str]] = []  # (key, variable)
     for index, table in enumerate(raw):
         sub = _read_digest(table, where, index, environ, site_names, min_schedule_seconds, used_env)
         if any(s.name == sub.name for s in out):
             raise ConfigError(f"{where}: digests[{index}].name: duplicate digest name {sub.name!r}")
         out.append(sub)
-    return tuple(out), tuple(dict.fromkeys(used_env))
+    names = tuple(dict.fromkeys(var for _, var in used_env))
+    missing = tuple(
+        f"{where}: {key}: environment variable {var} is not set"
+        for key, var in used_env
+        if not environ.get(var)
+    )
+    return tuple(out), names, missing
 
 
 def _read_digest(
@@ -170,7 +185,7 @@ def _read_digest(
     environ: Mapping[str, str],
     site_names: Sequence[str],
     min_schedule_seconds: int,
-    used_env: list[str],
+    used_env: list[tuple[str, str]],
 ) -> Subscription:
     label = f"digests[{index}]"
     if not isinstance(raw, dict):
@@ -233,7 +248,11 @@ def _strings(value: list[Any], where: str, key: str) -> tuple[str, ...]:
 
 
 def _read_channel(
-    raw: Any, where: str, label: str, environ: Mapping[str, str], used_env: list[str]
+    raw: Any,
+    where: str,
+    label: str,
+    environ: Mapping[str, str],
+    used_env: list[tuple[str, str]],
 ) -> Channel:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: {label}: must be a table ([[digests.channels]])")
@@ -258,7 +277,7 @@ def _read_channel(
             raise ConfigError(
                 f"{where}: {label}.{key}: {var!r} is not an environment variable name"
             )
-        used_env.append(var)
+        used_env.append((f"{label}.{key}", var))
         return var, environ.get(var) or None
 
     if kind == "email":
@@ -301,14 +320,23 @@ def _email_channel(
         if values[required] is None:
             raise ConfigError(f"{where}: {label}.{required}: missing")
     sender = values["from"]
-    if not _address_ok(sender):
-        raise ConfigError(f"{where}: {label}.from: {sender!r} is not an email address")
+    problem = address_problem(sender)
+    if problem:
+        raise ConfigError(f"{where}: {label}.from: {sender!r} is not an email address: {problem}")
     recipients = values["to"]
     if not recipients:
         raise ConfigError(f"{where}: {label}.to: needs at least one address")
     for i, address in enumerate(recipients):
-        if not isinstance(address, str) or not _address_ok(address):
-            raise ConfigError(f"{where}: {label}.to[{i}]: {address!r} is not an email address")
+        problem = address_problem(address)
+        if problem:
+            raise ConfigError(
+                f"{where}: {label}.to[{i}]: {address!r} is not an email address: {problem}"
+            )
+    for key in ("host", "username"):
+        if values[key] is not None and (values[key] == "" or _CONTROL.search(values[key])):
+            raise ConfigError(
+                f"{where}: {label}.{key}: {values[key]!r} is empty or has a control character"
+            )
     password_env, password = env("password_env")
     if values["username"] is not None and password_env is None:
         raise ConfigError(
@@ -334,9 +362,29 @@ def _email_channel(
     )
 
 
-def _address_ok(value: str) -> bool:
-    _, address = parseaddr(value)
-    return bool(address) and _ADDRESS.match(address) is not None
+def address_problem(value: Any) -> str | None:
+    """Why ``value`` is not one email address (``gw@example.org`` or
+    ``Name <gw@example.org>``), or ``None``: no line breaks or control characters (they
+    would inject headers), one ``@``, a local part and a domain of valid labels."""
+    if not isinstance(value, str):
+        return "not a string"
+    if _CONTROL.search(value):
+        return "it contains a line break or a control character"
+    _display, address = parseaddr(value)
+    if "<" in value or ">" in value:
+        bracketed = re.fullmatch(r"\s*([^<>]*?)\s*<([^<>]*)>\s*", value)
+        if bracketed is None or bracketed.group(2) != address:
+            return "expected NAME <ADDRESS> or ADDRESS"
+    elif value.strip() != address:
+        return "expected NAME <ADDRESS> or ADDRESS"
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or "@" in local:
+        return "expected one address such as gw@example.org"
+    if not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        return f"{local!r} is not a valid local part"
+    if len(domain) > 253 or not all(_DOMAIN_LABEL.match(x) for x in domain.split(".")):
+        return f"{domain!r} is not a valid domain"
+    return None
 
 
 def _masked_url(url: str) -> str:

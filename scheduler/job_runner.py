@@ -69,7 +69,10 @@ class JobRunner:
         """Run the job once; every failure is logged and recorded, never raised."""
         try:
             self._run(spec)
-        except Exception as exc:  # a job never takes the service down
+        except GovwatchError as exc:  # the database went away, and the like: one line
+            log.error("job %s: failed: %s", spec.name, exc)
+            self.record_missed(spec.name, ERROR, str(exc))
+        except Exception as exc:  # a bug; still, a job never takes the service down
             log.exception("job %s: failed: %s: %s", spec.name, type(exc).__name__, exc)
             self.record_missed(spec.name, ERROR, f"{type(exc).__name__}: {exc}")
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 # Third-party loggers that speak too much at INFO.
@@ -54,6 +58,50 @@ class OneLine(logging.Filter):
         return True
 
 
+_DIGITS = re.compile(r"\d+")
+REPEAT_WINDOW_SECONDS = 60.0
+
+
+class Repeats(logging.Filter):
+    """One line per distinct warning or error per ``window`` seconds.
+
+    An outage makes every heartbeat, job and lock attempt fail the same way, many times a
+    second; the first of a kind goes through, the same kind again (same logger, level and
+    message, numbers aside) is held back until ``window`` seconds have passed, and the next
+    line let through says how many were held back.  Info lines always go through.
+    """
+
+    def __init__(
+        self, window: float = REPEAT_WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        message = record.getMessage()
+        key = (record.name, record.levelno, _DIGITS.sub("#", message))
+        now = self.clock()
+        with self._lock:
+            first, held = self._seen.get(key, (None, 0))
+            if first is not None and now - first < self.window:
+                self._seen[key] = (first, held + 1)
+                return False
+            self._seen[key] = (now, 0)
+            if len(self._seen) > 1000:  # forget kinds not seen for a window
+                self._seen = {
+                    k: v for k, v in self._seen.items() if now - v[0] < self.window or v[1]
+                }
+        if held:
+            record.msg = f"{message} (and {held} more like it in the last {self.window:g}s)"
+            record.args = None
+        return True
+
+
 def setup_logging(level: str = "WARNING", fmt: str = "text", third_party: str = "WARNING") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -62,6 +110,7 @@ def setup_logging(level: str = "WARNING", fmt: str = "text", third_party: str = 
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     quiet = max(logging.getLevelName(third_party.upper()), logging.getLevelName(level.upper()))
     handler.addFilter(OneLine(verbose=level.upper() == "DEBUG", third_party_level=quiet))
+    handler.addFilter(Repeats())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

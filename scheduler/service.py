@@ -108,27 +108,51 @@ class Service:
     # lifecycle
 
     def run(self) -> int:
-        """Run until SIGTERM/SIGINT (exit status 0) or until leadership is lost (1)."""
+        """Run until SIGTERM/SIGINT (exit status 0).
+
+        A leader that loses its lock (the database went away) stops its jobs and stands by
+        again, taking the lock back once the database answers: an outage never ends the
+        service.
+        """
         with self._inbox:
             http = HealthServer(self.listen, self).start() if self.listen else None
             try:
-                if not self._wait_for_leadership():
-                    log.info("stopped while standing by")
-                    return 0
-                self._lead()
-                status = self._main_loop()
-                self._shutdown()
-                return status
+                while True:
+                    if not self._wait_for_leadership():
+                        log.info("stopped while standing by")
+                        return 0
+                    try:
+                        self._lead()
+                    except GovwatchError as exc:
+                        log.error("cannot start leading: %s", exc)
+                        self._step_down()
+                        continue
+                    if self._main_loop():
+                        self._shutdown(final=True)
+                        return 0
+                    self._shutdown(final=False)
+                    self._step_down()
             finally:
                 if http is not None:
                     http.stop()
                 self.lock.release()
 
+    def _step_down(self) -> None:
+        """Give up the lead (jobs already stopped): back to standing by."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.scheduler = None
+        self.jobs = {}
+        self.instance_id = None
+        self._leader = False
+        self.lock.release()
+
     def _wait_for_leadership(self) -> bool:
         if self.lock.try_acquire():
             return True
         log.info(
-            "another govwatch run leads this database (%s): standing by, trying every %gs",
+            "another govwatch run leads this database, or the database does not answer "
+            "(%s): standing by, trying every %gs",
             self.lock.description,
             self.settings.standby_poll_seconds,
         )
@@ -139,11 +163,13 @@ class Service:
             if signal.SIGHUP in received:
                 self._reload()
             if self.lock.try_acquire():
-                log.info("the leader is gone: taking over (%s)", self.lock.description)
+                log.info("taking over (%s)", self.lock.description)
                 return True
 
     def _lead(self) -> None:
         self._leader = True
+        self._stopping = False
+        self.supervisor.reopen()
         with self.db.session() as session:
             self.instance_id = repository.start_instance(
                 session, host=socket.gethostname(), pid=os.getpid()
@@ -200,7 +226,8 @@ class Service:
         if not any(job.site for job in self.jobs.values()):
             log.warning("no site to crawl: every site is disabled")
 
-    def _main_loop(self) -> int:
+    def _main_loop(self) -> bool:
+        """Lead until a stop signal (True) or until the leader lock is lost (False)."""
         while True:
             received = self._inbox.wait(self.settings.heartbeat_seconds)
             stop = received & set(_STOP_SIGNALS)
@@ -208,17 +235,19 @@ class Service:
                 log.info(
                     "%s received: stopping", " and ".join(signal.Signals(s).name for s in stop)
                 )
-                return 0
+                return True
             if signal.SIGHUP in received:
                 self._reload()
             if not self.lock.held():
                 log.error(
-                    "lost the leader lock (%s): stopping, so that a standby can lead",
+                    "lost the leader lock (%s): stopping the jobs and standing by until the "
+                    "lock can be taken again",
                     self.lock.description,
                 )
-                return 1
+                return False
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, final: bool) -> None:
+        """Stop the jobs (and, when ``final``, record the service's stop)."""
         self._stopping = True
         self.supervisor.close()
         scheduler = self.scheduler
@@ -238,6 +267,9 @@ class Service:
                 log.warning("stopping %d job(s) still running: %s", len(left), ", ".join(left))
                 self.supervisor.stop_all(SHUTDOWN)
         scheduler.shutdown(wait=True)  # job threads record what their children left
+        if not final:
+            log.info("jobs stopped")
+            return
         try:
             with self.db.session() as session:
                 if self.instance_id is not None:

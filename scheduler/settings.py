@@ -8,6 +8,8 @@ values and render values back as TOML; they raise :class:`ConfigError` naming th
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +33,25 @@ class Setting:
     check: Callable[[Any], str | None] | None = None  # returns a problem, or None
 
 
-def positive(value: Any) -> str | None:
-    return None if value > 0 else "must be greater than 0"
+def between(low: float, high: float, *, above: bool = False) -> Callable[[Any], str | None]:
+    """A check that a number is finite and in ``[low, high]`` (``(low, high]`` when
+    ``above``): every numeric setting declares its range with it, next to its default."""
+
+    def check(value: Any) -> str | None:
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number"
+        if (value > low if above else value >= low) and value <= high:
+            return None
+        first = f"more than {low:g}" if above else f"at least {low:g}"
+        return f"must be {first} and at most {high:g}"
+
+    check.bounds = (low, high, above)  # type: ignore[attr-defined]  # for tests and docs
+    return check
 
 
-def not_negative(value: Any) -> str | None:
-    return None if value >= 0 else "must be 0 or more"
+HOUR = 3600
+DAY = 24 * HOUR
+_GiB = 1024 * 1024 * 1024
 
 
 def log_level(value: Any) -> str | None:
@@ -80,35 +95,44 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "user_agent": Setting(str, DEFAULT_USER_AGENT, "User-Agent sent with every request"),
         "obey_robots_txt": Setting(bool, True, "fetch robots.txt and obey it"),
         "concurrent_requests": Setting(
-            int, 8, "requests in flight at once per crawl, over all hosts", check=positive
+            int, 8, "requests in flight at once per crawl, over all hosts", check=between(1, 1000)
         ),
         "concurrent_requests_per_host": Setting(
-            int, 1, "requests in flight at once to one host", check=positive
+            int, 1, "requests in flight at once to one host", check=between(1, 100)
         ),
         "timeout_seconds": Setting(
-            (int, float), 30.0, "give up on a request after this many seconds", check=positive
+            (int, float),
+            30.0,
+            "give up on a request after this many seconds",
+            check=between(0, HOUR, above=True),
         ),
         "retries": Setting(
-            int, 3, "retries of a page after a 5xx, 403/412/420/429 or timeout", check=not_negative
+            int,
+            3,
+            "retries of a page after a 5xx, 403/412/420/429 or timeout",
+            check=between(0, 100),
         ),
         "retry_backoff_seconds": Setting(
             (int, float),
             2.0,
             "wait before the first retry; doubles with each retry",
-            check=not_negative,
+            check=between(0, DAY),
         ),
         "retry_backoff_max_seconds": Setting(
-            (int, float), 60.0, "longest wait between retries", check=not_negative
+            (int, float), 60.0, "longest wait between retries", check=between(0, DAY)
         ),
         "max_page_bytes": Setting(
-            int, 10 * 1024 * 1024, "pages larger than this are not downloaded", check=positive
+            int,
+            10 * 1024 * 1024,
+            "pages larger than this are not downloaded",
+            check=between(1, 2 * _GiB),
         ),
         "log_level": Setting(str, "WARNING", "level of Scrapy's own log messages", check=log_level),
         "extract_workers": Setting(
             int,
             1,
             "worker processes that extract articles while the crawl fetches; 0: none",
-            check=not_negative,
+            check=between(0, 64),
         ),
         "allowed_networks": Setting(
             list,
@@ -120,35 +144,35 @@ SECTIONS: dict[str, dict[str, Setting]] = {
     },
     "service": {
         "max_concurrent_crawls": Setting(
-            int, 2, "crawl processes running at once in govwatch run", check=positive
+            int, 2, "crawl processes running at once in govwatch run", check=between(1, 100)
         ),
         "crawl_time_limit_seconds": Setting(
             (int, float),
             1800.0,
             "a crawl still running after this long is stopped and its run recorded failed",
-            check=positive,
+            check=between(0, 7 * DAY, above=True),
         ),
         "kill_after_seconds": Setting(
             (int, float),
             10.0,
             "wait between asking a crawl process to stop (SIGTERM) and killing it (SIGKILL)",
-            check=not_negative,
+            check=between(0, HOUR),
         ),
         "misfire_grace_seconds": Setting(
             int,
             600,
             "a run late by up to this long still runs (once, however many were due); "
             "later ones are recorded as missed",
-            check=positive,
+            check=between(1, 7 * DAY),
         ),
         "jitter_seconds": Setting(
-            int, 60, "sites' start times are spread over this many seconds", check=not_negative
+            int, 60, "sites' start times are spread over this many seconds", check=between(0, DAY)
         ),
         "shutdown_grace_seconds": Setting(
             (int, float),
             30.0,
             "on SIGTERM/SIGINT, time running crawls get to finish before they are stopped",
-            check=not_negative,
+            check=between(0, HOUR),
         ),
         "http_listen": Setting(
             str, "", "HOST:PORT serving /healthz and /metrics; empty: off", check=listen
@@ -157,31 +181,37 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             (int, float),
             5.0,
             "how often a standby govwatch run tries to take over from the leader",
-            check=positive,
+            check=between(0, HOUR, above=True),
         ),
         "heartbeat_seconds": Setting(
-            (int, float), 10.0, "how often the service records that it is alive", check=positive
+            (int, float),
+            10.0,
+            "how often the service records that it is alive",
+            check=between(0, HOUR, above=True),
         ),
         "min_schedule_seconds": Setting(
             int,
             60,
             "shortest 'every' schedule accepted; lower it only to test against a local site",
-            check=positive,
+            check=between(1, DAY),
         ),
         "failing_runs_warning": Setting(
-            int, 3, "govwatch status warns after this many failed runs in a row", check=positive
+            int,
+            3,
+            "govwatch status warns after this many failed runs in a row",
+            check=between(1, 1000),
         ),
         "zero_articles_warning_hours": Setting(
             (int, float),
             72.0,
             "govwatch status warns when a site's runs stored no new article for this long",
-            check=positive,
+            check=between(0, 24 * 3650, above=True),
         ),
         "history_days": Setting(
             int,
             90,
             "missed runs and service heartbeats older than this are deleted",
-            check=positive,
+            check=between(1, 36500),
         ),
         "digest_schedule": Setting(
             str,
@@ -208,74 +238,80 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             (int, float),
             15.0,
             "give up on a link after this long (all its requests and bodies together)",
-            check=positive,
+            check=between(0, HOUR, above=True),
         ),
         "concurrent_requests": Setting(
-            int, 32, "link requests in flight at once, over all hosts", check=positive
+            int, 32, "link requests in flight at once, over all hosts", check=between(1, 1000)
         ),
         "concurrent_requests_per_host": Setting(
-            int, 2, "link requests in flight at once to one host", check=positive
+            int, 2, "link requests in flight at once to one host", check=between(1, 100)
         ),
         "delay_seconds": Setting(
             (int, float),
             1.0,
             "least time between the starts of two requests to one host",
-            check=not_negative,
+            check=between(0, HOUR),
         ),
         "retries": Setting(
-            int, 1, "asks again after a 5xx or a dropped connection", check=not_negative
+            int, 1, "asks again after a 5xx or a dropped connection", check=between(0, 10)
         ),
         "retry_delay_seconds": Setting(
-            (int, float), 2.0, "wait before asking again", check=not_negative
+            (int, float), 2.0, "wait before asking again", check=between(0, HOUR)
         ),
-        "max_redirects": Setting(int, 10, "redirects followed per link", check=positive),
+        "max_redirects": Setting(int, 10, "redirects followed per link", check=between(1, 100)),
         "max_body_bytes": Setting(
             int,
             256 * 1024,
             "read at most this much of a page (enough to recognise an error page)",
-            check=positive,
+            check=between(1, _GiB),
         ),
         "recheck_ok_hours": Setting(
             (int, float),
             24.0,
             "a healthy link is checked again after this long, doubling while it stays healthy",
-            check=positive,
+            check=between(0, 24 * 365, above=True),
         ),
         "recheck_suspect_hours": Setting(
             (int, float),
             1.0,
             "a failing link (error) is checked again after this long, doubling per failure",
-            check=positive,
+            check=between(0, 24 * 365, above=True),
         ),
         "recheck_blocked_hours": Setting(
             (int, float),
             12.0,
             "a blocked link is checked again after this long, doubling",
-            check=positive,
+            check=between(0, 24 * 365, above=True),
         ),
         "recheck_dead_hours": Setting(
             (int, float),
             24.0,
             "a dead or soft-404 link is checked again after this long, doubling",
-            check=positive,
+            check=between(0, 24 * 365, above=True),
         ),
         "recheck_max_hours": Setting(
-            (int, float), 168.0, "longest wait between two checks of a link", check=positive
+            (int, float),
+            168.0,
+            "longest wait between two checks of a link",
+            check=between(0, 24 * 365, above=True),
         ),
         "dead_after_failures": Setting(
             int,
             3,
             "failing checks in a row (5xx, timeout, reset) before a link counts as dead",
-            check=positive,
+            check=between(1, 1000),
         ),
         "dead_after_hours": Setting(
             (int, float),
             24.0,
             "and the first and last of those checks at least this far apart",
-            check=not_negative,
+            check=between(0, 24 * 365),
         ),
         "history_per_link": Setting(
-            int, 20, "checks kept per link in link_checks (older ones are deleted)", check=positive
+            int,
+            20,
+            "checks kept per link in link_checks (older ones are deleted)",
+            check=between(1, 10000),
         ),
         "schedule": Setting(
             str, "every 1h", "how often govwatch run checks the links that are due"
@@ -290,9 +326,11 @@ SITE_KEYS: dict[str, Setting] = {
     "article_url_pattern": Setting(
         str, None, "regex matched against absolute URLs to pick article links (required)"
     ),
-    "max_list_pages": Setting(int, 5, "list pages followed per start URL and run", check=positive),
+    "max_list_pages": Setting(
+        int, 5, "list pages followed per start URL and run", check=between(1, 10000)
+    ),
     "delay_seconds": Setting(
-        (int, float), 2.0, "pause between requests to the site; 0 allowed", check=not_negative
+        (int, float), 2.0, "pause between requests to the site; 0 allowed", check=between(0, HOUR)
     ),
     "schedule": Setting(str, "every 30m", "'every 30m' / 'every 2h' / a 5-field cron expression"),
     "list_link_selector": Setting(
@@ -309,7 +347,7 @@ SITE_KEYS: dict[str, Setting] = {
         int,
         0,
         "re-fetch stored articles published within this many days, to record edits; 0: never",
-        check=not_negative,
+        check=between(0, 3650),
     ),
     "conditional_requests": Setting(
         bool, True, "ask for list pages with If-None-Match / If-Modified-Since (304: no change)"
@@ -363,12 +401,41 @@ def type_name(types: tuple[type, ...]) -> str:
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
+_HOST_LABEL = re.compile(r"^(?!-)[^\s!\"#$%&'()*+,/:;<=>?@\[\\\]^`{|}]{1,63}(?<!-)$")
+
+
 def url_problem(url: Any) -> str | None:
+    """Why ``url`` is not an absolute http(s) URL a client can connect to, or ``None``.
+
+    Strict: brackets must close on an IPv6 address, the port is a number from 1 to 65535,
+    the host is present and made of valid labels, no spaces or control characters.
+    """
     if not isinstance(url, str):
         return f"expected a URL string, got {url!r}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if _CONTROL.search(url):
+        return f"{url!r} contains a space or a control character"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https"):
         return f"{url!r} is not an absolute http(s) URL"
+    host = parts.hostname
+    if not host:
+        return f"{url!r} has no host"
+    if port == 0:
+        return f"{url!r}: port 0 is not a port to connect to"
+    if "[" in parts.netloc:
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return f"{url!r}: {host!r} in brackets is not an IPv6 address"
+        return None
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if not all(_HOST_LABEL.match(label) for label in labels):
+        return f"{url!r}: {host!r} is not a valid host name"
     return None
 
 

@@ -125,6 +125,11 @@ class Supervisor:
         with self._lock:
             self._closed = True
 
+    def reopen(self) -> None:
+        """Accept new children again (the service leads again after standing by)."""
+        with self._lock:
+            self._closed = False
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no child runs, at most ``timeout`` seconds; True when none runs."""
         deadline = time.monotonic() + timeout

@@ -122,7 +122,7 @@ def test_show_and_sites(filled: tuple[Path, dict[str, str]]) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["articles", "--limit", "0"], "must be greater than 0"),
+        (["articles", "--limit", "0"], "must be from 1 to"),
         (["articles", "--format", "xml"], "invalid choice: 'xml'"),
         (["articles", "--site", "nope"], "unknown site 'nope' (configured: local)"),
         (["articles", "--since", "yesterday"], "--since: 'yesterday' is not a date"),

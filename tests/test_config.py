@@ -94,7 +94,7 @@ def test_rendered_config_reads_back_the_same(tmp_path: Path) -> None:
     [
         ("[databse]\nurl='x'\n", "databse: unknown section or key"),
         ("[crawl]\ntimeout = 3\n", "crawl.timeout: unknown key"),
-        ("[crawl]\nretries = -1\n", "crawl.retries: must be 0 or more"),
+        ("[crawl]\nretries = -1\n", "crawl.retries: must be at least 0"),
         ("[crawl]\nobey_robots_txt = 'yes'\n", "crawl.obey_robots_txt: expected true or false"),
         ('[database]\nurl = "mysql://x/y"\n', "database.url: unsupported database 'mysql'"),
         (GOOD_SITE.replace('name = "local"\n', ""), "sites[0].name: missing"),
@@ -116,7 +116,7 @@ def test_rendered_config_reads_back_the_same(tmp_path: Path) -> None:
             GOOD_SITE.replace("every 15m", "61 * * * *"),
             "sites[0] (local).schedule: '61 * * * *': invalid cron expression",
         ),
-        (GOOD_SITE.replace("max_list_pages = 2", "max_list_pages = 0"), "must be greater than 0"),
+        (GOOD_SITE.replace("max_list_pages = 2", "max_list_pages = 0"), "must be at least 1"),
         (GOOD_SITE.replace('title = "h2.tit"', 'title = "h2[["'), "invalid CSS selector"),
         (GOOD_SITE.replace('title = "h2.tit"', 'titel = "h2"'), "selectors.titel: unknown key"),
         (

@@ -136,6 +136,8 @@ class ChatSender:
         kind = self.channel.type
         if kind == "slack":
             return None  # Slack answers errors with an HTTP 4xx/5xx status
+        if not reply.complete:  # the deadline cut the answer: it may or may not have gone out
+            return SendResult("retry", index, reply.status, "the answer did not come in time")
         try:
             answer = json.loads(reply.text or "{}")
         except ValueError:
