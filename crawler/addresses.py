@@ -45,6 +45,7 @@ ALLOWED_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # stripped from both ends of a URL (WHATWG)
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SIXTOFOUR = ipaddress.ip_network("2002::/16")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -202,7 +203,7 @@ def url_readings(url: str) -> list[tuple[str, str, int]]:
     Python's ``urlsplit`` and the WHATWG reading (backslash as slash, tabs and newlines
     dropped) differ for ``http://127.0.0.1\\@ccdi.gov.cn/``: both are returned.
     """
-    text = url.strip(" \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f")
+    text = url.strip(_C0_AND_SPACE)
     variants = [text, _TAB_NEWLINE.sub("", text).replace("\\", "/")]
     readings: list[tuple[str, str, int]] = []
     for variant in variants:

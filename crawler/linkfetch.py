@@ -13,11 +13,13 @@ One :class:`LinkFetcher` serves one checker run:
 - **Redirects** are followed by hand, at most ``max_redirects`` hops; a URL met twice (with
   no cookie set on the way, which some sites need to break their own loop) is a redirect loop.
   Each hop is checked by the address guard again.
-- **Safety** (:mod:`crawler.ssrf`): http/https only; IP literals checked before connecting;
-  host names resolved by the guarded resolver, whose checked addresses are the ones
-  connected to.  Bodies are read up to ``max_body_bytes``, HTML only.  No proxy from the
-  environment.  TLS certificates are not verified: the checker asks whether a link answers,
-  not whether to trust it, and many government sites serve broken chains.
+- **Safety** (:mod:`crawler.addresses`, :mod:`crawler.ssrf`): http/https only; hosts read
+  as the client reads them (look-alike digits, numeric IPv4, IPv6 forms) and IP literals
+  checked before connecting; host names resolved by the guarded resolver, whose checked
+  addresses are the ones connected to.  Bodies are read up to ``max_body_bytes``, HTML
+  only.  No proxy from the environment.  TLS certificates are not verified: the checker
+  asks whether a link answers, not whether to trust it, and many government sites serve
+  broken chains.
 - **Retries**: a 5xx or a dropped connection is asked again ``retries`` times after
   ``retry_delay_seconds``; a timeout is not (it already cost the whole timeout).
 - **Deadline**: ``timeout_seconds`` bounds a link's whole check on the wire: every request
