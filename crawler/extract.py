@@ -205,7 +205,7 @@ def extract_article(
         warnings=tuple(clean_text(w) for w in page.warnings),
         encoding=encoding,
         page_kind=kind,
-        error_reason=reason,
+        error_reason=clean_optional(reason),
     )
 
 

@@ -148,6 +148,14 @@ def test_extracted_fields_hold_no_control_characters() -> None:
         assert_clean(link.text)
 
 
+def test_error_reason_holds_no_control_characters() -> None:
+    page = f"<html><body><p>The requested URL /x{CLEAR}{OSC_TITLE} was not found</p></body></html>"
+    art = extract_article(page.encode(), "https://a.example/x", content_type="text/html")
+    assert art.page_kind == "error"
+    assert art.error_reason and "was not found" in art.error_reason
+    assert_clean(art.error_reason)
+
+
 def test_page_of_angle_brackets_is_an_error_page() -> None:
     art = extract_article(b"<" * 200_000, "https://a.example/1.html", content_type="text/html")
     assert art.page_kind == "error"
