@@ -15,7 +15,7 @@ and the first bytes, after the basics of WHATWG MIME sniffing:
   whitespace and ESC, in the sniffed head: random bytes hold about 10%) are not HTML;
 - ``text/html`` and ``application/xhtml+xml`` are HTML; any other type
   (``application/octet-stream``, ``text/plain``, none) is HTML only when an HTML tag starts
-  the document or appears early in it.
+  the document or a complete tag appears in its first 8 KB.
 
 Hand-written: Scrapy's ``responsetypes`` guesses a response class and would call random
 bytes ``text``; the rules needed here are these few lines of the WHATWG algorithm.
@@ -80,6 +80,9 @@ _TAG_RE = re.compile(
     rb"meta|link|!--|\?xml)[\s>/]",
     re.IGNORECASE,
 )
+# Any complete tag (``<span class="x">``, ``</li>``), looked for in the first bytes of a
+# document that does not start with one of the above.
+_ANY_TAG_RE = re.compile(rb"</?[a-z][a-z0-9]{0,15}(?:\s[^<>]{0,500})?/?>", re.IGNORECASE)
 _EARLY_TAG_BYTES = 8192
 
 
@@ -111,6 +114,6 @@ def not_html_reason(body: bytes, content_type: str | None = None) -> str | None:
         return f"binary bytes served as {media or 'an unknown type'}"
     if media in _HTML_TYPES:
         return None
-    if _TAG_RE.match(stripped) or _TAG_RE.search(body, 0, _EARLY_TAG_BYTES):
+    if _TAG_RE.match(stripped) or _ANY_TAG_RE.search(body, 0, _EARLY_TAG_BYTES):
         return None
     return f"no HTML markup in a document served as {media or 'an unknown type'}"

@@ -112,6 +112,8 @@ def test_not_html(body: bytes, content_type: str | None) -> None:
         ("<html><p>通报</p></html>".encode("utf-16"), "text/html"),  # BOM, NUL bytes
         (b"<!-- ad \x02 fields \x02 -->\n<html><p>x</p></html>", None),  # yahoo.cn's comments
         (b"<" * 200_000, "text/html"),  # left to the extractor: no readable text
+        (b"var x = 1;\n" * 100 + b'<span class="t">x</span>', None),
+        ("<li>只有一项</li>".encode(), "text/plain"),
         (b"", None),
     ],
 )
