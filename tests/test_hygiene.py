@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawler.extract import extract_article
+from crawler.links import extract_links
 from crawler.pagekind import is_readable
 from crawler.sniff import not_html_reason
 from crawler.textclean import clean_text
@@ -148,6 +149,17 @@ def test_extracted_fields_hold_no_control_characters() -> None:
     assert "基层治理是国家治理的基石" in art.body
     for link in art.links:
         assert_clean(link.text)
+
+
+def test_link_texts_of_list_and_article_pages_hold_no_control_characters() -> None:
+    page = f"""<html><body><ul><li><a href="/a/1.html">{HOSTILE}</a></li>
+<li><a href="/a/2.html" title="{OSC_TITLE}x"></a></li><li><img src="/i.png" alt="{CLEAR}图"></li>
+</ul></body></html>"""
+    links = extract_links(page, "https://jjc.example.gov.cn/list.html")
+    assert len(links) == 3
+    for link in links:
+        assert_clean(link.text)
+    assert links[0].text == clean_text(HOSTILE)
 
 
 def test_error_reason_holds_no_control_characters() -> None:
