@@ -282,3 +282,17 @@ def test_crawl_records_binary_and_markup_only_pages_as_errors_and_cleans_text(
         srv.url(binary.path): "not_html",
         srv.url(brackets.path): "not_article",
     }
+
+
+def test_list_page_that_is_not_html_is_an_error_of_the_run(tmp_path: Path) -> None:
+    site = build_ccdi_site(n_articles=3)
+    site.pages["/yaowenn/"] = Page(b"%PDF-1.7\n" + bytes(range(256)) * 40, content_type="")
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert articles(config) == []
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = conn.execute("SELECT url, kind, message FROM crawl_errors").fetchall()
+    assert errors == [(srv.url("/yaowenn/"), "not_html", "not HTML: a PDF document")]
