@@ -111,6 +111,7 @@ def test_not_html(body: bytes, content_type: str | None) -> None:
         (b"  <HTML><p>x</p></HTML>", None),
         (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"/>', "text/xml"),
         ("<html><p>通报</p></html>".encode("utf-16"), "text/html"),  # BOM, NUL bytes
+        ("<html><p>通报</p></html>".encode("utf-16-le"), "text/html; charset=utf-16"),
         (b"<!-- ad \x02 fields \x02 -->\n<html><p>x</p></html>", None),  # yahoo.cn's comments
         (b"<" * 200_000, "text/html"),  # left to the extractor: no readable text
         (b"var x = 1;\n" * 100 + b'<span class="t">x</span>', None),
