@@ -148,7 +148,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
         utf16 = _bomless_utf16(body)
         if utf16 is not None:
             return _page(body, utf16, raw, where)
-        declared = _UTF8  # the HTML standard: a page that can say "utf-16" in ASCII is not
+        declared = _UTF8  # HTML standard: a page that says "utf-16" in ASCII is not UTF-16
     is_utf8, non_ascii = _utf8_verdict(body)
 
     if declared == _UTF8 and is_utf8:
@@ -211,7 +211,7 @@ def gb_contradicts(body: bytes, declared: str) -> bool:
     text = sample.decode(_GB18030, errors="replace")
     non_ascii = len(sample) - len(sample.translate(None, _HIGH_BYTES))
     if text.count("\ufffd") * 1000 > non_ascii * _UTF8_DAMAGE_PER_MILLE + 1000:
-        return False  # +1: the sample may end in the middle of a character
+        return False  # one damaged character more: the sample may end inside one
     gb_share = _common_share(text, _GB_COMMON)
     if gb_share < _GB_EVIDENCE:
         return False

@@ -53,7 +53,7 @@ from crawler.pubtime import (
     parse_time,
     url_date,
 )
-from crawler.records import ExtractedArticle, PageLink, Selectors
+from crawler.records import ExtractedArticle, Selectors
 from crawler.site_selectors import family_selectors, select_elements, select_texts
 from crawler.sniff import not_html_reason
 from crawler.textclean import clean_optional, clean_text
@@ -201,17 +201,12 @@ def extract_article(
         subtitle=clean_optional(headline.subtitle),
         pretitle=clean_optional(headline.pretitle),
         editor=clean_optional(editor),
-        links=tuple(_clean_link(link) for link in links),
+        links=links,  # their texts are cleaned by extract_links
         warnings=tuple(clean_text(w) for w in page.warnings),
         encoding=encoding,
         page_kind=kind,
-        error_reason=reason,
+        error_reason=clean_optional(reason),
     )
-
-
-def _clean_link(link: PageLink) -> PageLink:
-    text = clean_text(link.text)
-    return link if text == link.text else PageLink(url=link.url, kind=link.kind, text=text)
 
 
 def _first(values: Iterable[str | None]) -> str | None:

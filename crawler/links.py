@@ -19,6 +19,7 @@ from lxml.html import HtmlElement
 
 from crawler.dom import collapse_ws, parse_html
 from crawler.records import LinkKind, PageLink
+from crawler.textclean import clean_text
 
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "about:", "#", "sms:", "weixin:")
 _ATTACHMENT_RE = re.compile(
@@ -81,7 +82,7 @@ def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tup
         if url is None or (url, kind) in seen:
             return
         seen.add((url, kind))
-        out.append(PageLink(url=url, kind=kind, text=text))
+        out.append(PageLink(url=url, kind=kind, text=clean_text(text)))
 
     for el in root.iter("a", "area", "img", "iframe", "frame", "script", "embed", "object",
                         "video", "audio", "source", "link"):  # fmt: skip

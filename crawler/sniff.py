@@ -5,8 +5,9 @@ labelled ``application/octet-stream``; none of them is an article, and decoding 
 turns noise into "Chinese" text.  :func:`not_html_reason` decides from the ``Content-Type``
 and the first bytes, after the basics of WHATWG MIME sniffing:
 
-- a byte-order mark is text (UTF-16 HTML is full of NUL bytes), and an empty body is left
-  to the caller (an empty list page is a warning, an empty article page an error);
+- a byte-order mark (or ``<`` in UTF-16) is text (UTF-16 HTML is full of NUL bytes), and an
+  empty body is left to the caller (an empty list page is a warning, an empty article page
+  an error);
 - a known file signature (``%PDF``, PNG, JPEG, GIF, ZIP, RAR, gzip …) is not HTML, whatever
   the header says;
 - ``Content-Type`` ``image/*``, ``audio/*``, ``video/*``, ``font/*``, ``application/pdf``,
@@ -15,7 +16,7 @@ and the first bytes, after the basics of WHATWG MIME sniffing:
   whitespace and ESC, in the sniffed head: random bytes hold about 10%) are not HTML;
 - ``text/html`` and ``application/xhtml+xml`` are HTML; any other type
   (``application/octet-stream``, ``text/plain``, none) is HTML only when an HTML tag starts
-  the document or appears early in it.
+  the document or a complete tag appears in its first 8 KB.
 
 Hand-written: Scrapy's ``responsetypes`` guesses a response class and would call random
 bytes ``text``; the rules needed here are these few lines of the WHATWG algorithm.
@@ -28,7 +29,8 @@ import re
 __all__ = ["not_html_reason"]
 
 _SNIFF_BYTES = 1445  # as many bytes as the WHATWG algorithm reads
-_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+# Byte-order marks, and "<" in UTF-16 without one (crawler.decode reads both).
+_TEXT_STARTS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "a PDF document"),
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
@@ -80,6 +82,9 @@ _TAG_RE = re.compile(
     rb"meta|link|!--|\?xml)[\s>/]",
     re.IGNORECASE,
 )
+# Any complete tag (``<span class="x">``, ``</li>``), looked for in the first bytes of a
+# document that does not start with one of the above.
+_ANY_TAG_RE = re.compile(rb"</?[a-z][a-z0-9]{0,15}(?:\s[^<>]{0,500})?/?>", re.IGNORECASE)
 _EARLY_TAG_BYTES = 8192
 
 
@@ -96,7 +101,7 @@ def _binary_count(head: bytes) -> int:
 def not_html_reason(body: bytes, content_type: str | None = None) -> str | None:
     """Why ``body`` (served with ``content_type``) is not an HTML page, or ``None`` if it is."""
     head = body[:_SNIFF_BYTES]
-    if head.startswith(_BOMS):
+    if head.startswith(_TEXT_STARTS):
         return None
     stripped = head.lstrip(b" \t\r\n\x0c")
     if not stripped:
@@ -111,6 +116,6 @@ def not_html_reason(body: bytes, content_type: str | None = None) -> str | None:
         return f"binary bytes served as {media or 'an unknown type'}"
     if media in _HTML_TYPES:
         return None
-    if _TAG_RE.match(stripped) or _TAG_RE.search(body, 0, _EARLY_TAG_BYTES):
+    if _TAG_RE.match(stripped) or _ANY_TAG_RE.search(body, 0, _EARLY_TAG_BYTES):
         return None
     return f"no HTML markup in a document served as {media or 'an unknown type'}"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crawler.linkrecords import CheckReport
+from crawler.textclean import clean_text
 from scheduler.output import beijing, csv_row, fit, iso
 from storage.link_records import LinkView
 from storage.repository.links import MAX_REFS_PER_LINK
@@ -93,7 +94,7 @@ def links_table(links: Sequence[LinkView]) -> str:
         )
         lines.append("  ".join(fit(c, w) for c, w in zip(cells, widths, strict=True)).rstrip())
         for ref in link.refs[:_SHOWN_PAGES]:
-            text = f" “{ref.text}”" if ref.text else ""
+            text = f" “{clean_text(ref.text)}”" if ref.text else ""
             lines.append(f"    on {ref.page_url} [{ref.site}, {ref.kind}]{text}")
         more = link.ref_count - min(len(link.refs), _SHOWN_PAGES)
         if link.ref_count >= MAX_REFS_PER_LINK:

@@ -136,3 +136,17 @@ def test_keys_of_ordinary_urls_did_not_change(url: str) -> None:
         )
     )
     assert canonicalize(url) == earlier
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a.gov.cn/att/%b8%bd%bc%fe.doc",
+        "https://a.gov.cn/a%2fb%25%41%zz/中文 x.html?q=%C3%C0+b&a=%E4%B8%AD&utm_source=1",
+        "HTTP://A.gov.cn.:80/x/Index.HTML?b=&a",
+        "https://a.gov.cn/s?q=%D6%D0%B9%FA#frag",
+    ],
+)
+def test_canonical_form_is_a_fixed_point(url: str) -> None:
+    once = canonicalize(url)
+    assert canonicalize(once) == once

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawler.extract import extract_article
+from crawler.links import extract_links
 from crawler.pagekind import is_readable
 from crawler.sniff import not_html_reason
 from crawler.textclean import clean_text
@@ -110,8 +111,11 @@ def test_not_html(body: bytes, content_type: str | None) -> None:
         (b"  <HTML><p>x</p></HTML>", None),
         (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"/>', "text/xml"),
         ("<html><p>通报</p></html>".encode("utf-16"), "text/html"),  # BOM, NUL bytes
+        ("<html><p>通报</p></html>".encode("utf-16-le"), "text/html; charset=utf-16"),
         (b"<!-- ad \x02 fields \x02 -->\n<html><p>x</p></html>", None),  # yahoo.cn's comments
         (b"<" * 200_000, "text/html"),  # left to the extractor: no readable text
+        (b"var x = 1;\n" * 100 + b'<span class="t">x</span>', None),
+        ("<li>只有一项</li>".encode(), "text/plain"),
         (b"", None),
     ],
 )
@@ -146,6 +150,25 @@ def test_extracted_fields_hold_no_control_characters() -> None:
     assert "基层治理是国家治理的基石" in art.body
     for link in art.links:
         assert_clean(link.text)
+
+
+def test_link_texts_of_list_and_article_pages_hold_no_control_characters() -> None:
+    page = f"""<html><body><ul><li><a href="/a/1.html">{HOSTILE}</a></li>
+<li><a href="/a/2.html" title="{OSC_TITLE}x"></a></li><li><img src="/i.png" alt="{CLEAR}图"></li>
+</ul></body></html>"""
+    links = extract_links(page, "https://jjc.example.gov.cn/list.html")
+    assert len(links) == 3
+    for link in links:
+        assert_clean(link.text)
+    assert links[0].text == clean_text(HOSTILE)
+
+
+def test_error_reason_holds_no_control_characters() -> None:
+    page = f"<html><body><p>The requested URL /x{CLEAR}{OSC_TITLE} was not found</p></body></html>"
+    art = extract_article(page.encode(), "https://a.example/x", content_type="text/html")
+    assert art.page_kind == "error"
+    assert art.error_reason and "was not found" in art.error_reason
+    assert_clean(art.error_reason)
 
 
 def test_page_of_angle_brackets_is_an_error_page() -> None:
@@ -260,3 +283,17 @@ def test_crawl_records_binary_and_markup_only_pages_as_errors_and_cleans_text(
         srv.url(binary.path): "not_html",
         srv.url(brackets.path): "not_article",
     }
+
+
+def test_list_page_that_is_not_html_is_an_error_of_the_run(tmp_path: Path) -> None:
+    site = build_ccdi_site(n_articles=3)
+    site.pages["/yaowenn/"] = Page(b"%PDF-1.7\n" + bytes(range(256)) * 40, content_type="")
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert articles(config) == []
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = conn.execute("SELECT url, kind, message FROM crawl_errors").fetchall()
+    assert errors == [(srv.url("/yaowenn/"), "not_html", "not HTML: a PDF document")]
