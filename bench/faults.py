@@ -28,9 +28,15 @@ with the same title); missing; runs needed (runs, the faulty one included, until
 article was stored; ``never`` when the last run still missed some).  Exit status 0 even when
 articles are lost: this is a measurement.
 
-    .venv/bin/python bench/faults.py                      # the full matrix, ~6-8 min
-    .venv/bin/python bench/faults.py --quick              # 3 kill points, 10 s outage
+    .venv/bin/python bench/faults.py              # the full matrix, ~6-8 min
+    .venv/bin/python bench/faults.py --quick      # 120 articles, 3 kill points, 10 s outage
+    .venv/bin/python bench/faults.py --no-pg --only sigkill --kill-points 20 --seed 7
     .venv/bin/python bench/faults.py --pg postgresql://postgres@127.0.0.1:5432/test
+
+PostgreSQL: each database is a new schema in ``--pg`` (dropped at the end); the outage runs
+on a private cluster (``initdb`` into a temporary directory, as the ``postgres`` user when run
+as root, on a free loopback port), stopped and deleted at the end.  ``--keep-logs DIR`` keeps
+every process's log (the outage's service log shows what the operator would see).
 """
 
 from __future__ import annotations
@@ -430,30 +436,27 @@ class Row:
         self.runs.append(runs_needed)
 
     def runs_text(self) -> str:
+        """``2`` for one trial; for several, how many needed each count: ``1:2 2:5 never:3``."""
         if len(self.runs) == 1:
             return self.runs[0]
-        never = sum(1 for r in self.runs if r == "never")
-        done = sorted(int(r) for r in self.runs if r != "never")
-        parts = []
-        if done:
-            parts.append(f"{len(done)}× ≤{done[-1]}")
-        if never:
-            parts.append(f"{never}× never")
-        return ", ".join(parts)
+        tally = Counter(self.runs)
+        order = sorted(tally, key=lambda r: (r == "never", int(r) if r.isdigit() else 0))
+        return " ".join(f"{r}:{tally[r]}" for r in order)
 
 
 HEADER = (
-    f"{'scenario':<18} {'db':<10} {'expected':>8} {'after fault':>11} {'stored':>7} "
-    f"{'dup URL':>7} {'dup title':>9} {'missing':>7}  {'runs needed':<16} note"
+    f"{'scenario':<17} {'db':<10} {'expected':>8} {'after fault':>11} {'stored':>7} "
+    f"{'dup URL':>7} {'dup title':>9} {'missing':>7}  runs needed"
 )
 
 
 def format_row(row: Row) -> str:
-    return (
-        f"{row.scenario:<18} {row.db:<10} {row.expected:>8} {row.after_fault:>11} "
+    line = (
+        f"{row.scenario:<17} {row.db:<10} {row.expected:>8} {row.after_fault:>11} "
         f"{row.stored:>7} {row.dup_url:>7} {row.dup_title:>9} {row.missing:>7}  "
-        f"{row.runs_text():<16} {row.note}"
+        f"{row.runs_text()}"
     )
+    return line + (f"\n    {row.note}" if row.note else "")
 
 
 def runs_needed(history: list[int], expected: int) -> str:
@@ -475,7 +478,8 @@ class Bench:
     expected: dict[str, str]  # URL path -> title
     list_paths: list[str]
     tmp: Path
-    crawl_seconds: dict[str, float] = field(default_factory=dict)
+    crawl_seconds: dict[str, float] = field(default_factory=dict)  # whole process
+    fetch_seconds: dict[str, float] = field(default_factory=dict)  # from its run's start
     rows: list[Row] = field(default_factory=list)
     out: TextIO = sys.stdout
 
@@ -513,26 +517,49 @@ class Bench:
     def baseline(self, backend: Backend) -> None:
         workdir, url, config = self.setup(backend, "baseline")
         started = time.monotonic()
-        rc = crawl(config, workdir / "crawl.log")
-        self.crawl_seconds[backend.name] = time.monotonic() - started
+        with running(Proc.start(config, ["crawl", SITE], workdir / "crawl.log")) as proc:
+            wait_for(lambda: proc.popen.poll() is not None or self.run_started(url), 120, 0.05)
+            run_started = time.monotonic()
+            rc = proc.wait(300)
+        ended = time.monotonic()
+        self.crawl_seconds[backend.name] = ended - started
+        self.fetch_seconds[backend.name] = max(0.5, ended - run_started)
         counts = self.count(url)
         row = Row("baseline", backend.name)
         row.add(self.n, counts.stored, counts, runs_needed([counts.stored], self.n))
-        row.note = f"one crawl {self.crawl_seconds[backend.name]:.1f} s, exit {rc}"
+        row.note = (
+            f"one crawl: {ended - started:.1f} s, of which {run_started - started:.1f} s before "
+            f"its run began (process start, schema); exit {rc}"
+        )
         self.emit(row)
+
+    def run_started(self, url: str) -> bool:
+        return query_int(url, "SELECT count(*) FROM crawl_runs") > 0
+
+    def fault_delay(self, backend: str, rng: random.Random, low: float, high: float) -> float:
+        """A random moment within the crawling part of a normal run (after its run began)."""
+        return rng.uniform(low, high) * self.fetch_seconds.get(backend, 4.0)
+
+    def start_crawl_and_wait(self, config: Path, logfile: Path, url: str) -> Proc:
+        """``govwatch crawl`` started, returned once its run has begun (or it has exited)."""
+        proc = Proc.start(config, ["crawl", SITE], logfile)
+        wait_for(lambda: proc.popen.poll() is not None or self.run_started(url), 120, 0.05)
+        return proc
 
     # sigkill -------------------------------------------------------------------
     def sigkill(self, backend: Backend, rng: random.Random) -> None:
         row = Row(f"sigkill ×{self.opts.kill_points}", backend.name)
-        duration = self.crawl_seconds.get(backend.name, 5.0)
         detail = []
         left_running = 0
+        too_late = 0
         for k in range(self.opts.kill_points):
-            delay = rng.uniform(0.05, 0.95) * duration
+            delay = self.fault_delay(backend.name, rng, 0.02, 0.98)
             workdir, url, config = self.setup(backend, f"kill{k}")
-            with running(Proc.start(config, ["crawl", SITE], workdir / "killed.log")) as proc:
+            proc = self.start_crawl_and_wait(config, workdir / "killed.log", url)
+            with running(proc):
                 exited = proc.wait(delay)
                 proc.signal(signal.SIGKILL, group=True)
+            too_late += exited is not None
             after = self.count(url).stored
             history = [after, *self.healthy_runs(config, url, workdir, 2)]
             final = self.count(url)
@@ -548,8 +575,9 @@ class Bench:
                 history,
             )
         row.note = (
-            f"runs left 'running': {left_running}; kill at: stored after kill/run 2/run 3 = "
-            + " ".join(detail)
+            f"SIGKILL (process group) N s after the run began: stored after the kill/run 2/"
+            f"run 3 = {' '.join(detail)}; runs left 'running': {left_running}"
+            + (f"; {too_late} crawl(s) had ended before the kill" if too_late else "")
         )
         self.emit(row)
 
@@ -567,7 +595,7 @@ class Bench:
         row = Row("list-502", backend.name)
         row.add(self.n, after, self.count(url), runs_needed(history, self.n))
         outcomes = self.outcomes(url)
-        row.note = f"{failing} 502; first run exit {rc}; outcomes {outcomes}"
+        row.note = f"{failing} 502; first run exit {rc}; runs (outcome:new) {outcomes}"
         self.emit(row)
 
     def outcomes(self, url: str) -> str:
@@ -586,9 +614,8 @@ class Bench:
     # SIGTERM of a crawl ------------------------------------------------------------
     def sigterm_crawl(self, backend: Backend, rng: random.Random) -> None:
         workdir, url, config = self.setup(backend, "term")
-        duration = self.crawl_seconds.get(backend.name, 5.0)
-        delay = rng.uniform(0.4, 0.7) * duration
-        with running(Proc.start(config, ["crawl", SITE], workdir / "term.log")) as proc:
+        delay = self.fault_delay(backend.name, rng, 0.3, 0.7)
+        with running(self.start_crawl_and_wait(config, workdir / "term.log", url)) as proc:
             proc.wait(delay)
             proc.signal(signal.SIGTERM)
             rc = proc.wait(60)
@@ -596,7 +623,10 @@ class Bench:
         history = [after, *self.healthy_runs(config, url, workdir, 1)]
         row = Row("sigterm-crawl", backend.name)
         row.add(self.n, after, self.count(url), runs_needed(history, self.n))
-        row.note = f"SIGTERM at {delay:.1f}s, exit {rc}; outcomes {self.outcomes(url)}"
+        row.note = (
+            f"SIGTERM {delay:.1f}s after the run began, exit {rc}; "
+            f"runs (outcome:new) {self.outcomes(url)}"
+        )
         self.emit(row)
 
     # the service ---------------------------------------------------------------------
@@ -630,10 +660,9 @@ class Bench:
 
     def sigterm_service(self, backend: Backend, rng: random.Random) -> None:
         workdir, url, config = self.setup(backend, "svc")
-        duration = self.crawl_seconds.get(backend.name, 5.0)
-        delay = rng.uniform(0.2, 0.6) * duration
+        delay = self.fault_delay(backend.name, rng, 0.2, 0.8)
         with running(Proc.start(config, ["run"], workdir / "service-1.log")) as svc:
-            started = wait_for(lambda: self.running_crawl(url), self.opts.service_timeout)
+            started = wait_for(lambda: self.running_crawl(url), self.opts.service_timeout, 0.05)
             svc.wait(delay)
             svc.signal(signal.SIGTERM)
             rc = svc.wait(60)
@@ -646,8 +675,10 @@ class Bench:
         row = Row("sigterm-service", backend.name)
         row.add(self.n, after, self.count(url), runs_needed(history, self.n))
         row.note = (
-            f"SIGTERM {delay:.1f}s into the crawl{'' if started else ' (no crawl seen)'}, "
-            f"grace {self.opts.service_grace}s, exit {rc}; outcomes {self.outcomes(url)}"
+            f"SIGTERM to the service {delay:.1f}s after the crawl's run began"
+            f"{'' if started else ' (no crawl seen)'}, shutdown_grace_seconds "
+            f"{self.opts.service_grace:g}, exit {rc}; restarted twice until one run each; "
+            f"runs (outcome:new) {self.outcomes(url)}"
         )
         self.emit(row)
 
@@ -661,11 +692,11 @@ class Bench:
             workdir = self.workdir("outage")
             config = write_config(workdir, self.start_url, url, self.opts, len(self.list_paths))
             logfile = workdir / "service.log"
-            delay = rng.uniform(0.2, 0.6) * self.crawl_seconds.get("postgresql", 5.0)
+            delay = self.fault_delay("postgresql", rng, 0.2, 0.6)
             svc = Proc.start(config, ["run"], logfile)
             started = [svc]  # every service process, all reaped at the end
             try:
-                wait_for(lambda: self.running_crawl(url), self.opts.service_timeout)
+                wait_for(lambda: self.running_crawl(url), self.opts.service_timeout, 0.05)
                 svc.wait(delay)
                 before_stop = self.count(url).stored
                 offset = logfile.stat().st_size
@@ -703,9 +734,10 @@ class Bench:
                     proc.reap()
             row.add(self.n, before_stop, self.count(url), runs_needed(history, self.n))
             row.note = (
-                f"stopped {delay:.1f}s into the crawl; during the outage {lines} log lines, "
-                f"{tracebacks} tracebacks; service exits {exits or 'none'} (restarted after "
-                f"{RESTART_SEC:g} s as systemd would); outcomes {self.outcomes(url)}"
+                f"cluster stopped {delay:.1f}s after the crawl's run began; during the outage "
+                f"{lines} log lines, {tracebacks} tracebacks; service exits {exits or 'none'} "
+                f"(restarted after {RESTART_SEC:g} s as systemd would); "
+                f"runs (outcome:new) {self.outcomes(url)}"
             )
         finally:
             cluster.destroy()
@@ -742,9 +774,13 @@ class Bench:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 kill points, 10 s outage")
-    parser.add_argument("--articles", type=int, default=300)
-    parser.add_argument("--per-page", type=int, default=20)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="120 articles (10 per page), 3 kill points, 10 s outage",
+    )
+    parser.add_argument("--articles", type=int, help="articles on the site (300; quick 120)")
+    parser.add_argument("--per-page", type=int, help="articles per list page (20; quick 10)")
     parser.add_argument("--kill-points", type=int, help="SIGKILL moments per database (10)")
     parser.add_argument("--outage-seconds", type=float, help="PostgreSQL outage (60; quick 10)")
     parser.add_argument("--seed", type=int, default=11)
@@ -765,6 +801,10 @@ def main() -> int:
         "pg-outage",
     )
     opts = parser.parse_args()
+    if opts.articles is None:
+        opts.articles = 120 if opts.quick else 300
+    if opts.per_page is None:
+        opts.per_page = 10 if opts.quick else 20
     if opts.kill_points is None:
         opts.kill_points = 3 if opts.quick else 10
     if opts.outage_seconds is None:
@@ -801,7 +841,7 @@ def main() -> int:
         print(
             f"site: {len(expected)} articles, {len(site.list_paths)} list pages of "
             f"{opts.per_page}; seed {opts.seed}; {opts.kill_points} kill points; outage "
-            f"{opts.outage_seconds:g} s; code at {git_head()}"
+            f"{opts.outage_seconds:g} s; govwatch code at {git_head()}"
         )
         print(HEADER)
         try:
@@ -845,17 +885,21 @@ def main() -> int:
 
 
 def git_head() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return out.stdout.strip() or "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
+    """The commit of the code measured: the last one outside ``bench/``, and HEAD."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip()
+
+    code = git("log", "-1", "--format=%h", "--", ".", ":(exclude)bench")
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return f"{code or '?'} (HEAD {head or '?'}){dirty}"
 
 
 if __name__ == "__main__":
