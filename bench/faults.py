@@ -817,6 +817,9 @@ def main() -> int:
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
     only = {s.strip() for s in opts.only.split(",") if s.strip()}
+    # Ctrl-C and SIGTERM unwind through every ``finally``: processes, schemas, the cluster.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
 
     def wanted(name: str) -> bool:
         return not only or name in only
@@ -888,6 +891,10 @@ def main() -> int:
             else "summary: no fault scenario ran"
         )
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
 
 
 def git_head() -> str:
