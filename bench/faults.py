@@ -8,14 +8,16 @@ each scenario on a fresh database, SQLite and PostgreSQL:
 
   baseline       one healthy crawl (also times the crawl, for the kill points below)
   sigkill        ``govwatch crawl`` killed with SIGKILL (its process group) at a random moment
-                 within a normal crawl's duration (seeded), then two healthy crawls; repeated
+                 of the crawling (seeded; measured from the moment its run is recorded, as a
+                 fraction of the baseline's crawling time), then two healthy crawls; repeated
                  at ``--kill-points`` moments, one fresh database each
-  list-502       one list page answers 502 through all its retries in the first run, then two
+  list-502       list page 4 answers 502 through all its retries in the first run, then two
                  healthy runs
   sigterm-crawl  ``govwatch crawl`` gets SIGTERM mid-run, then one healthy run
-  sigterm-svc    ``govwatch run`` gets SIGTERM mid-crawl (``shutdown_grace_seconds`` short, so
+  sigterm-service
+                 ``govwatch run`` gets SIGTERM mid-crawl (``shutdown_grace_seconds`` short, so
                  the crawl is stopped, not waited for), then the service is started again
-                 until it has finished two more runs
+                 twice, each time until it has finished one run
   pg-outage      (PostgreSQL only, on a private cluster started for the purpose) the cluster
                  is stopped mid-crawl under ``govwatch run`` for ``--outage-seconds``, started
                  again, and the service (restarted if it exited, as systemd's
@@ -120,7 +122,8 @@ def count_articles(url: str, expected: dict[str, str]) -> Counts:
     try:
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT url, title FROM articles")).all()
-    except Exception:  # no schema yet (killed before it was made) or database down
+    except Exception as exc:  # no schema yet (killed before it was made), database down
+        log.info("cannot count articles (%s): counted as none", type(exc).__name__)
         return Counts()
     finally:
         engine.dispose()
@@ -421,6 +424,7 @@ class Row:
     stored: int = 0
     dup_url: int = 0
     dup_title: int = 0
+    extra: int = 0  # rows that are none of the site's articles
     runs: list[str] = field(default_factory=list)  # per trial: "2", "never"
     note: str = ""
 
@@ -434,6 +438,7 @@ class Row:
         self.stored += final.stored
         self.dup_url += final.dup_url
         self.dup_title += final.dup_title
+        self.extra += final.extra
         self.runs.append(runs_needed)
 
     def runs_text(self) -> str:
@@ -457,7 +462,10 @@ def format_row(row: Row) -> str:
         f"{row.stored:>7} {row.dup_url:>7} {row.dup_title:>9} {row.missing:>7}  "
         f"{row.runs_text()}"
     )
-    return line + (f"\n    {row.note}" if row.note else "")
+    note = row.note + (
+        f"; {row.extra} stored rows are none of the site's articles" if row.extra else ""
+    )
+    return line + (f"\n    {note}" if note else "")
 
 
 def runs_needed(history: list[int], expected: int) -> str:
@@ -693,7 +701,9 @@ class Bench:
             workdir = self.workdir("outage")
             config = write_config(workdir, self.start_url, url, self.opts, len(self.list_paths))
             logfile = workdir / "service.log"
-            delay = self.fault_delay("postgresql", rng, 0.2, 0.6)
+            # late enough that the first batch of articles is stored: a stop before it
+            # loses nothing, whatever the code does
+            delay = self.fault_delay("postgresql", rng, 0.4, 0.8)
             svc = Proc.start(config, ["run"], logfile)
             started = [svc]  # every service process, all reaped at the end
             try:
@@ -779,7 +789,7 @@ def main() -> int:
         "--quick",
         action="store_true",
         help="120 articles (10 per page), no delay, 3 kill points, 10 s outage; list-502 and "
-        "the SIGTERMs on SQLite only",
+        "the SIGTERMs on SQLite only; the service stops its crawl at once (grace 0)",
     )
     parser.add_argument("--articles", type=int, help="articles on the site (300; quick 120)")
     parser.add_argument("--per-page", type=int, help="articles per list page (20; quick 10)")
@@ -788,7 +798,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--delay", type=float, help="the site's delay_seconds (0.01; quick 0)")
     parser.add_argument("--retries", type=int, default=2, help="crawl.retries")
-    parser.add_argument("--service-grace", type=float, default=1.0, help="shutdown_grace_seconds")
+    parser.add_argument(
+        "--service-grace", type=float, help="the service's shutdown_grace_seconds (1; quick 0)"
+    )
     parser.add_argument("--service-every", type=int, default=2, help="site schedule, seconds")
     parser.add_argument("--service-timeout", type=float, default=120.0)
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL for the matrix")
@@ -803,6 +815,8 @@ def main() -> int:
         "pg-outage",
     )
     opts = parser.parse_args()
+    if opts.service_grace is None:
+        opts.service_grace = 0.0 if opts.quick else 1.0
     if opts.delay is None:
         opts.delay = 0.0 if opts.quick else 0.01
     if opts.articles is None:
