@@ -49,9 +49,21 @@ def between(low: float, high: float, *, above: bool = False) -> Callable[[Any], 
     return check
 
 
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 HOUR = 3600
 DAY = 24 * HOUR
 _GiB = 1024 * 1024 * 1024
+
+
+def header_value(value: Any) -> str | None:
+    """A value sent in an HTTP header: one line, no control characters."""
+    if not value.strip():
+        return "must not be empty"
+    return (
+        "must not contain line breaks or control characters"
+        if _CONTROL_IN_TEXT.search(value)
+        else None
+    )
 
 
 def log_level(value: Any) -> str | None:
@@ -92,7 +104,9 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         ),
     },
     "crawl": {
-        "user_agent": Setting(str, DEFAULT_USER_AGENT, "User-Agent sent with every request"),
+        "user_agent": Setting(
+            str, DEFAULT_USER_AGENT, "User-Agent sent with every request", check=header_value
+        ),
         "obey_robots_txt": Setting(bool, True, "fetch robots.txt and obey it"),
         "concurrent_requests": Setting(
             int, 8, "requests in flight at once per crawl, over all hosts", check=between(1, 1000)
@@ -340,7 +354,7 @@ SITE_KEYS: dict[str, Setting] = {
         int,
         0,
         "re-fetch stored articles published within this many days, to record edits; 0: never",
-        check=between(0, 3650),
+        check=between(0, 36500),
     ),
     "conditional_requests": Setting(
         bool, True, "ask for list pages with If-None-Match / If-Modified-Since (304: no change)"
