@@ -33,20 +33,26 @@ class Setting:
     check: Callable[[Any], str | None] | None = None  # returns a problem, or None
 
 
-def between(low: float, high: float, *, above: bool = False) -> Callable[[Any], str | None]:
-    """A check that a number is finite and in ``[low, high]`` (``(low, high]`` when
-    ``above``): every numeric setting declares its range with it, next to its default."""
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A number's range: finite and in ``[low, high]`` (``(low, high]`` when ``above``).
+    Every numeric setting declares one next to its default; it is the setting's check."""
 
-    def check(value: Any) -> str | None:
+    low: float
+    high: float
+    above: bool = False
+
+    def __call__(self, value: Any) -> str | None:
         if isinstance(value, float) and not math.isfinite(value):
             return "must be a finite number"
-        if (value > low if above else value >= low) and value <= high:
+        if (value > self.low if self.above else value >= self.low) and value <= self.high:
             return None
-        first = f"more than {low:g}" if above else f"at least {low:g}"
-        return f"must be {first} and at most {high:g}"
+        first = f"more than {self.low:g}" if self.above else f"at least {self.low:g}"
+        return f"must be {first} and at most {self.high:g}"
 
-    check.bounds = (low, high, above)  # type: ignore[attr-defined]  # for tests and docs
-    return check
+
+def between(low: float, high: float, *, above: bool = False) -> Range:
+    return Range(low, high, above)
 
 
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import parse_config
-from scheduler.digest_config import address_problem
-from scheduler.settings import SECTIONS, SITE_KEYS, url_problem
+from scheduler.digest_config import CHANNEL_KEYS, DIGEST_KEYS, address_problem
+from scheduler.settings import SECTIONS, SITE_KEYS, Range, url_problem
 from tests.conftest import run_cli
 
 BASE = {
@@ -263,16 +263,15 @@ def test_an_unset_env_variable_warns_or_fails_under_strict(tmp_path: Path) -> No
 
 
 def test_every_numeric_setting_declares_a_finite_range() -> None:
-    tables = [*SECTIONS.values(), SITE_KEYS]
+    tables = [*SECTIONS.values(), SITE_KEYS, DIGEST_KEYS, CHANNEL_KEYS]
     for specs in tables:
         for key, spec in specs.items():
             types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
             if bool in types or not ({int, float} & set(types)):
                 continue
-            assert spec.check is not None, key
-            low, high, _ = spec.check.bounds  # type: ignore[attr-defined]
-            assert math.isfinite(low) and math.isfinite(high), key
-            assert spec.check(spec.default) is None, key
+            assert isinstance(spec.check, Range), key
+            assert math.isfinite(spec.check.low) and math.isfinite(spec.check.high), key
+            assert spec.default is None or spec.check(spec.default) is None, key
 
 
 def test_good_urls_and_addresses_still_pass() -> None:
