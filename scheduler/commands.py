@@ -169,7 +169,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def cmd_articles(args: argparse.Namespace, config: Config) -> int:
-    if args.site and config.site(args.site) is None:
+    if args.site is not None and config.site(args.site) is None:
         known = ", ".join(s.name for s in config.sites) or "none"
         raise UsageError(f"unknown site {args.site!r} (configured: {known})")
     query = ArticleQuery(

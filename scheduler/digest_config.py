@@ -53,10 +53,6 @@ def _channel_type(value: Any) -> str | None:
     return None if value in CHANNEL_TYPES else f"must be one of {', '.join(CHANNEL_TYPES)}"
 
 
-def _port(value: Any) -> str | None:
-    return None if 0 < value < 65536 else "must be a port number, 1 to 65535"
-
-
 DIGEST_KEYS: dict[str, Setting] = {
     "name": Setting(str, None, "unique short name, [a-z0-9_-]+ (required)"),
     "schedule": Setting(
@@ -115,7 +111,10 @@ CHANNEL_KEYS: dict[str, Setting] = {
     # email
     "host": Setting(str, None, "email: SMTP server (required)"),
     "port": Setting(
-        int, None, "email: SMTP port (default 587, 465 with ssl, 25 with none)", check=_port
+        int,
+        None,
+        "email: SMTP port (default 587, 465 with ssl, 25 with none)",
+        check=between(1, 65535),
     ),
     "security": Setting(
         str, "starttls", "email: starttls, ssl (implicit TLS) or none", check=_security

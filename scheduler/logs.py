@@ -59,6 +59,8 @@ class OneLine(logging.Filter):
 
 
 _DIGITS = re.compile(r"\d+")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+")
+_DATABASE_ERROR = "database error on "  # storage.database.describe_db_error's lines
 REPEAT_WINDOW_SECONDS = 60.0
 
 
@@ -67,7 +69,8 @@ class Repeats(logging.Filter):
 
     An outage makes every heartbeat, job and lock attempt fail the same way, many times a
     second; the first of a kind goes through, the same kind again (same logger, level and
-    message, numbers aside) is held back until ``window`` seconds have passed, and the next
+    message, numbers aside; for a database error, URLs aside too: it is the same outage
+    whichever page it hit) is held back until ``window`` seconds have passed, and the next
     line let through says how many were held back.  Info lines always go through.
     """
 
@@ -84,7 +87,8 @@ class Repeats(logging.Filter):
         if record.levelno < logging.WARNING:
             return True
         message = record.getMessage()
-        key = (record.name, record.levelno, _DIGITS.sub("#", message))
+        kind = _URL.sub("URL", message) if _DATABASE_ERROR in message else message
+        key = (record.name, record.levelno, _DIGITS.sub("#", kind))
         now = self.clock()
         with self._lock:
             first, held = self._seen.get(key, (None, 0))

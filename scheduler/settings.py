@@ -33,25 +33,43 @@ class Setting:
     check: Callable[[Any], str | None] | None = None  # returns a problem, or None
 
 
-def between(low: float, high: float, *, above: bool = False) -> Callable[[Any], str | None]:
-    """A check that a number is finite and in ``[low, high]`` (``(low, high]`` when
-    ``above``): every numeric setting declares its range with it, next to its default."""
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A number's range: finite and in ``[low, high]`` (``(low, high]`` when ``above``).
+    Every numeric setting declares one next to its default; it is the setting's check."""
 
-    def check(value: Any) -> str | None:
+    low: float
+    high: float
+    above: bool = False
+
+    def __call__(self, value: Any) -> str | None:
         if isinstance(value, float) and not math.isfinite(value):
             return "must be a finite number"
-        if (value > low if above else value >= low) and value <= high:
+        if (value > self.low if self.above else value >= self.low) and value <= self.high:
             return None
-        first = f"more than {low:g}" if above else f"at least {low:g}"
-        return f"must be {first} and at most {high:g}"
-
-    check.bounds = (low, high, above)  # type: ignore[attr-defined]  # for tests and docs
-    return check
+        first = f"more than {self.low:g}" if self.above else f"at least {self.low:g}"
+        return f"must be {first} and at most {self.high:g}"
 
 
+def between(low: float, high: float, *, above: bool = False) -> Range:
+    return Range(low, high, above)
+
+
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 HOUR = 3600
 DAY = 24 * HOUR
 _GiB = 1024 * 1024 * 1024
+
+
+def header_value(value: Any) -> str | None:
+    """A value sent in an HTTP header: one line, no control characters."""
+    if not value.strip():
+        return "must not be empty"
+    return (
+        "must not contain line breaks or control characters"
+        if _CONTROL_IN_TEXT.search(value)
+        else None
+    )
 
 
 def log_level(value: Any) -> str | None:
@@ -92,7 +110,9 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         ),
     },
     "crawl": {
-        "user_agent": Setting(str, DEFAULT_USER_AGENT, "User-Agent sent with every request"),
+        "user_agent": Setting(
+            str, DEFAULT_USER_AGENT, "User-Agent sent with every request", check=header_value
+        ),
         "obey_robots_txt": Setting(bool, True, "fetch robots.txt and obey it"),
         "concurrent_requests": Setting(
             int, 8, "requests in flight at once per crawl, over all hosts", check=between(1, 1000)
@@ -347,7 +367,7 @@ SITE_KEYS: dict[str, Setting] = {
         int,
         0,
         "re-fetch stored articles published within this many days, to record edits; 0: never",
-        check=between(0, 3650),
+        check=between(0, 36500),
     ),
     "conditional_requests": Setting(
         bool, True, "ask for list pages with If-None-Match / If-Modified-Since (304: no change)"

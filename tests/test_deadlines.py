@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from digest.channels.http import MAX_ANSWER_BYTES, Reply, post
 from digest.records import Digest
 from digest.subscription import ChatChannel, WebhookChannel
 from storage.database import Database
+from tests.conftest import run_cli
 from tests.digest_helpers import SmtpServer
 from tests.test_digest_delivery import attempts, deliveries, email_channel, fill, start, sub
 
@@ -238,3 +240,40 @@ def _digest() -> Digest:
         recovered_links=(),
         crawl_health=(),
     )
+
+
+def test_digest_send_against_a_dripping_webhook_ends_at_its_deadline(
+    tmp_path: Path, dripper: Any
+) -> None:
+    """The issue's case, as users run it: ``govwatch digest NAME --send`` in a process."""
+    server = dripper(_answer("200 OK", b"ok" * 100))
+    config = tmp_path / "govwatch.toml"
+    config.write_text(
+        f"""
+[database]
+url = "sqlite:///{tmp_path / "gw.db"}"
+
+[[digests]]
+name = "daily"
+retry_backoff_seconds = 0.001
+[[digests.channels]]
+type = "webhook"
+url = "{server.url()}"
+timeout_seconds = 1
+""",
+        encoding="utf-8",
+    )
+    began = time.monotonic()
+    sent = run_cli("--config", str(config), "digest", "daily", "--send", timeout=60)
+    took = time.monotonic() - began
+    assert sent.returncode == 1, sent.stdout + sent.stderr
+    assert "sent, but no full answer within 1s" in sent.stdout, sent.stdout
+    assert took < 15, f"digest --send took {took:.1f}s with a 1s deadline"  # process start-up
+    status = run_cli("--config", str(config), "digest", "daily", "--status")
+    assert "retrying" in status.stdout, status.stdout
+    due = run_cli("--config", str(config), "digest", "daily", "--due")
+    assert due.returncode == 0, due.stdout + due.stderr
+    assert "delivered" in run_cli("--config", str(config), "digest", "daily", "--status").stdout
+    (one, _), (two, _) = server.requests
+    keys = [line for head in (one, two) for line in head.split(b"\r\n") if line.startswith(b"Idem")]
+    assert len(keys) == 2 and keys[0] == keys[1]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from scheduler.config import parse_config
-from scheduler.digest_config import address_problem
-from scheduler.settings import SECTIONS, SITE_KEYS, url_problem
+from scheduler.digest_config import CHANNEL_KEYS, DIGEST_KEYS, address_problem
+from scheduler.settings import SECTIONS, SITE_KEYS, Range, url_problem
 from tests.conftest import run_cli
 
 BASE = {
@@ -26,6 +26,7 @@ BASE = {
     "sender": '"govwatch <gw@example.org>"',
     "to": '"team@example.org"',
     "channel": "",
+    "extra": "",
 }
 
 TEMPLATE = """
@@ -46,6 +47,7 @@ host = {host}
 from = {sender}
 to = [{to}]
 {channel}
+{extra}
 """
 
 
@@ -55,6 +57,10 @@ class Case:
     expect: str  # a part of the one error line
     toml: dict[str, str] = field(default_factory=dict)
     argv: tuple[str, ...] = ("check-config",)
+
+
+def webhook(url: str) -> str:
+    return f'[[digests.channels]]\ntype = "webhook"\nurl = "{url}"'
 
 
 def section(name: str, line: str) -> dict[str, str]:
@@ -132,6 +138,11 @@ CONFIG_CASES = [
     Case("max-attempts-huge", "max_attempts", {"digest": "max_attempts = 100000"}),
     Case("excerpt-zero", "excerpt_chars", {"digest": "excerpt_chars = 0"}),
     Case("channel-timeout-inf", "timeout_seconds", {"channel": "timeout_seconds = inf"}),
+    Case(
+        "user-agent-newline",
+        "crawl.user_agent",
+        section("crawl", 'user_agent = "gw\\r\\nX-Evil: 1"'),
+    ),
     # start URLs, parsed strictly
     Case("url-open-bracket", "start_urls[0]", {"start_urls": '"http://[::1/"'}),
     Case("url-port-99999", "start_urls[0]", {"start_urls": '"http://example.org:99999/"'}),
@@ -160,6 +171,11 @@ CONFIG_CASES = [
     Case("to-space-in-local", "to[0]", {"to": '"te am@example.org"'}),
     Case("to-bad-domain", "to[0]", {"to": '"team@-example.org"'}),
     Case("from-trailing-text", ".from", {"sender": '"gw <gw@example.org> extra"'}),
+    Case(
+        "webhook-port-99999", "channels[1]", {"extra": webhook("http://hooks.example.org:99999/x")}
+    ),
+    Case("webhook-open-bracket", "channels[1]", {"extra": webhook("http://[::1/x")}),
+    Case("webhook-not-http", "channels[1]", {"extra": webhook("gopher://hooks.example.org/")}),
     Case("host-newline", ".host", {"host": '"smtp.example.org\\r\\nRCPT TO:<x@y>"'}),
 ]
 
@@ -172,6 +188,7 @@ CLI_CASES = [
     Case("since-overflow-tz", "--since", argv=("articles", "--since", "9999-12-31T23:59-12:00")),
     Case("since-month-13", "--since", argv=("articles", "--since", "2024-13-01")),
     Case("since-words", "--since", argv=("articles", "--since", "yesterday")),
+    Case("site-empty", "unknown site ''", argv=("articles", "--site", "")),
     Case("limit-20-digits", "--limit", argv=("articles", "--limit", "9" * 20)),
     Case("limit-zero", "--limit", argv=("articles", "--limit", "0")),
     Case("limit-float", "--limit", argv=("articles", "--limit", "1e3")),
@@ -246,16 +263,15 @@ def test_an_unset_env_variable_warns_or_fails_under_strict(tmp_path: Path) -> No
 
 
 def test_every_numeric_setting_declares_a_finite_range() -> None:
-    tables = [*SECTIONS.values(), SITE_KEYS]
+    tables = [*SECTIONS.values(), SITE_KEYS, DIGEST_KEYS, CHANNEL_KEYS]
     for specs in tables:
         for key, spec in specs.items():
             types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
             if bool in types or not ({int, float} & set(types)):
                 continue
-            assert spec.check is not None, key
-            low, high, _ = spec.check.bounds  # type: ignore[attr-defined]
-            assert math.isfinite(low) and math.isfinite(high), key
-            assert spec.check(spec.default) is None, key
+            assert isinstance(spec.check, Range), key
+            assert math.isfinite(spec.check.low) and math.isfinite(spec.check.high), key
+            assert spec.default is None or spec.check(spec.default) is None, key
 
 
 def test_good_urls_and_addresses_still_pass() -> None:

@@ -14,6 +14,7 @@ import pwd
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -155,3 +156,46 @@ def test_postgres_outage_is_quiet_and_the_service_recovers(
     assert "Traceback" not in text, text[-4000:]
     assert len(during) < 50, f"{len(during)} log lines during and after the outage:\n{text}"
     print(f"outage: {len(during)} log lines; recovered {recovered_in:.1f}s after the restart")
+
+
+def test_a_locked_sqlite_database_is_quiet_and_the_service_recovers(
+    tmp_path: Path, services: Callable[..., ServiceProcess]
+) -> None:
+    """SQLite's outage: another process (a backup, say) holds the write lock for longer
+    than the busy timeout (30 s): every write fails with "database is locked"."""
+    site = build_ccdi_site(n_articles=3, per_page=5)
+    with SiteServer(site.pages) as srv:
+        path = tmp_path / "gw.db"
+        url = f"sqlite:///{path}"
+        config = write_config(
+            tmp_path, url, site_toml("news", srv.url("/yaowenn/")), heartbeat_seconds=0.5
+        )
+        service = services(config)
+        service.wait_for(r"leading \(pid")
+        rows = Rows(url)
+        wait_until(lambda: len(rows.finished("news")) >= 1, 30, "a first crawl run", service)
+        rows.db.dispose()
+        before = len(_log_lines(service))
+
+        holder = sqlite3.connect(path, timeout=60, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        wait_until(lambda: "database is locked" in service.text(), 60, "a locked write", service)
+        (last_run,) = holder.execute("SELECT max(id) FROM crawl_runs").fetchone()
+        holder.execute("COMMIT")
+        holder.close()
+
+        rows = Rows(url)
+
+        def recovered() -> bool:
+            later = [r for r in rows.finished("news") if r.id > last_run]
+            return bool(later) and service.proc.poll() is None
+
+        wait_until(recovered, 60, "a run after the lock was released", service)
+        service.proc.send_signal(signal.SIGTERM)
+        service.proc.wait(timeout=40)
+
+    during = _log_lines(service)[before:]
+    text = "\n".join(during)
+    assert "Traceback" not in text, text[-4000:]
+    assert len(during) < 120, f"{len(during)} log lines:\n{text}"  # info lines: 1 s crawls
+    print(f"sqlite lock: {len(during)} log lines")
