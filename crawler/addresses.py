@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+import stringprep
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,8 @@ _C0_AND_SPACE = "".join(map(chr, range(0x21)))  # stripped from both ends of a U
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SIXTOFOUR = ipaddress.ip_network("2002::/16")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# IDNA 2003 label separators: U+3002, U+FF0E and U+FF61 are dots to every IDNA encoder
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
@@ -84,6 +87,10 @@ def normalize_host(raw: str) -> str:
     with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):
         host = idna.uts46_remap(host, std3_rules=False, transitional=False)
     host = unicodedata.normalize("NFKC", host).lower()
+    # What UTS46 refused is encoded by the clients' fallback, IDNA 2003 (``str.encode("idna")``
+    # in yarl and Twisted): its dots, NFKC and the characters it maps to nothing (stringprep
+    # B.1: soft hyphen, zero-width joiners …).  ``127\u20240。0。1`` is 127.0.0.1 to aiohttp.
+    host = "".join(c for c in host if not stringprep.in_table_b1(c)).translate(_IDNA_DOTS)
     if not host:
         raise InvalidHost("empty host")
     return host

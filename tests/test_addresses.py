@@ -39,6 +39,14 @@ LOOK_ALIKES = [
     ("１６９.２５４.１６９.２５４", "169.254.169.254"),  # cloud metadata
     ("１０.０.０.１", "10.0.0.1"),
     ("%31%32%37.0.0.1", "127.0.0.1"),  # percent-escaped
+    # UTS46 refuses U+2024 and NFKC leaves U+3002: the clients' IDNA 2003 fallback folds both
+    ("127․0。0。1", "127.0.0.1"),
+    ("1２7․0｡0．1", "127.0.0.1"),
+    ("10․0。0。1", "10.0.0.1"),
+    # characters IDNA 2003 maps to nothing (Twisted's and yarl's fallback)
+    ("127.0.0.1‍", "127.0.0.1"),
+    ("127.0.0.1‌", "127.0.0.1"),
+    ("1­27.0.0.1", "127.0.0.1"),
 ]
 NUMERIC = [
     ("2130706433", "127.0.0.1"),
