@@ -297,3 +297,55 @@ def test_list_page_that_is_not_html_is_an_error_of_the_run(tmp_path: Path) -> No
     with sqlite3.connect(tmp_path / "gw.db") as conn:
         errors = conn.execute("SELECT url, kind, message FROM crawl_errors").fetchall()
     assert errors == [(srv.url("/yaowenn/"), "not_html", "not HTML: a PDF document")]
+
+
+@pytest.mark.parametrize("mark", [b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf", b"<\x00", b"\x00<"])
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "text/html", None])
+def test_random_bytes_behind_a_byte_order_mark_are_not_html(
+    mark: bytes, content_type: str | None
+) -> None:
+    """A BOM (or ``<`` in UTF-16) made the sniffer skip every test: 1 MB of random bytes after
+    ``\\xff\\xfe`` was extracted as an "article" of half a million random characters."""
+    noise = mark + random.Random(5).randbytes(1 << 20)
+    assert (not_html_reason(noise, content_type) or "").startswith("binary")
+    with pytest.raises(ExtractError, match="not an HTML document"):
+        extract_article(noise, "https://a.example/1.bin", content_type=content_type)
+
+
+@pytest.mark.parametrize(
+    ("codec", "mark"),
+    [
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-16-le", b""),
+        ("utf-16-be", b""),
+        ("utf-32-le", b"\xff\xfe\x00\x00"),
+        ("utf-32-be", b"\x00\x00\xfe\xff"),
+    ],
+)
+def test_real_pages_behind_a_byte_order_mark_are_still_html(codec: str, mark: bytes) -> None:
+    html = "<html><head><title>通报标题</title></head><body><p>" + "正文内容。" * 400
+    body = mark + html.encode(codec)
+    for content_type in ("text/html", "application/octet-stream", None):
+        assert not_html_reason(body, content_type) is None, (codec, content_type)
+    if mark:
+        text_only = mark + ("通报：正文内容。" * 300).encode(codec)  # text, no markup
+        assert not_html_reason(text_only, "text/html") is None
+
+
+def test_crawl_refuses_random_bytes_behind_a_byte_order_mark(tmp_path: Path) -> None:
+    site = build_ccdi_site(n_articles=4)
+    octet, html = site.articles[0], site.articles[1]
+    noise = random.Random(7).randbytes(1 << 20)
+    site.pages[octet.path] = Page(b"\xff\xfe" + noise, content_type="application/octet-stream")
+    site.pages[html.path] = Page(b"\xef\xbb\xbf" + noise, content_type="text/html")
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local")
+        assert "Traceback" not in result.stderr
+        stored = articles(config)
+    assert {a["title"] for a in stored} == {a.title for a in site.articles[2:]}
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = dict(conn.execute("SELECT url, kind FROM crawl_errors").fetchall())
+    assert errors == {srv.url(octet.path): "not_html", srv.url(html.path): "not_html"}
