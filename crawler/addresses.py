@@ -93,6 +93,10 @@ def normalize_host(raw: str) -> str:
     host = "".join(c for c in host if not stringprep.in_table_b1(c)).translate(_IDNA_DOTS)
     if not host:
         raise InvalidHost("empty host")
+    if any(unicodedata.category(c)[0] in "CZ" for c in host):
+        # controls, format characters (bidi overrides), spaces: no client sends them, a
+        # resolver may cut the name at one (inet_aton reads "127.0.0.1 x" as 127.0.0.1)
+        raise InvalidHost(f"control, format or space character in host {raw!a}")
     return host
 
 

@@ -18,7 +18,7 @@ removes HTML entities and tags, not control characters).
 
 from __future__ import annotations
 
-__all__ = ["clean_optional", "clean_text"]
+__all__ = ["clean_optional", "clean_text", "escape_controls"]
 
 _NEWLINE = "\n"
 _KEEP = {0x09, 0x0A}
@@ -42,3 +42,17 @@ def clean_text(text: str) -> str:
 def clean_optional(text: str | None) -> str | None:
     """:func:`clean_text` for an optional field: ``None`` stays ``None``."""
     return None if text is None else clean_text(text)
+
+
+_ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _TABLE}
+_ESCAPES[0x0A] = "\\n"
+_ESCAPES[0x09] = "\\t"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character and bidi override written as an escape
+    (``\\x1b``, ``\\u202e``; newline and tab too): for a one-line diagnostic that names a
+    hostile URL or message, shown as it was rather than silently changed."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
