@@ -187,6 +187,8 @@ def internal_kind(ip: IPAddress) -> str | None:
         return "loopback"
     if ip.is_link_local:
         return "link-local"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "site-local"  # fec0::/10: deprecated, still routed inside networks; global to 3.11
     if ip.is_multicast:
         return "multicast"
     if ip.is_unspecified:

@@ -80,6 +80,7 @@ IPV6 = [
     ("[::ffff:a9fe:a9fe]", "::ffff:a9fe:a9fe"),
     ("[fe80::1%25eth0]", "fe80::1"),  # zone id
     ("[fd00::1]", "fd00::1"),
+    ("[fec0::1]", "fec0::1"),  # site-local (deprecated, still routed): Python calls it global
     ("[ff02::1]", "ff02::1"),
     ("[::]", "::"),
 ]
