@@ -387,3 +387,18 @@ def test_hosts_with_control_characters_are_not_looked_up_stored_or_printed(
         rows += conn.execute("SELECT url, fetch_url FROM links").fetchall()
     for row in rows:
         assert not any(c in "".join(row) for c in "\x1b\x9b\u202e"), row
+
+
+def test_a_robots_txt_redirect_to_an_internal_address_is_refused(
+    tmp_path: Path, decoy: LoopbackServer
+) -> None:
+    pages: dict[str, Page] = {
+        "/robots.txt": (302, {"Location": decoy.url("/robots.txt", "127.0.0.2")}, b""),
+        "/list": (200, {"Content-Type": "text/html"}, b"<html><a href='/art/ok.html'>ok</a>"),
+        "/art/ok.html": article("正常的文章"),
+    }
+    with LoopbackServer((SITE_HOST,), pages=pages) as site:
+        config = write_config(tmp_path, site, crawl="obey_robots_txt = true")
+        run = run_guarded(tmp_path, "--config", str(config), "crawl", "local")
+        assert_untouched(decoy, run.blocked)
+    assert stored_titles(tmp_path) == ["正常的文章"]
