@@ -227,7 +227,7 @@ def url_readings(url: str) -> list[tuple[str, str, int]]:
             host = netloc[: netloc.find("]") + 1]
         else:
             host = netloc.rpartition(":")[0] if ":" in netloc else netloc
-        port = parts.port or DEFAULT_PORTS.get(scheme, 0)
+        port = DEFAULT_PORTS.get(scheme, 0) if parts.port is None else parts.port  # ":0" is 0
         reading = (scheme, host, port)
         if reading not in readings:
             readings.append(reading)

@@ -204,6 +204,9 @@ def test_operator_named_origins_are_allowed_by_scheme_host_and_port() -> None:
     assert policy.url_refusal("https://127.0.0.1:8080/") is not None  # another scheme
     assert policy.url_refusal("http://127.0.0.2:8080/") is not None  # another host
     assert policy.url_refusal("http://localhost:22/") is not None
+    port_80 = crawl_policy([], ["http://127.0.0.1/list"])
+    assert port_80.url_refusal("http://127.0.0.1:80/a") is None
+    assert port_80.url_refusal("http://127.0.0.1:0/a") is not None  # port 0 is not port 80
     assert origin("HTTP://ＷＷＷ.ccdi.gov.cn/x") == ("http", "www.ccdi.gov.cn", 80)
 
 
