@@ -349,3 +349,34 @@ def test_crawl_refuses_random_bytes_behind_a_byte_order_mark(tmp_path: Path) -> 
     with sqlite3.connect(tmp_path / "gw.db") as conn:
         errors = dict(conn.execute("SELECT url, kind FROM crawl_errors").fetchall())
     assert errors == {srv.url(octet.path): "not_html", srv.url(html.path): "not_html"}
+
+
+def test_emailed_digest_of_rows_stored_before_the_cleaner_holds_no_control_characters(
+    tmp_path: Path, db: Database, database_url: str
+) -> None:
+    """``digest --dry-run`` cleaned what it printed, but the email itself (text and HTML
+    parts) carried the ``ESC ] 0;…BEL`` of a title stored before extraction cleaned titles."""
+    from tests.digest_helpers import SmtpServer
+
+    sid = add_site(db)
+    add_article(db, sid, 1, title=HOSTILE, body=f"正文{CLEAR}第一段。\n{OSC_TITLE}第二段。")
+    with SmtpServer() as smtp:
+        config = tmp_path / "govwatch.toml"
+        config.write_text(
+            CLI_CONFIG.replace(
+                'type = "webhook"\nurl = "http://127.0.0.1:9/"',
+                f'type = "email"\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'
+                'from = "gw@example.org"\nto = ["a@example.org"]',
+            ),
+            encoding="utf-8",
+        )
+        env = {"GOVWATCH_DATABASE_URL": database_url}
+        sent = run_cli("--config", str(config), "digest", "daily", "--send", env=env)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+    (message,) = smtp.messages
+    for kind in ("plain", "html"):
+        part = message.get_body((kind,))
+        assert part is not None
+        content = part.get_content().replace("\r\n", "\n")  # SMTP line ends
+        assert "通报" in content
+        assert_clean(content)
