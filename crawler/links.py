@@ -66,12 +66,13 @@ def resolve_link(base: str, href: str | None) -> str | None:
 
 
 def _bad_netloc(url: str) -> bool:
-    """True when the authority of ``url`` holds a control, format or space character: the
-    WHATWG parser fails such a URL (forbidden host code point), no client fetches it."""
+    """True when the host of ``url`` holds a control, format or space character: the WHATWG
+    parser fails such a URL (forbidden host code point), no client fetches it."""
     netloc = url.partition("//")[2]
     for end in "/?\\":
         netloc = netloc.split(end, 1)[0]
-    return any(unicodedata.category(c)[0] in "CZ" for c in netloc)
+    host = netloc.rpartition("@")[2]  # userinfo is percent-encoded, not refused
+    return any(unicodedata.category(c)[0] in "CZ" for c in host)
 
 
 def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tuple[PageLink, ...]:
