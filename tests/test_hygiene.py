@@ -380,3 +380,39 @@ def test_emailed_digest_of_rows_stored_before_the_cleaner_holds_no_control_chara
         content = part.get_content().replace("\r\n", "\n")  # SMTP line ends
         assert "通报" in content
         assert_clean(content)
+
+
+NOISY_HEAD = (
+    b"<html><head><meta charset=gbk><style>" + b".a{color:red}" * 150 + b"</style></head>"
+    b"<body><div class=content><p>"
+)  # 2 KB of ordinary markup: the sniffer's 1,445 bytes see HTML
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_bytes_after_an_html_head_are_not_readable_text(seed: int) -> None:
+    """1 MB of random bytes after 2 KB of markup was stored as an article whose body was
+    200,000 characters of GB18030 noise (hanzi count as letters, so it was "readable")."""
+    noise = NOISY_HEAD + random.Random(seed).randbytes(1 << 20)
+    art = extract_article(noise, "https://a.example/1.html", content_type="text/html")
+    assert art.body == ""
+    assert art.page_kind == "error"
+    assert art.error_reason == "no title and no readable text"
+    assert not is_readable(noise[len(NOISY_HEAD) :].decode("gb18030", errors="replace"))
+    assert is_readable("中央纪委国家监委网站讯，据通报，某地加强作风建设。🫠\ue000")  # a little PUA
+
+
+def test_crawl_does_not_store_noise_after_an_html_head(tmp_path: Path) -> None:
+    site = build_ccdi_site(n_articles=3)
+    noisy = site.articles[0]
+    site.pages[noisy.path] = Page(
+        NOISY_HEAD + random.Random(1).randbytes(1 << 20), content_type="text/html"
+    )
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local")
+        assert "Traceback" not in result.stderr
+        stored = articles(config)
+    assert {a["title"] for a in stored} == {a.title for a in site.articles[1:]}
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = dict(conn.execute("SELECT url, kind FROM crawl_errors").fetchall())
+    assert errors == {srv.url(noisy.path): "not_article"}
