@@ -1,4 +1,6 @@
-"""A server that never ends its response headers cannot blow up the crawl's memory.
+"""Hostile servers cannot blow up the crawl's memory: endless headers, gzip bombs.
+
+A server that never ends its response headers:
 
 ``DOWNLOAD_MAXSIZE`` bounds a body, not the header section: Twisted's HTTP client parser keeps
 every header line it is sent, so a page answering with an endless stream of 4 KB headers grew
@@ -117,3 +119,82 @@ delay_seconds = 0
         errors = conn.execute("SELECT url, message FROM crawl_errors").fetchall()
     assert len(errors) == 1 and errors[0][0].endswith("/art/x.html"), errors
     assert "header" in errors[0][1], errors
+
+
+@pytest.fixture
+def gzip_bomb() -> Iterator[int]:
+    """127.0.0.1:port: a list page, and an article of 1 MB gzip that inflates to 1 GB."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b"".join(packer.compress(b"<p>" + b"\0" * (1 << 20)) for _ in range(1024))
+    bomb += packer.flush()
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = conn.recv(65536)
+                body, extra = LIST, b""
+                if b"GET /art/" in request:
+                    body, extra = bomb, b"Content-Encoding: gzip\r\n"
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+                    + extra
+                    + b"Content-Length: %d\r\n\r\n" % len(body)
+                    + body
+                )
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+
+
+def test_a_gzip_bomb_is_cut_at_max_page_bytes_after_inflating(
+    tmp_path: Path, gzip_bomb: int
+) -> None:
+    """Held: Scrapy's decompression and aiohttp's bounded reads stop at ``max_page_bytes``."""
+    from tests.conftest import run_cli
+
+    config = tmp_path / "govwatch.toml"
+    config.write_text(
+        f"""
+[database]
+url = "sqlite:///{tmp_path / "gw.db"}"
+[crawl]
+retries = 0
+timeout_seconds = 20
+extract_workers = 0
+obey_robots_txt = false
+[[sites]]
+name = "local"
+article_url_pattern = '/art/\\w+\\.html$'
+start_urls = ["http://127.0.0.1:{gzip_bomb}/list"]
+delay_seconds = 0
+""",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    extract = run_cli(
+        "--config", str(config), "extract", f"http://127.0.0.1:{gzip_bomb}/art/x.html"
+    )
+    assert extract.returncode == 1
+    assert "larger than 10485760 bytes" in extract.stdout, extract.stdout + extract.stderr
+    crawl = run_cli("--config", str(config), "crawl", "local")
+    assert crawl.returncode == 1 and "Traceback" not in crawl.stderr
+    assert time.monotonic() - started < 30
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = conn.execute("SELECT url, message FROM crawl_errors").fetchall()
+    assert len(errors) == 1 and "DOWNLOAD_MAXSIZE" in errors[0][1], errors
