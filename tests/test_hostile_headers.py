@@ -1,7 +1,5 @@
 """Hostile servers cannot blow up the crawl's memory: endless headers, gzip bombs.
 
-A server that never ends its response headers:
-
 ``DOWNLOAD_MAXSIZE`` bounds a body, not the header section: Twisted's HTTP client parser keeps
 every header line it is sent, so a page answering with an endless stream of 4 KB headers grew
 ``govwatch crawl`` past 1.5 GB in five seconds (and on until ``timeout_seconds``).  aiohttp
