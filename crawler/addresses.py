@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+import stringprep
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,8 @@ _C0_AND_SPACE = "".join(map(chr, range(0x21)))  # stripped from both ends of a U
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SIXTOFOUR = ipaddress.ip_network("2002::/16")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# IDNA 2003 label separators: U+3002, U+FF0E and U+FF61 are dots to every IDNA encoder
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
@@ -84,8 +87,16 @@ def normalize_host(raw: str) -> str:
     with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):
         host = idna.uts46_remap(host, std3_rules=False, transitional=False)
     host = unicodedata.normalize("NFKC", host).lower()
+    # What UTS46 refused is encoded by the clients' fallback, IDNA 2003 (``str.encode("idna")``
+    # in yarl and Twisted): its dots, NFKC and the characters it maps to nothing (stringprep
+    # B.1: soft hyphen, zero-width joiners …).  ``127\u20240。0。1`` is 127.0.0.1 to aiohttp.
+    host = "".join(c for c in host if not stringprep.in_table_b1(c)).translate(_IDNA_DOTS)
     if not host:
         raise InvalidHost("empty host")
+    if any(unicodedata.category(c)[0] in "CZ" for c in host):
+        # controls, format characters (bidi overrides), spaces: no client sends them, a
+        # resolver may cut the name at one (inet_aton reads "127.0.0.1 x" as 127.0.0.1)
+        raise InvalidHost(f"control, format or space character in host {raw!a}")
     return host
 
 
@@ -176,6 +187,8 @@ def internal_kind(ip: IPAddress) -> str | None:
         return "loopback"
     if ip.is_link_local:
         return "link-local"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "site-local"  # fec0::/10: deprecated, still routed inside networks; global to 3.11
     if ip.is_multicast:
         return "multicast"
     if ip.is_unspecified:
@@ -214,7 +227,7 @@ def url_readings(url: str) -> list[tuple[str, str, int]]:
             host = netloc[: netloc.find("]") + 1]
         else:
             host = netloc.rpartition(":")[0] if ":" in netloc else netloc
-        port = parts.port or DEFAULT_PORTS.get(scheme, 0)
+        port = DEFAULT_PORTS.get(scheme, 0) if parts.port is None else parts.port  # ":0" is 0
         reading = (scheme, host, port)
         if reading not in readings:
             readings.append(reading)

@@ -3,7 +3,8 @@
 Lower-cases scheme and host, drops default ports, fragments and tracking parameters
 (``utm_*``, ``spm`` and friends), sorts the remaining query, treats ``…/index.html`` (and
 ``index.htm``, ``index.shtml``, ``default.htm``…) as ``…/``, and folds ``http`` into ``https``
-so that the two schemes of one host give the same key.
+so that the two schemes of one host give the same key (but for plain HTTP on port 443, kept
+``http://h:443/`` so that every key is its own key).  IPv6 hosts keep their brackets.
 
 Percent-escapes are kept byte for byte: only their hex digits are upper-cased, and only the
 escapes of unreserved characters (``A-Z a-z 0-9 - . _ ~``, RFC 3986 §6.2.2.2) are decoded.
@@ -104,7 +105,12 @@ def canonicalize(url: str) -> str:
     except ValueError:  # a bad port or bracketed host: not a URL this key can describe
         return url
     host = parts.hostname.lower().rstrip(".")
-    port = port if port not in (None, _DEFAULT_PORTS[scheme]) else None
-    netloc = f"{host}:{port}" if port else host
+    if ":" in host:  # an IPv6 literal keeps its brackets: [::1]:8080 is not [::1:8080]
+        host = f"[{host}]"
+    port = None if port == _DEFAULT_PORTS[scheme] else port
+    # http folds into https, except plain HTTP on port 443: its key "https://h:443/" would be
+    # read again as https's default port, the key of another resource (not a fixed point)
+    key_scheme = "http" if scheme == "http" and port == _DEFAULT_PORTS["https"] else "https"
+    netloc = host if port is None else f"{host}:{port}"
     path = _INDEX_PAGE.sub("/", normalise_path(parts.path or "/"))
-    return urlunsplit(("https", netloc, path, normalise_query(parts.query), ""))
+    return urlunsplit((key_scheme, netloc, path, normalise_query(parts.query), ""))

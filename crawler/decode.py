@@ -90,15 +90,25 @@ def declared_charset(body: bytes, content_type: str | None = None) -> tuple[str 
     """Return the raw charset declared for ``body`` and where it was declared.
 
     The second item is ``"http-header"``, ``"meta"`` or ``""`` when nothing was declared.
+    A header label that names no usable encoding (``x-bogus``, ``rot13``) does not hide the
+    page's own declaration (WHATWG: an unknown label is no declaration); when neither is
+    usable, the header's label is returned.
     """
+    header: str | None = None
     if content_type:
         m = _CT_CHARSET_RE.search(content_type)
         if m:
-            return m.group(1), "http-header"
+            header = m.group(1)
+            if codec_for_label(header) is not None:
+                return header, "http-header"
     head = body[:4096]
     mb = _XML_DECL_RE.search(head) or _META_CHARSET_RE.search(head)
     if mb:
-        return mb.group(1).decode("ascii", "replace"), "meta"
+        meta = mb.group(1).decode("ascii", "replace")
+        if header is None or codec_for_label(meta) is not None:
+            return meta, "meta"
+    if header is not None:
+        return header, "http-header"
     return None, ""
 
 

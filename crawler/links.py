@@ -13,6 +13,7 @@ wins.  Works for article and list pages alike.
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
@@ -60,7 +61,18 @@ def resolve_link(base: str, href: str | None) -> str | None:
             scheme = urlsplit(url).scheme.lower()
             if scheme not in {"http", "https", "ftp"}:
                 return None
-    return url.split("#", 1)[0]
+    url = url.split("#", 1)[0]
+    return None if _bad_netloc(url) else url
+
+
+def _bad_netloc(url: str) -> bool:
+    """True when the host of ``url`` holds a control, format or space character: the WHATWG
+    parser fails such a URL (forbidden host code point), no client fetches it."""
+    netloc = url.partition("//")[2]
+    for end in "/?\\":
+        netloc = netloc.split(end, 1)[0]
+    host = netloc.rpartition("@")[2]  # userinfo is percent-encoded, not refused
+    return any(unicodedata.category(c)[0] in "CZ" for c in host)
 
 
 def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tuple[PageLink, ...]:

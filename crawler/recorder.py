@@ -19,6 +19,7 @@ from crawler.canonical import canonicalize
 from crawler.fingerprint import is_same_story
 from crawler.records import PageLink
 from crawler.site import Site
+from crawler.textclean import escape_controls
 from storage import repository
 from storage.database import Database
 from storage.errors import StorageError
@@ -191,6 +192,8 @@ class RunRecorder:
         self.articles_seen += len(self.seen) - before
 
     def error(self, url: str, *, kind: str, message: str, status: int | None = None) -> None:
+        # a hostile URL or server text is shown as written, never run by a terminal
+        url, message = escape_controls(url), escape_controls(message)
         self.errors += 1
         if not self.first_error:
             self.first_error = f"{url}: {message}"

@@ -17,6 +17,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler import headerlimit
 from crawler.addressguard import (
     ALLOWED_NETWORKS_SETTING,
     ALLOWED_URLS_SETTING,
@@ -127,6 +128,7 @@ def run_crawls(
     Every run is recorded before it starts, so a run that dies is visible as ``running``
     (and later marked interrupted).  Pages that fail are recorded as errors of their run.
     """
+    headerlimit.install()  # Twisted keeps every header line a server sends, without end
     process = CrawlerProcess(
         scrapy_settings(settings, [url for site in sites for url in site.start_urls])
     )

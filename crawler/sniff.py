@@ -5,9 +5,11 @@ labelled ``application/octet-stream``; none of them is an article, and decoding 
 turns noise into "Chinese" text.  :func:`not_html_reason` decides from the ``Content-Type``
 and the first bytes, after the basics of WHATWG MIME sniffing:
 
-- a byte-order mark (or ``<`` in UTF-16) is text (UTF-16 HTML is full of NUL bytes), and an
-  empty body is left to the caller (an empty list page is a warning, an empty article page
-  an error);
+- a byte-order mark (or ``<`` in UTF-16) says how to read the bytes (UTF-16 HTML is full of
+  NUL bytes): the rules below then apply to the text so read, where "binary" means control
+  characters, U+FFFD, surrogates, private-use and unassigned code points (random bytes after
+  ``\xff\xfe`` read as UTF-16 are a quarter of them);  an empty body is left to the caller
+  (an empty list page is a warning, an empty article page an error);
 - a known file signature (``%PDF``, PNG, JPEG, GIF, ZIP, RAR, gzip …) is not HTML, whatever
   the header says;
 - ``Content-Type`` ``image/*``, ``audio/*``, ``video/*``, ``font/*``, ``application/pdf``,
@@ -25,12 +27,24 @@ bytes ``text``; the rules needed here are these few lines of the WHATWG algorith
 from __future__ import annotations
 
 import re
+import unicodedata
 
 __all__ = ["not_html_reason"]
 
 _SNIFF_BYTES = 1445  # as many bytes as the WHATWG algorithm reads
-# Byte-order marks, and "<" in UTF-16 without one (crawler.decode reads both).
-_TEXT_STARTS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
+# Byte-order marks, and "<" in UTF-16 without one (crawler.decode reads them all): the codec
+# reading what follows (UTF-32 first: its little-endian mark starts with UTF-16's).
+_TEXT_STARTS: tuple[tuple[bytes, str, int], ...] = (  # (start, codec, bytes of the mark)
+    (b"\xff\xfe\x00\x00", "utf-32-le", 4),
+    (b"\x00\x00\xfe\xff", "utf-32-be", 4),
+    (b"\xef\xbb\xbf", "utf-8", 3),
+    (b"\xff\xfe", "utf-16-le", 2),
+    (b"\xfe\xff", "utf-16-be", 2),
+    (b"<\x00", "utf-16-le", 0),
+    (b"\x00<", "utf-16-be", 0),
+)
+_JUNK_CATEGORIES = frozenset({"Cs", "Co", "Cn"})  # surrogates, private use, unassigned
+_TEXT_CONTROLS = frozenset("\t\n\x0c\r\x1b")
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "a PDF document"),
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
@@ -98,18 +112,44 @@ def _binary_count(head: bytes) -> int:
     return len(head) - len(head.translate(None, _BINARY))
 
 
+def _junk_count(text: str) -> int:
+    """Characters of ``text`` that no text holds: the "binary data bytes" of decoded text."""
+    return sum(
+        1
+        for c in text
+        if c == "\ufffd"
+        or (c < " " and c not in _TEXT_CONTROLS)
+        or ("\x7f" <= c < "\xa0")
+        or (c > "\x7f" and unicodedata.category(c) in _JUNK_CATEGORIES)
+    )
+
+
+def _marked_text_reason(body: bytes, codec: str, start: int, media: str) -> str | None:
+    """:func:`not_html_reason` for a body that starts with a byte-order mark (or UTF-16 ``<``)."""
+    head = body[start : start + _SNIFF_BYTES].decode(codec, errors="replace")
+    head = head[: len(head) - 1] if len(body) > start + _SNIFF_BYTES else head  # a cut char
+    if not head.strip():
+        return None
+    if _junk_count(head) * 1000 > len(head) * _BINARY_PER_MILLE:
+        return f"binary bytes served as {media or 'an unknown type'}"
+    if media.startswith(_NOT_HTML_PREFIXES) or media in _NOT_HTML_TYPES:
+        return f"served as {media}"
+    return None  # text: read by crawler.decode, judged readable or not by the extractor
+
+
 def not_html_reason(body: bytes, content_type: str | None = None) -> str | None:
     """Why ``body`` (served with ``content_type``) is not an HTML page, or ``None`` if it is."""
     head = body[:_SNIFF_BYTES]
-    if head.startswith(_TEXT_STARTS):
-        return None
+    media = _media_type(content_type)
+    for mark, codec, start in _TEXT_STARTS:
+        if head.startswith(mark):
+            return _marked_text_reason(body, codec, start, media)
     stripped = head.lstrip(b" \t\r\n\x0c")
     if not stripped:
         return None  # nothing to sniff: an empty page is the caller's case, not a file type
     for magic, what in _SIGNATURES:
         if stripped.startswith(magic):
             return what
-    media = _media_type(content_type)
     if media.startswith(_NOT_HTML_PREFIXES) or media in _NOT_HTML_TYPES:
         return f"served as {media}"
     if _binary_count(head) * 1000 > len(head) * _BINARY_PER_MILLE:

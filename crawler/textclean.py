@@ -1,44 +1,8 @@
-"""Text that is safe to store and to print: no terminal control sequences, no bidi spoofing.
-
-A page's title or body can carry C0/C1 control characters (``ESC ] 0;…BEL`` retitles a
-terminal, ``ESC [2J`` clears it) and bidirectional overrides (U+202E turns ``exe.txt`` into
-``txt.exe`` on screen).  :func:`clean_text` removes them from extracted text before it is
-stored, and the command line runs stored text through it again when printing, for rows stored
-before it existed.
-
-Kept: newline and tab.  A carriage return (alone or in CRLF) becomes a newline: on a terminal
-a bare CR moves back to the start of the line and lets the rest overwrite what was shown.
-Vertical tab, form feed and NEL (U+0085) become a newline too; every other C0 control, DEL,
-every C1 control, the bidi embeddings/overrides/isolates (U+202A–U+202E, U+2066–U+2069) and
-the Arabic letter mark (U+061C) are removed.
-
-Hand-written: it is one ``str.translate`` table; no library does exactly this cut (``w3lib``
-removes HTML entities and tags, not control characters).
-"""
+"""Text that is safe to store and to print: see :mod:`storage.text`, where it lives so that
+``digest`` (which never imports ``crawler``) cleans what it renders too."""
 
 from __future__ import annotations
 
-__all__ = ["clean_optional", "clean_text"]
+from storage.text import clean_optional, clean_text, escape_controls
 
-_NEWLINE = "\n"
-_KEEP = {0x09, 0x0A}
-_TO_NEWLINE = {0x0B, 0x0C, 0x0D, 0x85}
-_BIDI = [0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-
-_TABLE: dict[int, str | None] = {}
-for _code in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *_BIDI]:
-    if _code in _KEEP:
-        continue
-    _TABLE[_code] = _NEWLINE if _code in _TO_NEWLINE else None
-
-
-def clean_text(text: str) -> str:
-    """``text`` without control characters and bidi overrides (newline and tab kept)."""
-    if text.isascii() and text.isprintable():
-        return text  # the common case of a short ASCII field, without a copy
-    return text.replace("\r\n", "\n").translate(_TABLE)
-
-
-def clean_optional(text: str | None) -> str | None:
-    """:func:`clean_text` for an optional field: ``None`` stays ``None``."""
-    return None if text is None else clean_text(text)
+__all__ = ["clean_optional", "clean_text", "escape_controls"]

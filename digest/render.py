@@ -16,8 +16,10 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from digest.records import BEIJING, Digest, DigestArticle, LinkChange
+from storage.text import clean_text
 
 SEP = "\x1e"  # separates the blocks of chat Markdown; never in the text (it is replaced)
 FLAVORS = ("dingtalk", "wecom", "feishu", "slack")
@@ -80,12 +82,24 @@ def _slack_url(url: str) -> str:
     return quote(safe_url(url), safe=":/?#@!$&'()*+,;=%~-._")
 
 
+def _clean(value: Any) -> Any:
+    """Every value a template prints, without control characters or bidi overrides: rows
+    stored before extraction cleaned its fields still hold them (``ESC ] 0;…BEL``), and an
+    email's text part is read in terminals too."""
+    if value is SEP:  # the chat Markdown's own block separator, not text
+        return value
+    if isinstance(value, Markup):
+        return Markup(clean_text(str(value)))
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("digest", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        finalize=_clean,
     )
     env.filters.update(
         beijing=beijing,

@@ -39,6 +39,14 @@ LOOK_ALIKES = [
     ("１６９.２５４.１６９.２５４", "169.254.169.254"),  # cloud metadata
     ("１０.０.０.１", "10.0.0.1"),
     ("%31%32%37.0.0.1", "127.0.0.1"),  # percent-escaped
+    # UTS46 refuses U+2024 and NFKC leaves U+3002: the clients' IDNA 2003 fallback folds both
+    ("127․0。0。1", "127.0.0.1"),
+    ("1２7․0｡0．1", "127.0.0.1"),
+    ("10․0。0。1", "10.0.0.1"),
+    # characters IDNA 2003 maps to nothing (Twisted's and yarl's fallback)
+    ("127.0.0.1‍", "127.0.0.1"),
+    ("127.0.0.1‌", "127.0.0.1"),
+    ("1­27.0.0.1", "127.0.0.1"),
 ]
 NUMERIC = [
     ("2130706433", "127.0.0.1"),
@@ -72,6 +80,7 @@ IPV6 = [
     ("[::ffff:a9fe:a9fe]", "::ffff:a9fe:a9fe"),
     ("[fe80::1%25eth0]", "fe80::1"),  # zone id
     ("[fd00::1]", "fd00::1"),
+    ("[fec0::1]", "fec0::1"),  # site-local (deprecated, still routed): Python calls it global
     ("[ff02::1]", "ff02::1"),
     ("[::]", "::"),
 ]
@@ -195,6 +204,9 @@ def test_operator_named_origins_are_allowed_by_scheme_host_and_port() -> None:
     assert policy.url_refusal("https://127.0.0.1:8080/") is not None  # another scheme
     assert policy.url_refusal("http://127.0.0.2:8080/") is not None  # another host
     assert policy.url_refusal("http://localhost:22/") is not None
+    port_80 = crawl_policy([], ["http://127.0.0.1/list"])
+    assert port_80.url_refusal("http://127.0.0.1:80/a") is None
+    assert port_80.url_refusal("http://127.0.0.1:0/a") is not None  # port 0 is not port 80
     assert origin("HTTP://ＷＷＷ.ccdi.gov.cn/x") == ("http", "www.ccdi.gov.cn", 80)
 
 

@@ -86,6 +86,12 @@ def test_escapes_are_kept_byte_exact(url: str, expected: str) -> None:
         # a literal plus is not a space
         ["https://a.gov.cn/s?q=a%2Bb", "https://a.gov.cn/s?q=a+b"],
         ["https://a.gov.cn/s?a=1&b=2", "https://a.gov.cn/s?a=1%26b%3D2"],
+        # IPv6 hosts keep their brackets: host ::1 port 8080 is not host ::1:8080
+        ["http://[::1]:8080/a", "http://[::1:8080]/a"],
+        # port 0 is a port, not the default one
+        ["http://a.gov.cn:0/", "http://a.gov.cn/"],
+        # plain HTTP on port 443 is not HTTPS on its default port
+        ["http://a.gov.cn:443/x", "https://a.gov.cn/x"],
     ],
 )
 def test_different_resources_never_merge(urls: list[str]) -> None:
@@ -145,8 +151,30 @@ def test_keys_of_ordinary_urls_did_not_change(url: str) -> None:
         "https://a.gov.cn/a%2fb%25%41%zz/中文 x.html?q=%C3%C0+b&a=%E4%B8%AD&utm_source=1",
         "HTTP://A.gov.cn.:80/x/Index.HTML?b=&a",
         "https://a.gov.cn/s?q=%D6%D0%B9%FA#frag",
+        "http://a.gov.cn:443/x",
+        "HTTP://user@中央纪委.中国:443/a",
+        "http://[::1]:8080/a",
+        "http://[fe80::1%25eth0]/",
+        "https://a.gov.cn:0/",
     ],
 )
 def test_canonical_form_is_a_fixed_point(url: str) -> None:
     once = canonicalize(url)
     assert canonicalize(once) == once
+
+
+def test_canonical_form_is_a_fixed_point_over_random_urls() -> None:
+    """A seeded fuzz (stdlib ``random``): no input crashes, every key is its own key."""
+    import random
+
+    rng = random.Random(11)
+    schemes = ["http", "https", "HTTP", "ftp", ""]
+    hosts = ["a.gov.cn", "A.Gov.CN.", "[::1]", "[::1:8080]", "中央纪委.中国", "u:p@h", "", "[::1"]
+    ports = ["", ":80", ":443", ":8080", ":0", ":99999", ":", ":-1"]
+    pieces = [*"/a%+?&=#;.\\~'\"<> \t\n\x00", "%2f", "%25", "%41", "%e4%b8%ad", "中", "%zz"]
+    pieces += ["index.html", "utm_source=x", "%2B", "%26", "%3D", "\u202e", ".."]
+    for _ in range(20000):
+        path = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        url = f"{rng.choice(schemes)}://{rng.choice(hosts)}{rng.choice(ports)}/{path}"
+        once = canonicalize(url)
+        assert canonicalize(once) == once, url

@@ -325,3 +325,29 @@ def test_decoder_never_raises_on_random_bytes_and_random_declarations(seed: int)
         got = decode_html(body, content_type)
         assert isinstance(got.text, str)
         assert normalise_charset(got.encoding) is not None
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/html; charset=x-bogus",
+        "text/html; charset=rot13",
+        "text/html; charset=utf-7",
+        'text/html; charset="',
+        "text/html; charset=",
+    ],
+)
+def test_an_unusable_header_charset_leaves_the_meta_declaration_in_force(
+    content_type: str,
+) -> None:
+    """WHATWG: a header label that names no encoding is no declaration; ``<meta>`` decides.
+
+    A windows-1251 page whose header said ``charset=x-bogus`` was read as GB18030 mojibake.
+    """
+    text = "Привет, как дела? Это обычный текст новостей. " * 20
+    html = f'<html><head><meta charset="windows-1251"><title>x</title></head><body>{text}'
+    got = decode_html(html.encode("cp1251"), content_type)
+    assert got.encoding == "cp1251", got
+    assert text in got.text
+    gbk = page("gbk").encode("gbk")
+    assert decode_html(gbk, content_type).encoding == "gb18030"

@@ -297,3 +297,122 @@ def test_list_page_that_is_not_html_is_an_error_of_the_run(tmp_path: Path) -> No
     with sqlite3.connect(tmp_path / "gw.db") as conn:
         errors = conn.execute("SELECT url, kind, message FROM crawl_errors").fetchall()
     assert errors == [(srv.url("/yaowenn/"), "not_html", "not HTML: a PDF document")]
+
+
+@pytest.mark.parametrize("mark", [b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf", b"<\x00", b"\x00<"])
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "text/html", None])
+def test_random_bytes_behind_a_byte_order_mark_are_not_html(
+    mark: bytes, content_type: str | None
+) -> None:
+    """A BOM (or ``<`` in UTF-16) made the sniffer skip every test: 1 MB of random bytes after
+    ``\\xff\\xfe`` was extracted as an "article" of half a million random characters."""
+    noise = mark + random.Random(5).randbytes(1 << 20)
+    assert (not_html_reason(noise, content_type) or "").startswith("binary")
+    with pytest.raises(ExtractError, match="not an HTML document"):
+        extract_article(noise, "https://a.example/1.bin", content_type=content_type)
+
+
+@pytest.mark.parametrize(
+    ("codec", "mark"),
+    [
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-16-le", b""),
+        ("utf-16-be", b""),
+        ("utf-32-le", b"\xff\xfe\x00\x00"),
+        ("utf-32-be", b"\x00\x00\xfe\xff"),
+    ],
+)
+def test_real_pages_behind_a_byte_order_mark_are_still_html(codec: str, mark: bytes) -> None:
+    html = "<html><head><title>通报标题</title></head><body><p>" + "正文内容。" * 400
+    body = mark + html.encode(codec)
+    for content_type in ("text/html", "application/octet-stream", None):
+        assert not_html_reason(body, content_type) is None, (codec, content_type)
+    if mark:
+        text_only = mark + ("通报：正文内容。" * 300).encode(codec)  # text, no markup
+        assert not_html_reason(text_only, "text/html") is None
+
+
+def test_crawl_refuses_random_bytes_behind_a_byte_order_mark(tmp_path: Path) -> None:
+    site = build_ccdi_site(n_articles=4)
+    octet, html = site.articles[0], site.articles[1]
+    noise = random.Random(7).randbytes(1 << 20)
+    site.pages[octet.path] = Page(b"\xff\xfe" + noise, content_type="application/octet-stream")
+    site.pages[html.path] = Page(b"\xef\xbb\xbf" + noise, content_type="text/html")
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local")
+        assert "Traceback" not in result.stderr
+        stored = articles(config)
+    assert {a["title"] for a in stored} == {a.title for a in site.articles[2:]}
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = dict(conn.execute("SELECT url, kind FROM crawl_errors").fetchall())
+    assert errors == {srv.url(octet.path): "not_html", srv.url(html.path): "not_html"}
+
+
+def test_emailed_digest_of_rows_stored_before_the_cleaner_holds_no_control_characters(
+    tmp_path: Path, db: Database, database_url: str
+) -> None:
+    """``digest --dry-run`` cleaned what it printed, but the email itself (text and HTML
+    parts) carried the ``ESC ] 0;…BEL`` of a title stored before extraction cleaned titles."""
+    from tests.digest_helpers import SmtpServer
+
+    sid = add_site(db)
+    add_article(db, sid, 1, title=HOSTILE, body=f"正文{CLEAR}第一段。\n{OSC_TITLE}第二段。")
+    with SmtpServer() as smtp:
+        config = tmp_path / "govwatch.toml"
+        config.write_text(
+            CLI_CONFIG.replace(
+                'type = "webhook"\nurl = "http://127.0.0.1:9/"',
+                f'type = "email"\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'
+                'from = "gw@example.org"\nto = ["a@example.org"]',
+            ),
+            encoding="utf-8",
+        )
+        env = {"GOVWATCH_DATABASE_URL": database_url}
+        sent = run_cli("--config", str(config), "digest", "daily", "--send", env=env)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+    (message,) = smtp.messages
+    for kind in ("plain", "html"):
+        part = message.get_body((kind,))
+        assert part is not None
+        content = part.get_content().replace("\r\n", "\n")  # SMTP line ends
+        assert "通报" in content
+        assert_clean(content)
+
+
+NOISY_HEAD = (
+    b"<html><head><meta charset=gbk><style>" + b".a{color:red}" * 150 + b"</style></head>"
+    b"<body><div class=content><p>"
+)  # 2 KB of ordinary markup: the sniffer's 1,445 bytes see HTML
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_bytes_after_an_html_head_are_not_readable_text(seed: int) -> None:
+    """1 MB of random bytes after 2 KB of markup was stored as an article whose body was
+    200,000 characters of GB18030 noise (hanzi count as letters, so it was "readable")."""
+    noise = NOISY_HEAD + random.Random(seed).randbytes(1 << 20)
+    art = extract_article(noise, "https://a.example/1.html", content_type="text/html")
+    assert art.body == ""
+    assert art.page_kind == "error"
+    assert art.error_reason == "no title and no readable text"
+    assert not is_readable(noise[len(NOISY_HEAD) :].decode("gb18030", errors="replace"))
+    assert is_readable("中央纪委国家监委网站讯，据通报，某地加强作风建设。🫠\ue000")  # a little PUA
+
+
+def test_crawl_does_not_store_noise_after_an_html_head(tmp_path: Path) -> None:
+    site = build_ccdi_site(n_articles=3)
+    noisy = site.articles[0]
+    site.pages[noisy.path] = Page(
+        NOISY_HEAD + random.Random(1).randbytes(1 << 20), content_type="text/html"
+    )
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local")
+        assert "Traceback" not in result.stderr
+        stored = articles(config)
+    assert {a["title"] for a in stored} == {a.title for a in site.articles[1:]}
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        errors = dict(conn.execute("SELECT url, kind FROM crawl_errors").fetchall())
+    assert errors == {srv.url(noisy.path): "not_article"}

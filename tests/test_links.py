@@ -404,3 +404,14 @@ def test_recheck_intervals() -> None:
     assert recheck_interval("blocked", 2, 0, s) == timedelta(hours=24)
     assert recheck_interval("dead", 1, 0, s) == timedelta(hours=24)
     assert recheck_interval("refused", 1, 0, s) == timedelta(hours=168)
+
+
+def test_links_whose_host_holds_control_or_space_characters_are_dropped() -> None:
+    from crawler.links import resolve_link
+
+    base = "https://a.gov.cn/list/"
+    for href in ("http://evil\x1bc.example/", "http://a\u202eb.cn/", "//x\x9by.cn/", "http://a b/"):
+        assert resolve_link(base, href) is None, href
+    # userinfo and paths are percent-encoded by the clients, not refused
+    assert resolve_link(base, "http://u s@b.gov.cn/x") == "http://u s@b.gov.cn/x"
+    assert resolve_link(base, "http://中文.中国/a b") == "http://中文.中国/a b"

@@ -36,6 +36,8 @@ LOOPBACK = [
     "127。0。0。1:{port}",
     "127．0．0．1:{port}",
     "127｡0｡0｡1:{port}",
+    "127․0。0。1:{port}",  # U+2024 (NFKC) mixed with U+3002 (IDNA): no mapping alone folds it
+    "1２7․0｡0．1:{port}",
     "①②⑦.0.0.1:{port}",
     "𝟏𝟐𝟕.𝟎.𝟎.𝟏:{port}",
     "2130706433:{port}",
@@ -73,6 +75,7 @@ LOOPBACK = [
 ELSEWHERE = [
     "10.0.0.1",
     "１０.０.０.１",
+    "10․0。0。1",
     "169.254.169.254",
     "１６９.２５４.１６９.２５４",
     "2852039166",
@@ -352,3 +355,50 @@ def test_meta_refreshes_and_start_url_redirects_are_judged_too(
         (decoy.url("/list", "127.0.0.2"), "refused"),
         (decoy.url("/x.html", "127.0.0.2"), "refused"),
     ]
+
+
+def test_hosts_with_control_characters_are_not_looked_up_stored_or_printed(
+    tmp_path: Path,
+) -> None:
+    """A list page linking to ``http://evil\\x1bc.example/`` (ESC c resets a terminal) had the
+    crawl ask DNS for that name and print the raw escape in ``govwatch crawl``'s summary, its
+    log and the stored run message; a redirect to such a host did the same."""
+    ctl_hosts = ["evil\x1bc.example", "x\x9b2Jy.example", "127.0.0.1\x1b", "a\u202eb.example"]
+    links = ["/art/ok.html", "/art/r.html"] + [
+        f"http://{h}/art/{i}.html" for i, h in enumerate(ctl_hosts)
+    ]
+    html = "".join(f'<a href="{u}">文章{i}</a>' for i, u in enumerate(links))
+    pages: dict[str, Page] = {
+        "/list": (200, {"Content-Type": "text/html; charset=utf-8"}, html.encode()),
+        "/art/ok.html": article("正常的文章"),
+        "/art/r.html": (302, {"Location": "http://evil\x1bc.example/art/r2.html"}, b""),
+    }
+    with LoopbackServer((SITE_HOST,), pages=pages) as site:
+        config = write_config(tmp_path, site)
+        run = run_guarded(tmp_path, "--config", str(config), "crawl", "local")
+        shown = run_guarded(tmp_path, "--config", str(config), "status")
+    assert run.blocked == []  # no DNS query for any of those names
+    assert stored_titles(tmp_path) == ["正常的文章"]
+    for text in (run.result.stdout, run.result.stderr, shown.result.stdout):
+        assert not any(c in text for c in "\x1b\x9b\u202e"), text
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        rows = conn.execute("SELECT url, message FROM crawl_errors").fetchall()
+        rows += conn.execute("SELECT '', coalesce(message, '') FROM crawl_runs").fetchall()
+        rows += conn.execute("SELECT url, fetch_url FROM links").fetchall()
+    for row in rows:
+        assert not any(c in "".join(row) for c in "\x1b\x9b\u202e"), row
+
+
+def test_a_robots_txt_redirect_to_an_internal_address_is_refused(
+    tmp_path: Path, decoy: LoopbackServer
+) -> None:
+    pages: dict[str, Page] = {
+        "/robots.txt": (302, {"Location": decoy.url("/robots.txt", "127.0.0.2")}, b""),
+        "/list": (200, {"Content-Type": "text/html"}, b"<html><a href='/art/ok.html'>ok</a>"),
+        "/art/ok.html": article("正常的文章"),
+    }
+    with LoopbackServer((SITE_HOST,), pages=pages) as site:
+        config = write_config(tmp_path, site, crawl="obey_robots_txt = true")
+        run = run_guarded(tmp_path, "--config", str(config), "crawl", "local")
+        assert_untouched(decoy, run.blocked)
+    assert stored_titles(tmp_path) == ["正常的文章"]
