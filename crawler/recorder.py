@@ -289,8 +289,8 @@ class RunRecorder:
             for start, url in self.passes.unanswered():
                 self.error(
                     url,
-                    kind="redirect",
-                    message="no answer: dropped as a duplicate request (a redirect loop?)",
+                    kind="no_answer",
+                    message="dropped before it was answered (neither a response nor an error)",
                     start=start,
                 )
         outcome, message = self.judge(close_reason)
