@@ -49,7 +49,7 @@ def parse_list_page(tree: lxml_html.HtmlElement, url: str, site: Site, page_inde
             warnings.append(f"list_link_selector {site.list_link_selector!r} failed: {exc}")
         if not anchors:
             warnings.append(
-                f"list_link_selector {site.list_link_selector!r} matched no links on {url}; "
+                f"list_link_selector {site.list_link_selector!r} matched no links; "
                 "fell back to every link on the page"
             )
     if not anchors:

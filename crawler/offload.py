@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import select
 import signal
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -54,9 +57,35 @@ def extract_page(
     )
 
 
-def _quiet_worker() -> None:
+def _quiet_worker(crawl_pid: int | None = None) -> None:
     # Ctrl-C reaches the whole process group: the crawl process decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if crawl_pid is not None:
+        threading.Thread(
+            target=_exit_with, args=(crawl_pid,), name="crawl-watch", daemon=True
+        ).start()
+
+
+def _exit_with(pid: int) -> None:
+    """End this worker when the crawl process ``pid`` ends, even by SIGKILL.
+
+    A worker is a child of the fork server, not of the crawl: without this, a killed crawl
+    (the service kills a hung one) left its worker running on, holding the crawl's
+    stdout and stderr open.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (not Linux, old kernel): poll
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    select.select([fd], [], [])  # readable once the process has exited
+    os._exit(0)
 
 
 class PageExtractor:
@@ -69,6 +98,7 @@ class PageExtractor:
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_quiet_worker,
+                initargs=(os.getpid(),),
             )
 
     def extract(

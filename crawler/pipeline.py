@@ -22,7 +22,9 @@ class StoragePipeline:
 
     A batch is written when it holds ``GOVWATCH_STORE_BATCH`` articles, when
     ``GOVWATCH_STORE_INTERVAL`` seconds have passed since the last write, and when the spider
-    closes.  A failed write is recorded as an error of the run; the crawl goes on.
+    closes (also on SIGTERM/SIGINT).  A failed write is recorded as an error of the run; the
+    crawl goes on.  A SIGKILL loses at most the unwritten batch: the run never marks its pass
+    complete, so the next run walks on and fetches those articles again.
     """
 
     def __init__(self, crawler: Crawler, batch: int, interval: float) -> None:
@@ -30,6 +32,7 @@ class StoragePipeline:
         self.batch_size = batch
         self.interval = interval
         self.buffer: list[NewArticle] = []
+        self.batches = 0  # written (or tried) so far
         self.last_flush = time.monotonic()
 
     @classmethod
@@ -75,15 +78,33 @@ class StoragePipeline:
         return item
 
     def close_spider(self, spider: Spider | None = None) -> None:
-        self.flush(self.recorder)
+        """Store what is buffered: Scrapy calls this when the crawl ends, and on SIGTERM or
+        SIGINT (its graceful shutdown), after the responses being processed are done and
+        before the run is finished (so a pass is marked complete only once stored)."""
+        recorder = self.recorder
+        log.info(
+            "site %s run %d: spider closing: storing %d buffered article(s) (%d batch(es) so far)",
+            recorder.site.name,
+            recorder.run_id,
+            len(self.buffer),
+            self.batches,
+        )
+        self.flush(recorder)
 
     def flush(self, recorder: RunRecorder) -> None:
         batch, self.buffer = self.buffer, []
         self.last_flush = time.monotonic()
         if not batch:
             return
+        self.batches += 1
         try:
             recorder.store(batch)
         except StorageError as exc:
+            # not stored: the pass is incomplete, so the next run fetches them again
             for article in batch:
-                recorder.error(article.fetched_url, kind="storage", message=str(exc))
+                recorder.error(
+                    article.fetched_url,
+                    kind="storage",
+                    message=str(exc),
+                    start=recorder.passes.start_of(article.url),
+                )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,9 @@ from datetime import timedelta
 
 from crawler.canonical import canonicalize
 from crawler.fingerprint import is_same_story
+from crawler.passes import PassBook
 from crawler.records import PageLink
+from crawler.selector_stats import SelectorStats
 from crawler.site import Site
 from crawler.textclean import escape_controls
 from storage import repository
@@ -30,6 +33,19 @@ log = logging.getLogger(__name__)
 
 # Error kinds recorded on a run.
 BLOCKED = "blocked"
+REFUSED = "refused"  # the address policy refused the request: nothing was fetched
+# Answers that fetching again will not change: the page was reached, it is just no article
+# (or may not be fetched).  They do not leave a backlog (crawler.passes): a site that links
+# one dead or non-HTML page would otherwise walk all its list pages on every run.
+SETTLED_KINDS = frozenset({REFUSED, "not_html", "not_article", "robots"})
+SETTLED_STATUSES = frozenset({404, 410})
+
+
+def settled(kind: str, status: int | None) -> bool:
+    """Whether a failed page is one that fetching again will not change."""
+    return kind in SETTLED_KINDS or (kind == "http" and status in SETTLED_STATUSES)
+
+
 # Links found on pages are stored for the link checker once this many are waiting.
 LINK_BATCH = 2000
 
@@ -60,6 +76,7 @@ class RunRecorder:
     articles_new: int = 0
     errors: int = 0
     first_error: str = ""
+    refused: int = 0  # requests the address policy refused (recorded, not failures)
     found: set[str] = field(default_factory=set)
     warnings: dict[str, None] = field(default_factory=dict)  # ordered, unique
     # incremental crawling and dedupe (see crawler.fingerprint, storage.repository.dedupe)
@@ -75,6 +92,11 @@ class RunRecorder:
     link_refs: list[NewLinkRef] = field(default_factory=list)
     # seconds spent per pipeline stage (list, extract, fingerprint, lookup, store, links)
     timings: dict[str, float] = field(default_factory=dict)
+    # resumable crawls: per start URL, walk past stored articles? completed? (crawler.passes)
+    passes: PassBook = field(default_factory=PassBook)
+    # configured selectors that missed, per page (crawler.selector_stats)
+    selectors: SelectorStats = field(default_factory=SelectorStats)
+    selector_misses: tuple[str, ...] = ()
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -90,11 +112,28 @@ class RunRecorder:
 
     @classmethod
     def start(cls, db: Database, site: Site) -> RunRecorder:
+        """Record the run, and mark its start URLs' passes incomplete until it completes them."""
+        start_urls = [canonicalize(url) for url in site.start_urls]
         with db.session() as session:
             ids = repository.sync_sites(session, [SiteInfo(site.name, site.title)])
-            run_id = repository.start_run(session, ids[site.name], pid=os.getpid())
+            site_id = ids[site.name]
+            run_id = repository.start_run(
+                session, site_id, pid=os.getpid(), host=socket.gethostname()
+            )
+            states = repository.begin_passes(session, site_id, start_urls, run_id)
         log.info("site %s run %d: started", site.name, run_id)
-        return cls(db=db, site=site, site_id=ids[site.name], run_id=run_id)
+        passes = PassBook.from_states(start_urls, states)
+        for sp in passes.starts:
+            if sp.backlog_run_id is not None:
+                log.info(
+                    "site %s run %d: the pass over %s left incomplete by run %d: walking on "
+                    "past stored articles",
+                    site.name,
+                    run_id,
+                    sp.url,
+                    sp.backlog_run_id,
+                )
+        return cls(db=db, site=site, site_id=site_id, run_id=run_id, passes=passes)
 
     def known(self, canonical_urls: Iterable[str]) -> set[str]:
         """Which of these article URLs are already stored (they are not fetched again)."""
@@ -171,6 +210,8 @@ class RunRecorder:
                 session, articles, run_id=self.run_id, same_story=is_same_story
             )
         self.stored.update(a.url for a in articles)
+        unchanged = set(result.unchanged)
+        self.passes.stored(a.url for a in articles if a.url not in unchanged)
         self.articles_new += len(result.new)
         self.articles_changed += len(result.changed)
         self.duplicates += sum(1 for new, earliest in result.duplicates if new != earliest)
@@ -191,10 +232,25 @@ class RunRecorder:
         self.seen.update(urls)
         self.articles_seen += len(self.seen) - before
 
-    def error(self, url: str, *, kind: str, message: str, status: int | None = None) -> None:
+    def error(
+        self,
+        url: str,
+        *,
+        kind: str,
+        message: str,
+        status: int | None = None,
+        start: int | None = None,
+    ) -> None:
+        """Record a page that failed; ``start``: the start URL whose pass it makes incomplete
+        (None: unknown, all of them; ``crawler.passes.NO_START``: none)."""
         # a hostile URL or server text is shown as written, never run by a terminal
         url, message = escape_controls(url), escape_controls(message)
-        self.errors += 1
+        if kind == REFUSED:  # the address policy's choice, not a failure of the site
+            self.refused += 1
+        else:
+            self.errors += 1
+        if not settled(kind, status):
+            self.passes.fail(start)
         if not self.first_error:
             self.first_error = f"{url}: {message}"
         log.warning("site %s run %d: %s %s: %s", self.site.name, self.run_id, kind, url, message)
@@ -207,6 +263,10 @@ class RunRecorder:
             log.error(
                 "site %s run %d: could not record an error: %s", self.site.name, self.run_id, exc
             )
+
+    def selector_page(self, kind: str, warnings: tuple[str, ...] | list[str]) -> None:
+        """A page configured selectors were tried on, with the selectors that missed."""
+        self.selectors.page(kind, warnings)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -224,10 +284,15 @@ class RunRecorder:
             warnings=tuple(self.warnings),
             articles_changed=self.articles_changed,
             lists_not_modified=self.lists_not_modified,
+            selector_misses=self.selector_misses,
         )
 
     def judge(self, close_reason: str) -> tuple[str, str]:
         """The run's outcome and a one-line message explaining it."""
+        drift, counted = self.selectors.judge()
+        self.selector_misses = tuple(counted)
+        for line in drift:
+            self.warn(f"selector drift: {line}")
         if close_reason not in ("finished",):
             return "interrupted", f"crawl stopped: {close_reason}"
         if self.list_pages == 0:
@@ -235,6 +300,8 @@ class RunRecorder:
             return "failed", f"no list page could be fetched ({why})"
         if self.errors:
             return "partial", f"{self.errors} page(s) failed; first: {self.first_error}"
+        if self.refused:
+            self.warn(f"{self.refused} request(s) to internal addresses refused")
         if not self.found and self.list_pages > self.lists_not_modified:
             self.warn("list pages were fetched but held no links matching article_url_pattern")
         if self.warnings:
@@ -243,9 +310,21 @@ class RunRecorder:
 
     def finish(self, close_reason: str, seconds: float) -> RunReport:
         self.flush_links()
+        if close_reason == "finished":
+            for start, url in self.passes.unanswered():
+                self.error(
+                    url,
+                    kind="no_answer",
+                    message="dropped before it was answered (neither a response nor an error)",
+                    start=start,
+                )
         outcome, message = self.judge(close_reason)
-        totals = self.totals()
         self._save_validators(complete=close_reason == "finished" and not self.errors)
+        if close_reason == "finished":
+            recovered = self._complete_passes()
+            if recovered:
+                message = f"{message}; {recovered}" if message else recovered
+        totals = self.totals()
         with self.db.session() as session:
             repository.finish_run(session, self.run_id, totals, outcome=outcome, message=message)
         log.info(
@@ -277,6 +356,39 @@ class RunRecorder:
             message=message,
             seconds=seconds,
         )
+
+    def _complete_passes(self) -> str:
+        """Mark the passes this run completed (its articles are stored by now: the pipeline
+        flushes before the spider's close is signalled); says what a backlog gave back."""
+        done = self.passes.completed()
+        try:
+            with self.db.session() as session:
+                for sp in done:
+                    repository.complete_pass(
+                        session, self.site_id, sp.url, self.run_id, pages_reached=sp.pages
+                    )
+        except StorageError as exc:  # the passes stay incomplete: the next run walks on
+            log.error(
+                "site %s run %d: could not record its passes: %s", self.site.name, self.run_id, exc
+            )
+            return ""
+        for sp in self.passes.starts:
+            if not sp.ended or sp.failed:
+                log.info(
+                    "site %s run %d: the pass over %s is incomplete (%s): the next run walks "
+                    "on past stored articles",
+                    self.site.name,
+                    self.run_id,
+                    sp.url,
+                    "a page failed" if sp.failed else "its list pages were not all walked",
+                )
+        runs = self.passes.backlog_runs()
+        if not self.passes.recovered or not runs:
+            return ""
+        by = ", ".join(map(str, runs))
+        text = f"recovered {self.passes.recovered} articles missed by run {by}"
+        log.info("site %s run %d: %s", self.site.name, self.run_id, text)
+        return text
 
     def _save_validators(self, *, complete: bool) -> None:
         """Save validators of the articles stored and, after a complete run, of the lists.

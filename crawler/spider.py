@@ -8,6 +8,10 @@ Incremental: list pages are asked for with the validators they were last served 
 ends that start URL's crawl), pagination stops at a list page whose articles are all stored
 (``stop_at_known_page``), and stored articles are fetched again only to re-check the recent
 ones for edits (``recheck_days``; conditionally, so an unchanged one costs a 304).
+
+Resumable: both stopping rules hold only when the last pass over a start URL's list pages was
+complete (``crawler.passes``).  After a run that failed pages or was cut short, list pages
+are asked for unconditionally and walked past stored articles until a pass completes.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ from crawler.links import extract_links
 from crawler.listing import parse_list_page
 from crawler.offload import PageExtractor
 from crawler.pagekind import is_challenge_page
-from crawler.recorder import BLOCKED, RunRecorder
+from crawler.passes import NO_START
+from crawler.recorder import BLOCKED, REFUSED, RunRecorder
 from crawler.site import Site
 from crawler.sniff import not_html_reason
 from storage.errors import ExtractError
@@ -84,8 +89,8 @@ class SiteSpider(scrapy.Spider):
         self._on_error = self.on_error
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for url in self.site.start_urls:
-            yield self._list_request(url, page_index=0)
+        for start, url in enumerate(self.site.start_urls):
+            yield self._list_request(url, page_index=0, start=start)
         for request in self._recheck_requests():
             yield request
 
@@ -107,35 +112,56 @@ class SiteSpider(scrapy.Spider):
                 errback=self._on_error,
                 cb_kwargs={"canonical_url": canonical},
                 headers=_conditional_headers(previous.get(canonical)),
-                meta={"govwatch_kind": "article", "handle_httpstatus_list": [NOT_MODIFIED]},
+                meta={
+                    "govwatch_kind": "article",
+                    "govwatch_start": NO_START,
+                    "handle_httpstatus_list": [NOT_MODIFIED],
+                },
                 priority=5,
             )
             for canonical, url in targets
         ]
 
-    def _list_request(self, url: str, page_index: int) -> scrapy.Request:
+    def _list_request(
+        self, url: str, page_index: int, start: int, resumed: bool = False
+    ) -> scrapy.Request:
         headers: dict[str, str] = {}
-        if self.site.conditional_requests:
+        # a 304 would end the walk: while the last pass is incomplete, ask unconditionally
+        if self.site.conditional_requests and not self.recorder.passes.walking(start):
             key = canonicalize(url)
             headers = _conditional_headers(self.recorder.validators([key]).get(key))
+        key = f"list:{canonicalize(url)}"
+        self.recorder.passes.ask(key, start, url)
         return scrapy.Request(
             url,
             callback=self._on_list,
             errback=self._on_error,
             cb_kwargs={"page_index": page_index},
             headers=headers,
+            # not filtered as a duplicate: a redirect loop runs into REDIRECT_MAX_TIMES and
+            # comes back as an error of the run, instead of vanishing in the dupefilter
+            dont_filter=True,
             meta={
                 "govwatch_kind": "list",
+                "govwatch_key": key,
                 "govwatch_url": url,  # the URL asked for, whatever it redirects to
+                "govwatch_start": start,  # which start URL's pagination it belongs to
+                "govwatch_resumed": resumed,  # past a page where a complete pass stops
                 "handle_httpstatus_list": [NOT_MODIFIED],
             },
         )
 
     def parse_list(self, response: Response, page_index: int) -> Iterator[scrapy.Request]:
         asked = canonicalize(response.meta.get("govwatch_url", response.url))
+        start: int = response.meta.get("govwatch_start", 0)
+        resumed: bool = response.meta.get("govwatch_resumed", False)
+        passes = self.recorder.passes
+        passes.answered(response.meta.get("govwatch_key"))
+        passes.reached(start, page_index)
         if response.status == NOT_MODIFIED:
             # unchanged since the last complete run: its articles are stored, and the pages
-            # after it only hold older ones
+            # after it only hold older ones (asked conditionally only after a complete pass)
+            passes.end(start)
             self.recorder.list_pages += 1
             self.recorder.lists_not_modified += 1
             log.info(
@@ -155,6 +181,7 @@ class SiteSpider(scrapy.Spider):
                     response.url,
                     kind=BLOCKED,
                     message="anti-bot challenge page instead of the list",
+                    start=start,
                 )
                 return
             self.recorder.list_pages += 1
@@ -162,14 +189,17 @@ class SiteSpider(scrapy.Spider):
                 tree = parse_html(decoded.text or "<html></html>")
             except (ExtractError, etree.ParserError) as exc:
                 self.recorder.error(
-                    response.url, kind="parse", message=f"unreadable list page: {exc}"
+                    response.url,
+                    kind="parse",
+                    message=f"unreadable list page: {exc}",
+                    start=start,
                 )
                 return
             page = parse_list_page(tree, response.url, self.site, page_index)
             links = extract_links(tree, response.url)
             by_canonical = {canonicalize(u): u for u in page.article_urls}
-        for warning in page.warnings:
-            self.recorder.warn(warning)
+        if self.site.list_link_selector:
+            self.recorder.selector_page("list", page.warnings)
         self.recorder.add_links(response.url, links)
         known = self.recorder.known(by_canonical)
         log.info(
@@ -186,29 +216,56 @@ class SiteSpider(scrapy.Spider):
         for canonical, url in by_canonical.items():
             if canonical in known:
                 continue
+            if not passes.ask(f"article:{canonical}", start, url):
+                continue  # linked from an earlier list page of this run too
+            passes.article(canonical, start, resumed=resumed)
             yield scrapy.Request(
                 url,
                 callback=self._on_article,
                 errback=self._on_error,
                 cb_kwargs={"canonical_url": canonical},
-                meta={"govwatch_kind": "article"},
+                dont_filter=True,  # asked once per run already (passes.ask); see _list_request
+                meta={
+                    "govwatch_kind": "article",
+                    "govwatch_start": start,
+                    "govwatch_key": f"article:{canonical}",
+                },
                 priority=10,
             )
         only_known = bool(by_canonical) and len(known) == len(by_canonical)
-        if not page.next_url or page_index + 1 >= self.site.max_list_pages:
+        if (
+            not page.next_url
+            or page_index + 1 >= self.site.max_list_pages
+            or f"list:{canonicalize(page.next_url)}" in passes.asked_keys  # a cycle
+        ):
+            passes.end(start)
             return
         if only_known and self.site.stop_at_known_page:
-            log.info(
-                "site %s run %d: list page %d holds only stored articles: not paginating further",
-                self.site.name,
-                self.recorder.run_id,
-                page_index + 1,
-            )
-            return
-        yield self._list_request(page.next_url, page_index + 1)
+            if not passes.walking(start):
+                log.info(
+                    "site %s run %d: list page %d holds only stored articles: "
+                    "not paginating further",
+                    self.site.name,
+                    self.recorder.run_id,
+                    page_index + 1,
+                )
+                passes.end(start)
+                return
+            if not resumed:
+                log.info(
+                    "site %s run %d: list page %d holds only stored articles, but the last "
+                    "pass did not complete: walking on",
+                    self.site.name,
+                    self.recorder.run_id,
+                    page_index + 1,
+                )
+            resumed = True
+        yield self._list_request(page.next_url, page_index + 1, start, resumed)
 
     async def parse_article(self, response: Response, canonical_url: str) -> list[ArticleItem]:
         self.recorder.article_pages += 1
+        self.recorder.passes.answered(response.meta.get("govwatch_key"))
+        start: int | None = response.meta.get("govwatch_start")
         if response.status == NOT_MODIFIED:  # a re-checked article that did not change
             self.recorder.articles_not_modified += 1
             return []
@@ -222,22 +279,28 @@ class SiteSpider(scrapy.Spider):
                 None if self.site.selectors.is_empty() else self.site.selectors,
             )
         except ExtractError as exc:
-            self.recorder.error(response.url, kind="parse", message=str(exc))
+            self.recorder.error(response.url, kind="parse", message=str(exc), start=start)
             return []
         for stage, seconds in done.seconds.items():
             self.recorder.add_time(stage, seconds)
         article = done.article
         if article.page_kind == "challenge":
-            self.recorder.error(response.url, kind=BLOCKED, message="anti-bot challenge page")
+            self.recorder.error(
+                response.url, kind=BLOCKED, message="anti-bot challenge page", start=start
+            )
             return []
         if article.page_kind == "error" or not (article.title or article.body):
             reason = article.error_reason or "the page holds no article"
             self.recorder.error(
-                response.url, kind="not_article", status=response.status, message=reason
+                response.url,
+                kind="not_article",
+                status=response.status,
+                message=reason,
+                start=start,
             )
             return []
-        for warning in article.warnings:
-            self.recorder.warn(warning)
+        if not self.site.selectors.is_empty():
+            self.recorder.selector_page("article", article.warnings)
         self.recorder.add_links(canonical_url, article.links)
         self.recorder.remember_validators(_validators(canonical_url, response), list_page=False)
         return [ArticleItem(article=article, canonical_url=canonical_url, prints=done.prints)]
@@ -248,37 +311,57 @@ class SiteSpider(scrapy.Spider):
         if reason is None:
             return False
         self.recorder.error(
-            response.url, kind=NOT_HTML, status=response.status, message=f"not HTML: {reason}"
+            response.url,
+            kind=NOT_HTML,
+            status=response.status,
+            message=f"not HTML: {reason}",
+            start=response.meta.get("govwatch_start"),
         )
         return True
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        url = request.url
         exc: BaseException = failure.value or Exception("unknown failure")
-        if isinstance(exc, HttpError):
-            status = exc.response.status
-            kind = BLOCKED if status in BLOCKING_STATUSES else "http"
-            self.recorder.error(url, kind=kind, status=status, message=f"HTTP {status}")
-        elif isinstance(exc, AddressRefusedError):  # the address policy: never fetched
-            self.recorder.error(url, kind="refused", message=str(exc))
-        elif isinstance(exc, IgnoreRequest):
-            reason = str(exc) or "request ignored"
-            if "robots.txt" in reason.lower():
-                self.recorder.error(url, kind="robots", message="forbidden by robots.txt")
-            else:
-                self.recorder.error(url, kind="ignored", message=reason)
-        elif isinstance(exc, (CannotResolveHostError, DNSLookupError)):
-            host = urlsplit(url).hostname
-            self.recorder.error(url, kind="dns", message=f"host not found: {host}")
-        elif isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
-            self.recorder.error(url, kind="timeout", message="timed out")
-        elif isinstance(exc, (DownloadConnectionRefusedError, ConnectError)):
-            self.recorder.error(url, kind="connection", message="connection refused")
-        elif isinstance(exc, (ResponseDataLossError, DownloadFailedError, ConnectionLost)):
-            self.recorder.error(url, kind="connection", message=_one_line(exc))
-        else:
-            self.recorder.error(url, kind="fetch", message=_one_line(exc))
+        kind, status, message = _describe_failure(exc, request)
+        url = request.url
+        if kind == "redirect":  # the URL asked for, not the last hop
+            url = (request.meta.get("redirect_urls") or [url])[0]
+        start: int | None = request.meta.get("govwatch_start")
+        self.recorder.passes.answered(request.meta.get("govwatch_key"))
+        self.recorder.error(url, kind=kind, status=status, message=message, start=start)
+
+
+def _describe_failure(exc: BaseException, request: scrapy.Request) -> tuple[str, int | None, str]:
+    """``(kind, HTTP status, message)`` of a request that failed after retries."""
+    url = request.url
+    if isinstance(exc, HttpError):
+        status = exc.response.status
+        return (BLOCKED if status in BLOCKING_STATUSES else "http"), status, f"HTTP {status}"
+    if isinstance(exc, AddressRefusedError):  # the address policy: never fetched
+        return REFUSED, None, str(exc)
+    if isinstance(exc, IgnoreRequest):
+        reason = str(exc) or "request ignored"
+        if "robots.txt" in reason.lower():
+            return "robots", None, "forbidden by robots.txt"
+        if "redirect" in reason.lower():
+            return "redirect", None, _redirect_message(request)
+        return "ignored", None, reason
+    if isinstance(exc, (CannotResolveHostError, DNSLookupError)):
+        return "dns", None, f"host not found: {urlsplit(url).hostname}"
+    if isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
+        return "timeout", None, "timed out"
+    if isinstance(exc, (DownloadConnectionRefusedError, ConnectError)):
+        return "connection", None, "connection refused"
+    if isinstance(exc, (ResponseDataLossError, DownloadFailedError, ConnectionLost)):
+        return "connection", None, _one_line(exc)
+    return "fetch", None, _one_line(exc)
+
+
+def _redirect_message(request: scrapy.Request) -> str:
+    hops: list[str] = list(request.meta.get("redirect_urls", ()))
+    if len(hops) != len(set(hops)) or request.url in hops:
+        return f"redirect loop after {len(hops)} redirect(s): {' -> '.join(hops[-3:])}"
+    return f"too many redirects ({len(hops)})"
 
 
 def _validators(canonical_url: str, response: Response) -> Validators:

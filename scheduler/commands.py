@@ -21,6 +21,7 @@ from crawler.linkrecords import BROKEN, CheckProgress
 from crawler.recorder import RunReport
 from crawler.site import Site
 from scheduler.config import BUILTIN, Config, load_config, render_config
+from scheduler.dead_runs import close_dead_runs
 from scheduler.output import (
     BEIJING,
     article_record,
@@ -39,6 +40,8 @@ from storage.link_records import LinkQuery
 from storage.records import ArticleQuery, SiteInfo
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
+# run outcomes ``govwatch crawl`` exits 0 for: a warning run worked (status shows why it warns)
+CRAWL_OK = frozenset({"succeeded", "warning"})
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -52,6 +55,7 @@ def open_database(config: Config) -> Database:
     migrate.upgrade(db)
     with db.session() as session:
         repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
+    close_dead_runs(db, [s.name for s in config.sites])
     return db
 
 
@@ -103,7 +107,7 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
             f"{sum(r.totals.error_count for r in reports)} errors, "
             f"{sum(r.outcome != 'succeeded' for r in reports)} run(s) not succeeded"
         )
-    ok = len(reports) == len(sites) and all(r.outcome == "succeeded" for r in reports)
+    ok = len(reports) == len(sites) and all(r.outcome in CRAWL_OK for r in reports)
     return 0 if ok else 1
 
 

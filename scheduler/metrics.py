@@ -7,6 +7,7 @@ totals); gauges about the process come from the service.  Families from other ar
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from storage import repository
+from storage.database import Database
+from storage.errors import GovwatchError
 from storage.records import MetricsSnapshot
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
@@ -31,6 +36,28 @@ class Family:
     type: str
     help: str
     samples: tuple[tuple[Labels, float], ...]
+
+
+def service_text(db: Database, *, leader: bool, started_at: float, running: Sequence[str]) -> str:
+    """The service's whole ``/metrics`` page; a database that does not answer is a gauge."""
+    families = service_families(leader=leader, started_at=started_at, running=running)
+    db_up = True
+    try:
+        with db.session() as session:
+            families += database_families(session)
+    except GovwatchError as exc:
+        log.warning("metrics: %s", exc)
+        db_up = False
+    families.append(
+        family(
+            "govwatch_database_up",
+            "gauge",
+            "1 when the database answered this scrape.",
+            [((), int(db_up))],
+        )
+    )
+    families += process_families()
+    return render(families)
 
 
 def family(

@@ -47,6 +47,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler import metrics
 from scheduler.config import Config
+from scheduler.dead_runs import close_dead_runs
 from scheduler.health import Health, HealthServer
 from scheduler.job_runner import DOWNTIME, ERROR, MISFIRE, OVERLAP, JobRunner
 from scheduler.jobs import (
@@ -60,7 +61,7 @@ from scheduler.jobs import (
 )
 from scheduler.leader import leader_lock
 from scheduler.signals import SignalInbox
-from scheduler.supervisor import SHUTDOWN, Supervisor, pid_alive
+from scheduler.supervisor import SHUTDOWN, Supervisor
 from storage import repository
 from storage.database import Database
 from storage.errors import GovwatchError
@@ -174,7 +175,7 @@ class Service:
             self.instance_id = repository.start_instance(
                 session, host=socket.gethostname(), pid=os.getpid()
             )
-        self._close_abandoned_runs()
+        close_dead_runs(self.db)  # runs a crashed service or crawl left running
         specs = build_jobs(self.config)
         commands = sum(spec.executor == COMMANDS for spec in specs)
         scheduler = BackgroundScheduler(
@@ -414,22 +415,6 @@ class Service:
         if deleted:
             log.info("housekeeping: deleted %d service record(s) older than %s", deleted, before)
 
-    def _close_abandoned_runs(self) -> None:
-        """Runs left ``running`` by processes that are gone (a crash) become interrupted."""
-        with self.db.session() as session:
-            for run in repository.running_runs(session):
-                if run.pid is not None and pid_alive(run.pid):
-                    log.info(
-                        "site %s run %d: still running in pid %d (not ours): the site waits",
-                        run.site,
-                        run.id,
-                        run.pid,
-                    )
-                    continue
-                message = f"the crawl process (pid {run.pid}) is gone: it died or was killed"
-                repository.close_run(session, run.id, outcome="interrupted", message=message)
-                log.warning("site %s run %d: interrupted: %s", run.site, run.id, message)
-
     def _reload(self) -> None:
         log.info("SIGHUP: reloading the configuration")
         try:
@@ -498,23 +483,9 @@ class Service:
         return ok
 
     def metrics_text(self) -> str:
-        families = metrics.service_families(
-            leader=self._leader, started_at=self.started_at, running=self.supervisor.running()
+        return metrics.service_text(
+            self.db,
+            leader=self._leader,
+            started_at=self.started_at,
+            running=self.supervisor.running(),
         )
-        db_up = True
-        try:
-            with self.db.session() as session:
-                families += metrics.database_families(session)
-        except GovwatchError as exc:
-            log.warning("metrics: %s", exc)
-            db_up = False
-        families.append(
-            metrics.family(
-                "govwatch_database_up",
-                "gauge",
-                "1 when the database answered this scrape.",
-                [((), int(db_up))],
-            )
-        )
-        families += metrics.process_families()
-        return metrics.render(families)

@@ -208,6 +208,14 @@ def render_text(status: Status) -> str:
             f"digest deliveries: {pending} pending, {status.deliveries.get('failed', 0)} failed, "
             f"{status.deliveries.get('delivered', 0)} delivered",
         ]
+    misses = [
+        f"  {s.name}: {m}"
+        for s in status.sites
+        if s.health.last_run is not None
+        for m in s.health.last_run.selector_misses
+    ]
+    if misses:  # a few pages of another template: counted, not a warning
+        lines += ["", "selectors that missed on some pages of the last run:", *misses]
     warnings = list(status.warnings) + [f"{s.name}: {w}" for s in status.sites for w in s.warnings]
     lines += ["", "warnings:" if warnings else "no warnings"]
     lines += [f"  {w}" for w in warnings]
@@ -251,6 +259,7 @@ def render_json(status: Status) -> str:
                 "articles_new": run.articles_new,
                 "errors": run.error_count,
                 "warnings": list(run.warnings),
+                "selector_misses": list(run.selector_misses),
                 "message": run.message,
             },
             "running": None

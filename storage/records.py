@@ -74,6 +74,8 @@ class RunTotals:
     error_count: int = 0
     warnings: tuple[str, ...] = ()
     articles_changed: int = 0  # stored articles re-checked and found edited (not a column)
+    # configured selectors that missed on some pages, one per line (not enough for a warning)
+    selector_misses: tuple[str, ...] = ()
     lists_not_modified: int = 0  # list pages answered 304 Not Modified (not a column)
 
 
@@ -92,6 +94,7 @@ class RunView:
     error_count: int
     warnings: tuple[str, ...]
     message: str
+    selector_misses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,16 @@ class SiteSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class PassState:
+    """A start URL's last pass over its list pages, as a run found it when it started."""
+
+    start_url: str  # canonical
+    complete: bool  # False also for a start URL never crawled
+    backlog_run_id: int | None  # the run that first left it incomplete (None: complete or new)
+    pages_reached: int  # list pages walked by the last complete pass
+
+
+@dataclass(frozen=True, slots=True)
 class RunningRun:
     """A crawl run still marked ``running``, with the process id that runs it."""
 
@@ -156,6 +169,7 @@ class RunningRun:
     site: str
     pid: int | None
     started_at: datetime
+    host: str | None = None  # where that process runs (None: recorded before migration 0006)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ Every model module is imported here so ``Base.metadata`` knows all tables.
 from __future__ import annotations
 
 from storage.models.base import Base
-from storage.models.crawl import Article, CrawlError, CrawlRun, SiteRow
+from storage.models.crawl import Article, CrawlError, CrawlPass, CrawlRun, SiteRow
 from storage.models.dedupe import DedupeBand, HttpValidator
 from storage.models.digest import (
     DigestAttempt,
@@ -23,6 +23,7 @@ __all__ = [
     "Article",
     "Base",
     "CrawlError",
+    "CrawlPass",
     "CrawlRun",
     "DedupeBand",
     "DigestAttempt",

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
@@ -43,6 +52,34 @@ class CrawlRun(Base):
     warnings: Mapped[str] = mapped_column(Text, default="")  # one warning per line
     message: Mapped[str] = mapped_column(Text, default="")  # why it ended as it did
     pid: Mapped[int | None]
+    # migration 0006: the host of that process (a pid means something only there), and
+    # configured selectors that missed on a few pages of the run: counted, not a warning
+    host: Mapped[str | None] = mapped_column(String(255))
+    selector_misses: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class CrawlPass(Base):
+    """Per start URL of a site: did the last pass over its list pages complete?
+
+    A run marks each start URL's pass incomplete (a backlog, since the run that first left it
+    so) when it starts, and complete again only when it has walked that start URL's list
+    pages to their end, to ``max_list_pages`` or to a page of stored articles, with no page
+    failed and every article stored.  While a pass is incomplete, the next runs walk on past
+    stored articles instead of stopping at the first list page of them (migration 0006).
+    """
+
+    __tablename__ = "crawl_passes"
+    __table_args__ = (UniqueConstraint("site_id", "start_url"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    start_url: Mapped[str] = mapped_column(Text)  # canonical
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the run that left the pass incomplete first (NULL while complete)
+    backlog_run_id: Mapped[int | None] = mapped_column(BigIntId)
+    last_complete_run_id: Mapped[int | None] = mapped_column(BigIntId)
+    pages_reached: Mapped[int] = mapped_column(Integer, default=0)  # by the last complete pass
+    updated_at: Mapped[datetime]
 
 
 class CrawlError(Base):

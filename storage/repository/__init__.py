@@ -64,6 +64,7 @@ from storage.repository.outbox import (
     finish_attempt,
     list_deliveries,
 )
+from storage.repository.passes import begin_passes, complete_pass
 from storage.repository.runs import finish_run, get_run, record_crawl_error, run_errors, start_run
 from storage.repository.service import (
     close_run,
@@ -89,9 +90,11 @@ from storage.repository.sites import site_summaries, sync_sites
 __all__ = [
     "adopt_article_links",
     "articles_by_id",
+    "begin_passes",
     "claim_delivery",
     "claim_due_links",
     "close_run",
+    "complete_pass",
     "count_articles",
     "count_links",
     "delivery_attempts",

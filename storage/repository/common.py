@@ -66,4 +66,5 @@ def run_view(run: CrawlRun, site: str) -> RunView:
         error_count=run.error_count,
         warnings=tuple(w for w in run.warnings.split("\n") if w),
         message=run.message,
+        selector_misses=tuple(m for m in (run.selector_misses or "").split("\n") if m),
     )

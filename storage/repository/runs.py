@@ -14,7 +14,9 @@ from storage.records import (
 from storage.repository.common import run_view, utcnow
 
 
-def start_run(session: Session, site_id: int, *, pid: int | None = None) -> int:
+def start_run(
+    session: Session, site_id: int, *, pid: int | None = None, host: str | None = None
+) -> int:
     run = CrawlRun(
         site_id=site_id,
         started_at=utcnow(),
@@ -28,6 +30,8 @@ def start_run(session: Session, site_id: int, *, pid: int | None = None) -> int:
         warnings="",
         message="",
         pid=pid,
+        host=host,
+        selector_misses="",
     )
     session.add(run)
     session.flush()
@@ -51,6 +55,7 @@ def finish_run(
             articles_seen=totals.articles_seen,
             error_count=totals.error_count,
             warnings="\n".join(totals.warnings),
+            selector_misses="\n".join(totals.selector_misses),
         )
     )
 

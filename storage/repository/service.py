@@ -27,7 +27,7 @@ from storage.repository.common import insert_for, run_view, utcnow
 def running_runs(session: Session, site: str | None = None) -> list[RunningRun]:
     """Runs still marked ``running`` (of one site, or all), oldest first."""
     stmt = (
-        select(CrawlRun.id, SiteRow.name, CrawlRun.pid, CrawlRun.started_at)
+        select(CrawlRun.id, SiteRow.name, CrawlRun.pid, CrawlRun.started_at, CrawlRun.host)
         .join(SiteRow, CrawlRun.site_id == SiteRow.id)
         .where(CrawlRun.outcome == "running")
         .order_by(CrawlRun.id)
@@ -35,8 +35,8 @@ def running_runs(session: Session, site: str | None = None) -> list[RunningRun]:
     if site is not None:
         stmt = stmt.where(SiteRow.name == site)
     return [
-        RunningRun(id=id_, site=name, pid=pid, started_at=started)
-        for id_, name, pid, started in session.execute(stmt)
+        RunningRun(id=id_, site=name, pid=pid, started_at=started, host=host)
+        for id_, name, pid, started, host in session.execute(stmt)
     ]
 
 
