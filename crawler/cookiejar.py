@@ -54,6 +54,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         self.rule: CookieRule | None = None
         self.db: Database | None = None
         self.learned = 0  # cookies set by scripts this run
+        self.domains: set[str] = set()  # cookie domains loaded or held: saved as the jar has them
         self._saved_at = time.monotonic()
 
     @classmethod
@@ -90,6 +91,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         except StorageError as exc:
             log.warning("%s: stored cookies not loaded: %s", self.label, exc)
             return 0
+        self.domains.update(domains)
         jar = self.jars[None]
         for cookie in stored:
             jar.set_cookie(_jar_cookie(cookie))
@@ -103,15 +105,14 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         if self.db is None:
             return 0
         now = time.time()
-        cookies = [
-            _stored(c)
-            for jar in self.jars.values()
-            for c in jar
-            if c.expires is not None and c.expires > now
-        ]
+        held = [c for jar in self.jars.values() for c in jar]
+        self.domains.update(c.domain for c in held)
+        cookies = [_stored(c) for c in held if c.expires is not None and c.expires > now]
         try:
             with self.db.session() as session:
-                written = repository.save_cookies(session, cookies)
+                # the jar is the truth for every domain it loaded or holds: a cookie the
+                # site deleted (max-age=0) is deleted from the database too
+                written = repository.save_cookies(session, cookies, replace=self.domains)
         except StorageError as exc:
             log.warning("%s: cookies not saved: %s", self.label, exc)
             return 0

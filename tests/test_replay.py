@@ -4,7 +4,12 @@ identity; the configuration keys; and the guard itself."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +22,8 @@ from scheduler.config import load_config, render_config
 from storage import repository
 from storage.database import Database
 from storage.errors import ConfigError
-from tests.conftest import run_cli
+from storage.records import StoredCookie
+from tests.conftest import REPO, run_cli
 from tests.sitegen_guarded import parse_cookie_header, rewrite
 from tests.sitesrv import CcdiGuard, CcdiSite, Logged, SiteServer, build_ccdi_site
 
@@ -113,6 +119,83 @@ def test_ccdi_rule_gets_every_article_and_the_next_run_starts_with_stored_cookie
     assert opening.get("HOY_TR", "").endswith(",0"), requests[0]
     assert "HBB_HC" in opening
     assert [r for r in requests if r.status in BLOCKING] == []
+
+
+def test_sigterm_mid_crawl_keeps_the_cookies_and_the_next_run_goes_on(
+    tmp_path: Path, database_url: str
+) -> None:
+    site = build_ccdi_site(n_articles=N, per_page=20, body_kb=1)
+    with SiteServer(site.pages, guards=[CcdiGuard(hold_ms=20)]) as srv:
+        config = config_file(tmp_path, database_url, srv, 'cookie_rule = "ccdi"')
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOVWATCH_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "--config", str(config), "crawl", "guarded"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while len(guarded_requests(srv)) < 10:  # polled: the server has no event to await
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the crawl did not get going"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert "interrupted" in out, out + err
+        assert "Traceback" not in err, err
+        db = Database(database_url)
+        try:
+            with db.session() as session:
+                kept = {c.name for c in repository.live_cookies(session, ["127.0.0.1"])}
+        finally:
+            db.dispose()
+        assert kept == {"HOY_TR", "HBB_HC"}
+        srv.clear_log()
+        crawl(config)
+        assert stored_count(config) == N
+        requests = guarded_requests(srv)
+        assert "HOY_TR=" in (requests[0].header("cookie") or "")
+        assert [r for r in requests if r.status in BLOCKING] == []
+
+
+def test_kept_cookies_expire_and_are_replaced_per_domain(db: Database) -> None:
+    now = datetime.now(UTC)
+    later = now + timedelta(days=1)
+
+    def cookie(domain: str, name: str, value: str, expires: datetime = later) -> StoredCookie:
+        return StoredCookie(domain=domain, path="/", name=name, value=value, expires_at=expires)
+
+    with db.session() as session:
+        written = repository.save_cookies(
+            session,
+            [
+                cookie("a.example", "A", "1"),
+                cookie("a.example", "B", "2"),
+                cookie("b.example", "C", "3"),
+                cookie("b.example", "OLD", "x", now - timedelta(seconds=1)),
+            ],
+        )
+    assert written == 4
+    with db.session() as session:
+        live = repository.live_cookies(session, ["a.example", "b.example", "c.example"])
+    assert [(c.domain, c.name, c.value) for c in live] == [
+        ("a.example", "A", "1"),
+        ("a.example", "B", "2"),
+        ("b.example", "C", "3"),
+    ]
+    assert abs(live[0].expires_at - later) < timedelta(seconds=1)
+    # a run that held a.example's cookies saves its jar: B was deleted by the site
+    with db.session() as session:
+        repository.save_cookies(session, [cookie("a.example", "A", "9")], replace=["a.example"])
+    with db.session() as session:
+        live = repository.live_cookies(session, ["a.example", "b.example"])
+        assert repository.live_cookies(session, ["b.example"], now=later) == []
+    assert [(c.domain, c.name, c.value) for c in live] == [
+        ("a.example", "A", "9"),
+        ("b.example", "C", "3"),
+    ]
 
 
 def test_without_the_rule_the_guard_answers_412(
