@@ -198,6 +198,24 @@ def test_kept_cookies_expire_and_are_replaced_per_domain(db: Database) -> None:
     ]
 
 
+def test_a_412_answer_s_cookies_carry_its_retry(
+    tmp_path: Path, guarded_site: tuple[CcdiSite, SiteServer]
+) -> None:
+    """A client the guard has seen, with no cookies kept (a new database): the first request
+    is answered 412, whose script's cookies are in the jar before the retry goes out."""
+    _, srv = guarded_site
+    guard = srv.guards[0]
+    assert isinstance(guard, CcdiGuard)
+    guard.clients_seen.add("127.0.0.1")
+    config = config_file(tmp_path, f"sqlite:///{tmp_path / 'new.db'}", srv, 'cookie_rule = "ccdi"')
+    crawl(config)
+    assert stored_count(config) == N
+    requests = guarded_requests(srv)
+    assert [r.status for r in requests[:2]] == [412, 200]
+    assert requests[0].path == requests[1].path == "/yaowenn/"
+    assert [r for r in requests[2:] if r.status in BLOCKING] == []
+
+
 def test_without_the_rule_the_guard_answers_412(
     tmp_path: Path, database_url: str, guarded_site: tuple[CcdiSite, SiteServer]
 ) -> None:
