@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MIDDLEWARE_PRIORITY = 700  # Scrapy's CookiesMiddleware's, which this one replaces
 SAVE_EVERY_SECONDS = 30.0
+SAVE_EVERY_SETTING = "GOVWATCH_COOKIE_SAVE_SECONDS"  # tests shorten it
 
 
 class ReplayCookiesMiddleware(CookiesMiddleware):
@@ -55,11 +56,13 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         self.db: Database | None = None
         self.learned = 0  # cookies set by scripts this run
         self.domains: set[str] = set()  # cookie domains loaded or held: saved as the jar has them
+        self.save_every = SAVE_EVERY_SECONDS
         self._saved_at = time.monotonic()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ReplayCookiesMiddleware:
         mw = super().from_crawler(crawler)
+        mw.save_every = crawler.settings.getfloat(SAVE_EVERY_SETTING, SAVE_EVERY_SECONDS)
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
@@ -147,7 +150,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
                 response.url,
                 ", ".join(c.name for c in found),
             )
-        if time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
+        if time.monotonic() - self._saved_at >= self.save_every:
             self.save()
         return response
 
