@@ -32,6 +32,10 @@ class Site:
     stop_at_known_page: bool = True  # stop paginating at a list page of known articles only
     recheck_days: int = 0  # re-fetch known articles published this recently (0: never)
     conditional_requests: bool = True  # send If-None-Match / If-Modified-Since for lists
+    # cookie replay and identity (crawler.cookiejar, crawler.cookierules)
+    cookie_rule: str | None = None  # a rule of crawler.cookierules.RULES, or none
+    user_agent: str | None = None  # None: the crawl's own ([crawl] user_agent)
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers, in config order
 
     def is_article_url(self, url: str) -> bool:
         return self.article_url_pattern.search(url) is not None

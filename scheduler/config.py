@@ -253,6 +253,9 @@ def _read_site(raw: Any, where: str, index: int, min_schedule_seconds: int = 60)
         stop_at_known_page=values["stop_at_known_page"],
         recheck_days=values["recheck_days"],
         conditional_requests=values["conditional_requests"],
+        cookie_rule=values["cookie_rule"],
+        user_agent=values["user_agent"],
+        headers=tuple((values["headers"] or {}).items()),
     )
 
 
@@ -287,10 +290,13 @@ def render_config(config: Config) -> str:
             f"recheck_days = {toml_value(site.recheck_days)}",
             f"conditional_requests = {toml_value(site.conditional_requests)}",
         ]
-        for key in ("list_link_selector", "pagination_selector"):
+        for key in ("list_link_selector", "pagination_selector", "cookie_rule", "user_agent"):
             value = getattr(site, key)
             if value is not None:
                 lines.append(f"{key} = {toml_value(value)}")
+        if site.headers:
+            lines.append("[sites.headers]")
+            lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in site.headers]
         chosen = {k: getattr(site.selectors, k) for k in SELECTOR_KEYS}
         if any(chosen.values()):
             lines.append("[sites.selectors]")

@@ -28,6 +28,11 @@ from the built-in routes below, else with nginx's 404 page:
 ``/lying-charset/utf8``        UTF-8 bytes; meta says gb2312, header has no charset
 =============================  ===========================================================
 
+Guarded modes (``SiteServer(pages, guards=[...])``, ``tests.sitegen_guarded``) stand in front
+of the paths under their prefix: (a) :class:`CcdiGuard`, ccdi's cookie guard (inline
+``HOY_TR``/``HBB_HC`` scripts on every page; 412 without the rewritten cookie after a
+client's first request; 420 on overlapping requests).
+
 A 200 page with an ``ETag`` or ``Last-Modified`` header answers a matching
 ``If-None-Match`` / ``If-Modified-Since`` (not older than Last-Modified) with 304.
 """
@@ -51,12 +56,15 @@ from urllib.parse import parse_qs, urlsplit
 from tests.sitegen_ccdi import CcdiSite, build_ccdi_site
 from tests.sitegen_common import NGINX_404, FakeArticle, Page
 from tests.sitegen_cq import CqSite, build_cq_site
+from tests.sitegen_guarded import CcdiGuard, Guard
 
 __all__ = [
     "NGINX_404",
+    "CcdiGuard",
     "CcdiSite",
     "CqSite",
     "FakeArticle",
+    "Guard",
     "Logged",
     "Page",
     "SiteServer",
@@ -183,8 +191,13 @@ _Action = Page | _Drop | _Partial
 class SiteServer:
     """Serve ``pages`` (used live, not copied) and the built-in routes on 127.0.0.1."""
 
-    def __init__(self, pages: dict[str, Page] | None = None) -> None:
+    def __init__(
+        self, pages: dict[str, Page] | None = None, guards: list[Guard] | None = None
+    ) -> None:
         self.pages: dict[str, Page] = pages if pages is not None else {}
+        # guarded modes (tests.sitegen_guarded): the first guard whose prefix a path has
+        # admits or answers each request to it, and dresses the pages it serves
+        self.guards: list[Guard] = guards if guards is not None else []
         self.requests: list[Logged] = []
         self.errors: list[str] = []  # exceptions raised while serving (should stay empty)
         self.base_url = ""
@@ -391,7 +404,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error_page(405), send_body=True)
 
     def _answer(self, send_body: bool) -> None:
-        action = self.server.site.resolve(self.path)
+        site = self.server.site
+        guard = next((g for g in site.guards if g.guards(self.path)), None)
+        if guard is None:
+            self._respond(site.resolve(self.path), send_body)
+            return
+        client = str(self.client_address[0])
+        try:
+            answer = guard.enter(client, self.path, self.headers.get("Cookie", ""))
+            if answer is None:
+                action = site.resolve(self.path)
+                answer = guard.dress(action) if isinstance(action, Page) else action
+        finally:
+            guard.leave(client)  # before the answer goes out: the client may ask at once
+        self._respond(answer, send_body)
+
+    def _respond(self, action: _Action, send_body: bool) -> None:
         if isinstance(action, _Drop):
             self._record(0)
             self.close_connection = True
