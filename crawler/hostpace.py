@@ -2,9 +2,11 @@
 
 Scrapy's retry delays only the request it retries; the other requests queued for the same
 host still go out at once, which is what makes a guarded site (ccdi's HTTP 420) escalate.
-Here a 420, 429, 503 or challenge answer from a host sets that host's *not-before* time,
-and every request to the host waits for it in :meth:`HostPaceMiddleware.process_request`
-before it enters Scrapy's download slot.  ``Retry-After`` is honoured as sent (seconds or an
+Here a 420, 429, 503, 412/521 or captcha answer from a host sets that host's *not-before*
+time, judged on Scrapy's ``response_downloaded`` signal (before the slot sends its next
+request); every new request to the host waits for it in
+:meth:`HostPaceMiddleware.process_request`, and those already queued in the host's download
+slot are held by the slot's ``lastseen``.  ``Retry-After`` is honoured as sent (seconds or an
 HTTP date), up to ``retry_after_max``.
 
 Repeated 420/429 answers also grow the host's delay between requests (multiplied by
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -40,6 +42,7 @@ RATE_STATUSES = frozenset({420, 429})
 GROWTH = 2.0  # a throttled answer multiplies the host's delay by this
 DECAY = 0.9  # an answer that is not throttled multiplies the extra delay by this
 MIN_STEP = 1.0  # the delay a host with no configured delay grows from
+MIN_SLOT_DELAY = 0.001  # a paused host's slot delay: Scrapy only tests pauses when it is > 0
 RETRY_AFTER_MAX_SETTING = "GOVWATCH_RETRY_AFTER_MAX"
 DELAY_MAX_SETTING = "GOVWATCH_RETRY_BACKOFF_MAX"
 BACKOFF_SETTING = "GOVWATCH_RETRY_BACKOFF"
@@ -111,11 +114,8 @@ def is_captcha_body(body: bytes) -> bool:
 
 
 class HostPaceMiddleware:
-    """Downloader middleware: hold requests to a paused host; pause it on throttling answers.
-
-    Its priority must be above the retry middleware's, so that it sees the throttling answer
-    before the retry middleware turns it into a retried request.
-    """
+    """Downloader middleware: hold requests to a paused host; pause it on throttling answers
+    (on the ``response_downloaded`` signal, the earliest point)."""
 
     def __init__(self, crawler: Crawler, clock: Callable[[], float] = time.monotonic) -> None:
         settings = crawler.settings
@@ -131,7 +131,9 @@ class HostPaceMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HostPaceMiddleware:
-        return cls(crawler)
+        mw = cls(crawler)
+        crawler.signals.connect(mw.response_downloaded, signal=signals.response_downloaded)
+        return mw
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         host = host_of(request.url)
@@ -142,28 +144,37 @@ class HostPaceMiddleware:
             await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
             wait = self.pace.wait(host, self.clock())  # paused again meanwhile?
 
-    def process_response(
-        self, request: Request, response: Response, spider: Spider | None = None
-    ) -> Response:
+    def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
+        """Judge an answer as soon as it is downloaded: Scrapy's slot sends the host's next
+        queued request right after this signal, before any middleware sees the answer."""
         host = host_of(request.url)
-        if response.status in PAUSE_STATUSES or is_captcha_body(response.body):
+        encoded = response.headers.get(b"Content-Encoding")  # not decompressed yet
+        captcha = not encoded and is_captcha_body(response.body)
+        if response.status in PAUSE_STATUSES or captcha:
             status = response.status if response.status in PAUSE_STATUSES else None
             pause = self.pace.penalize(host, self.clock(), status, retry_after(response))
             self._changed(request, host, f"paused {pause:.1f}s after {status or 'a challenge'}")
         elif response.status < 400:
             self.pace.success(host)
             self._changed(request, host, "recovering")
-        return response
 
     def _changed(self, request: Request, host: str, why: str) -> None:
-        """Put the host's delay on its download slot; log and record it when it changed."""
-        delay = self.pace.state(host).delay
+        """Put the host's delay and pause on its download slot; log and record the delay
+        when it changed.
+
+        Requests already past :meth:`process_request` wait in the slot's queue: the slot
+        sends nothing before ``lastseen + delay`` (Scrapy's own clock is ``monotonic`` too),
+        so a ``lastseen`` at the pause's end holds them (a delay of 0 would skip the test).
+        """
+        st = self.pace.state(host)
+        delay = st.delay
         slots: dict[str, Any] = getattr(
             getattr(self.crawler.engine, "downloader", None), "slots", {}
         )
         slot = slots.get(request.meta.get("download_slot", ""))
         if slot is not None:
-            slot.delay = delay
+            slot.delay = max(delay, MIN_SLOT_DELAY) if st.paused else delay
+            slot.lastseen = max(slot.lastseen, st.not_before)
         if round(self._logged.get(host, self.pace.base_delay), 1) == round(delay, 1):
             return
         self._logged[host] = delay
