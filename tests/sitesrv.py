@@ -28,6 +28,10 @@ from the built-in routes below, else with nginx's 404 page:
 ``/lying-charset/utf8``        UTF-8 bytes; meta says gb2312, header has no charset
 =============================  ===========================================================
 
+Guarded modes answer before all of these when set as ``srv.guard`` (``tests.sitegen_captcha``:
+(c) a captcha interstitial unless the request carries a cookie; 420/429 with ``Retry-After``).
+Every logged request has its time (``Logged.at``) and ``Host`` (``Logged.host``).
+
 A 200 page with an ``ETag`` or ``Last-Modified`` header answers a matching
 ``If-None-Match`` / ``If-Modified-Since`` (not older than Last-Modified) with 304.
 """
@@ -40,6 +44,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -86,6 +91,11 @@ class Logged:
     path: str  # with the query string
     headers: dict[str, str]
     status: int
+    at: float = 0.0  # time.monotonic() when it was answered
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "")
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -190,6 +200,9 @@ class SiteServer:
         self.base_url = ""
         self._lock = threading.Lock()
         self._flaky: dict[str, int] = {}
+        # answers before the pages and routes: a guarded mode (tests.sitegen_captcha), given
+        # the path with query and the request's headers (lower-cased names); None: no say
+        self.guard: Callable[[str, dict[str, str]], Page | None] | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -391,7 +404,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error_page(405), send_body=True)
 
     def _answer(self, send_body: bool) -> None:
-        action = self.server.site.resolve(self.path)
+        site = self.server.site
+        guard = site.guard
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        action = (guard(self.path, headers) if guard else None) or site.resolve(self.path)
         if isinstance(action, _Drop):
             self._record(0)
             self.close_connection = True
@@ -413,7 +429,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, status: int) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.site._log(Logged(self.command, self.path, headers, status))
+        self.server.site._log(Logged(self.command, self.path, headers, status, time.monotonic()))
 
     def _send(self, page: Page, send_body: bool) -> None:
         self._record(page.status)
