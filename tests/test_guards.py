@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import text as sql
 
+from scheduler.metrics import service_text
 from storage.database import Database
 from tests.conftest import run_cli
 from tests.sitegen_captcha import CaptchaGuard, ThrottleGuard
@@ -67,6 +68,13 @@ def test_a_captcha_site_is_blocked_with_a_hint_and_nothing_is_stored(
     run = status["last_run"]
     assert run["outcome"] == "blocked" and run["blocked_reason"] == "captcha", run
     assert _articles(config, env) == []
+    db = Database(database_url)
+    try:  # the text /metrics serves
+        metrics = service_text(db, leader=True, started_at=0.0, running=())
+    finally:
+        db.dispose()
+    assert 'govwatch_site_blocked{site="local",reason="captcha"} 1' in metrics, metrics
+    assert 'govwatch_crawl_runs_total{site="local",outcome="blocked"} 1' in metrics
     links = run_cli("--config", str(config), "links", "--status", "all", env=env).stdout
     assert "dead" not in links and "soft_404" not in links, links
 
