@@ -172,8 +172,9 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
     for index, raw in enumerate(sites_raw):
         site = _read_site(raw, where, index, values["service"]["min_schedule_seconds"], environ)
         if site.cookie_env:
-            site_env.append(site.cookie_env)
-            if site.cookie is None:
+            if site.cookie is not None:
+                site_env.append(site.cookie_env)
+            else:
                 site_missing.append(
                     f"{where}: sites[{index}] ({site.name}).cookie_env: environment variable "
                     f"{site.cookie_env} is not set"

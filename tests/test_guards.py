@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text as sql
 
+from digest.build import _crawl_health
+from digest.subscription import HealthThresholds
 from scheduler.metrics import service_text
 from storage.database import Database
 from tests.conftest import run_cli
@@ -69,10 +72,14 @@ def test_a_captcha_site_is_blocked_with_a_hint_and_nothing_is_stored(
     assert run["outcome"] == "blocked" and run["blocked_reason"] == "captcha", run
     assert _articles(config, env) == []
     db = Database(database_url)
-    try:  # the text /metrics serves
+    try:  # the text /metrics serves, and the digest's crawl health
         metrics = service_text(db, leader=True, started_at=0.0, running=())
+        with db.session() as session:
+            health = _crawl_health(session, ["local"], datetime.now(UTC), HealthThresholds())
     finally:
         db.dispose()
+    ((problem),) = [(p.problem, p.detail) for p in health]
+    assert problem[0] == "blocked" and problem[1].startswith("blocked: captcha: "), health
     assert 'govwatch_site_blocked{site="local",reason="captcha"} 1' in metrics, metrics
     assert 'govwatch_crawl_runs_total{site="local",outcome="blocked"} 1' in metrics
     links = run_cli("--config", str(config), "links", "--status", "all", env=env).stdout
@@ -171,3 +178,20 @@ def test_repeated_420s_grow_the_host_delay_shown_by_status(
     text, status = _status(config, env)
     assert "127.0.0.1" in text and "after 2 x 420/429" in text, text
     assert "after 2 x 420/429" in status["last_run"]["host_delays"], status
+
+
+def test_cookie_env_is_read_from_the_environment_only_and_never_shown(tmp_path: Path) -> None:
+    with SiteServer({}) as srv:
+        config = _cookie_config(tmp_path, srv)
+        unset = run_cli("--config", str(config), "check-config")
+        secret = "haplat_pass=s3cret-value; HOY_TR=abc"
+        shown = run_cli("--config", str(config), "check-config", env={COOKIE_VAR: secret})
+        strict = run_cli("--config", str(config), "check-config", "--strict")
+        bad = run_cli("--config", str(config), "check-config", env={COOKIE_VAR: "a=1\x01"})
+    assert unset.returncode == 0
+    assert f"cookie_env: environment variable {COOKIE_VAR} is not set" in unset.stderr
+    assert f"cookie_env = '{COOKIE_VAR}'  # not set" in unset.stdout
+    assert shown.returncode == 0 and "s3cret" not in shown.stdout + shown.stderr
+    assert f"cookie_env = '{COOKIE_VAR}'  # set, {len(secret)} characters" in shown.stdout
+    assert strict.returncode == 2 and COOKIE_VAR in strict.stderr
+    assert bad.returncode == 2 and "control characters" in bad.stderr, bad.stderr
