@@ -81,15 +81,21 @@ class HostPace:
         st = self.hosts.get(host)
         return 0.0 if st is None else max(0.0, st.not_before - now)
 
-    def penalize(self, host: str, now: float, status: int | None, hint: float | None) -> float:
+    def penalize(
+        self, host: str, now: float, status: int | None, hint: float | None, attempt: int = 1
+    ) -> float:
         """A throttling answer (``status``; None: a challenge page) with the server's
-        ``Retry-After`` ``hint``: pause the host; returns the pause in seconds."""
+        ``Retry-After`` ``hint`` to the ``attempt``-th try of a request: pause the host
+        (without a hint: ``backoff``, doubling per attempt); returns the pause in seconds."""
         st = self.state(host)
         st.paused += 1
         if status in RATE_STATUSES:
             st.throttled += 1
             st.delay = min(self.max_delay, max(st.delay, MIN_STEP, self.base_delay) * GROWTH)
-        pause = min(hint, self.retry_after_max) if hint is not None else max(self.backoff, st.delay)
+        if hint is not None:
+            pause = min(hint, self.retry_after_max)
+        else:
+            pause = max(min(self.backoff * 2 ** (attempt - 1), self.max_delay), st.delay)
         st.not_before = max(st.not_before, now + pause)
         return pause
 
@@ -152,7 +158,9 @@ class HostPaceMiddleware:
         captcha = not encoded and is_captcha_body(response.body)
         if response.status in PAUSE_STATUSES or captcha:
             status = response.status if response.status in PAUSE_STATUSES else None
-            pause = self.pace.penalize(host, self.clock(), status, retry_after(response))
+            attempt = int(request.meta.get("retry_times", 0)) + 1
+            hint = retry_after(response)
+            pause = self.pace.penalize(host, self.clock(), status, hint, attempt)
             self._changed(request, host, f"paused {pause:.1f}s after {status or 'a challenge'}")
         elif response.status < 400:
             self.pace.success(host)

@@ -21,8 +21,10 @@ def test_a_throttling_answer_pauses_the_host_for_its_retry_after() -> None:
 def test_retry_after_is_capped_and_a_missing_one_is_the_backoff() -> None:
     pace = HostPace(base_delay=0.0, retry_after_max=30, backoff=3.0)
     assert pace.penalize("h", 0.0, 503, 3600.0) == 30.0
-    pace = HostPace(base_delay=0.0, retry_after_max=30, backoff=3.0)
+    pace = HostPace(base_delay=0.0, retry_after_max=30, backoff=3.0, max_delay=10.0)
     assert pace.penalize("h", 0.0, 503, None) == 3.0
+    assert pace.penalize("h", 0.0, 503, None, attempt=2) == 6.0  # doubling per attempt
+    assert pace.penalize("h", 0.0, 503, None, attempt=5) == 10.0  # up to the cap
 
 
 def test_repeated_420s_grow_the_delay_which_decays_slowly_to_the_configured_one() -> None:
