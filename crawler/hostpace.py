@@ -161,7 +161,18 @@ class HostPaceMiddleware:
             attempt = int(request.meta.get("retry_times", 0)) + 1
             hint = retry_after(response)
             pause = self.pace.penalize(host, self.clock(), status, hint, attempt)
-            self._changed(request, host, f"paused {pause:.1f}s after {status or 'a challenge'}")
+            why = f"HTTP {status}" if status else "a captcha"
+            site, run_id = self._run()
+            log.info(
+                "site %s run %d: host %s: every request paused %.1fs after %s%s",
+                site,
+                run_id,
+                host,
+                pause,
+                why,
+                "" if hint is None else f" (Retry-After {hint:.0f}s)",
+            )
+            self._changed(request, host, f"after {why}")
         elif response.status < 400:
             self.pace.success(host)
             self._changed(request, host, "recovering")
@@ -183,14 +194,13 @@ class HostPaceMiddleware:
         if slot is not None:
             slot.delay = max(delay, MIN_SLOT_DELAY) if st.paused else delay
             slot.lastseen = max(slot.lastseen, st.not_before)
-        if round(self._logged.get(host, self.pace.base_delay), 1) == round(delay, 1):
+        before = self._logged.get(host, self.pace.base_delay)
+        if round(before, 1) == round(delay, 1):
             return
         self._logged[host] = delay
-        spider = self.crawler.spider
-        recorder = getattr(spider, "recorder", None)
-        site = getattr(getattr(spider, "site", None), "name", "?")
-        run_id = getattr(recorder, "run_id", 0)
-        log.info(
+        site, run_id = self._run()
+        log.log(
+            logging.WARNING if delay > before else logging.INFO,  # growth is news
             "site %s run %d: host %s: delay between requests now %.1fs (%s)",
             site,
             run_id,
@@ -198,6 +208,12 @@ class HostPaceMiddleware:
             delay,
             why,
         )
+        recorder = getattr(self.crawler.spider, "recorder", None)
         if recorder is not None:
-            st = self.pace.state(host)
             recorder.host_pace(host, delay, st.throttled)
+
+    def _run(self) -> tuple[str, int]:
+        """The site's name and the run's id, for log lines."""
+        spider = self.crawler.spider
+        site = getattr(getattr(spider, "site", None), "name", "?")
+        return site, int(getattr(getattr(spider, "recorder", None), "run_id", 0))

@@ -168,6 +168,10 @@ def test_repeated_420s_grow_the_host_delay_shown_by_status(
         result = _crawl(config, env)
         log = list(srv.requests)
     assert result.returncode == 0, result.stdout + result.stderr
+    # logged with the site and run (the command line's log shows one line of a kind per
+    # minute: the second growth, to 4.0s, is held back)
+    grown = "site local run 1: host 127.0.0.1: delay between requests now 2.0s (after HTTP 420)"
+    assert grown in result.stderr, result.stderr
     pages = [r for r in log if r.path != "/robots.txt"]
     last_420 = max(i for i, r in enumerate(pages) if r.status == 420)
     after = [b.at - a.at for a, b in zip(pages[last_420:], pages[last_420 + 1 :], strict=False)]
