@@ -49,6 +49,7 @@ _STRONG_MARKERS = (
     "seccaptcha.haplat.net",
     "captchaPage",
     "captchapage",
+    "comImageValidate",
     "slideCaptcha",
     "nc_token",
     "geetest_",

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from crawler import blocking
 from crawler.canonical import canonicalize
 from crawler.fingerprint import is_same_story
 from crawler.passes import PassBook
@@ -56,7 +57,7 @@ class RunReport:
 
     site: str
     run_id: int
-    outcome: str  # succeeded | warning | partial | failed | interrupted
+    outcome: str  # succeeded | warning | partial | blocked | failed | interrupted
     totals: RunTotals
     message: str
     seconds: float = 0.0
@@ -97,6 +98,10 @@ class RunRecorder:
     # configured selectors that missed, per page (crawler.selector_stats)
     selectors: SelectorStats = field(default_factory=SelectorStats)
     selector_misses: tuple[str, ...] = ()
+    # guards met (crawler.blocking): pages blocked, by reason; per host, its delay and how
+    # many 420/429 answers it gave (crawler.hostpace)
+    blocked_reasons: dict[str, int] = field(default_factory=dict)
+    pace: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -264,6 +269,17 @@ class RunRecorder:
                 "site %s run %d: could not record an error: %s", self.site.name, self.run_id, exc
             )
 
+    def blocked(
+        self, url: str, reason: str, detail: str, *, status: int | None, start: int | None
+    ) -> None:
+        """A page a guard answered instead of the site (``reason``: crawler.blocking)."""
+        self.blocked_reasons[reason] = self.blocked_reasons.get(reason, 0) + 1
+        self.error(url, kind=BLOCKED, status=status, message=f"{reason}: {detail}", start=start)
+
+    def host_pace(self, host: str, delay: float, throttled: int) -> None:
+        """A host's delay between requests changed (kept for the run's message)."""
+        self.pace[host] = (delay, throttled)
+
     def selector_page(self, kind: str, warnings: tuple[str, ...] | list[str]) -> None:
         """A page configured selectors were tried on, with the selectors that missed."""
         self.selectors.page(kind, warnings)
@@ -295,6 +311,18 @@ class RunRecorder:
             self.warn(f"selector drift: {line}")
         if close_reason not in ("finished",):
             return "interrupted", f"crawl stopped: {close_reason}"
+        blocked = sum(self.blocked_reasons.values())
+        if blocked and blocked == self.errors and not self.articles_new and not self.stored:
+            # the site answered only with guards: it is up, and refuses the crawler
+            reason = blocking.main_reason(self.blocked_reasons)
+            log.warning(
+                "site %s run %d: blocked (%s) on %d page(s)",
+                self.site.name,
+                self.run_id,
+                reason,
+                blocked,
+            )
+            return "blocked", blocking.hint(self.site, reason)
         if self.list_pages == 0:
             why = self.first_error or "no list page was fetched"
             return "failed", f"no list page could be fetched ({why})"
@@ -319,6 +347,9 @@ class RunRecorder:
                     start=start,
                 )
         outcome, message = self.judge(close_reason)
+        pace = blocking.pace_note(self.pace)
+        if pace:
+            message = f"{message}; {pace}" if message else pace
         self._save_validators(complete=close_reason == "finished" and not self.errors)
         if close_reason == "finished":
             recovered = self._complete_passes()

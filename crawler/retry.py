@@ -3,6 +3,8 @@
 Scrapy's own ``RetryMiddleware`` retries at once, which hammers a struggling or throttling
 server.  This one waits ``base * 2**(attempt-1)`` seconds (capped, honouring
 ``Retry-After``) before handing the retry back, so the host's slot stays quiet meanwhile.
+Answers that throttle (420, 429, 503, challenges) pause the whole host instead
+(``crawler.hostpace``): the retried request waits there with the host's other requests.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
 log = logging.getLogger(__name__)
+
+# Answers that pause their whole host (crawler.hostpace): the retried request waits with the
+# host's other requests there, not here.
+PAUSE_STATUSES = frozenset({412, 420, 429, 503, 521})
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -40,7 +46,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self, request: Request, response: Response
     ) -> Request | Response:
         result = super().process_response(request, response)
-        if isinstance(result, Request):
+        if isinstance(result, Request) and response.status not in PAUSE_STATUSES:
             await self._sleep(result, retry_after(response))
         return result
 

@@ -25,6 +25,7 @@ from crawler.addressguard import (
     MIDDLEWARE_PRIORITY,
 )
 from crawler.cookiejar import MIDDLEWARE_PRIORITY as COOKIES_PRIORITY
+from crawler.hostpace import RETRY_AFTER_MAX_SETTING
 from crawler.offload import PageExtractor
 from crawler.recorder import RunRecorder, RunReport
 from crawler.site import CrawlSettings, Site
@@ -92,6 +93,7 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             "RETRY_GIVE_UP_LOG_LEVEL": "INFO",  # the run records and logs the failure itself
             "GOVWATCH_RETRY_BACKOFF": settings.retry_backoff_seconds,
             "GOVWATCH_RETRY_BACKOFF_MAX": settings.retry_backoff_max_seconds,
+            RETRY_AFTER_MAX_SETTING: settings.retry_after_max_seconds,
             "REDIRECT_MAX_TIMES": 5,
             "COOKIES_ENABLED": True,
             "TELNETCONSOLE_ENABLED": False,
@@ -113,6 +115,10 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
                 # rule, and cookies kept between runs (crawler.cookiejar)
                 "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
                 "crawler.cookiejar.ReplayCookiesMiddleware": COOKIES_PRIORITY,
+                # above the retry: it sees a throttling answer before it becomes a retry
+                "crawler.hostpace.HostPaceMiddleware": 560,
+                # after Scrapy's cookie jar (700), which replaces the Cookie header
+                "crawler.sitecookie.SiteCookieMiddleware": 750,
             },
             "ITEM_PIPELINES": {"crawler.pipeline.StoragePipeline": 300},
             "SPIDER_LOADER_WARN_ONLY": True,

@@ -36,6 +36,10 @@ class Site:
     cookie_rule: str | None = None  # a rule of crawler.cookierules.RULES, or none
     user_agent: str | None = None  # None: the crawl's own ([crawl] user_agent)
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers, in config order
+    # a Cookie: string copied from a browser (from the variable cookie_env names), sent to
+    # the site's hosts; never shown (repr=False) or logged
+    cookie: str | None = field(default=None, repr=False)
+    cookie_env: str | None = None  # the variable's name, for messages
 
     def is_article_url(self, url: str) -> bool:
         return self.article_url_pattern.search(url) is not None
@@ -53,6 +57,7 @@ class CrawlSettings:
     retries: int = 3
     retry_backoff_seconds: float = 2.0
     retry_backoff_max_seconds: float = 60.0
+    retry_after_max_seconds: float = 600.0  # a server's Retry-After is honoured up to this
     max_page_bytes: int = 10 * 1024 * 1024
     log_level: str = "WARNING"
     extract_workers: int = 1

@@ -43,6 +43,7 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 
 from crawler.addresses import AddressRefusedError
+from crawler.blocking import reason_for
 from crawler.canonical import canonicalize
 from crawler.decode import decode_html
 from crawler.dom import parse_html
@@ -60,7 +61,7 @@ from storage.records import Validators
 
 log = logging.getLogger(__name__)
 
-BLOCKING_STATUSES = frozenset({401, 403, 412, 420, 429})
+BLOCKING_STATUSES = frozenset({401, 403, 412, 420, 429, 521})
 NOT_MODIFIED = 304
 NOT_HTML = "not_html"  # error kind of a response whose body is not an HTML page
 
@@ -177,10 +178,11 @@ class SiteSpider(scrapy.Spider):
         with self.recorder.timed("list"):
             decoded = decode_html(response.body, _content_type(response))
             if is_challenge_page(decoded.text):
-                self.recorder.error(
+                self.recorder.blocked(
                     response.url,
-                    kind=BLOCKED,
-                    message="anti-bot challenge page instead of the list",
+                    reason_for(self.site, response.status, response.body, challenge=True),
+                    "anti-bot challenge page instead of the list",
+                    status=response.status,
                     start=start,
                 )
                 return
@@ -285,8 +287,12 @@ class SiteSpider(scrapy.Spider):
             self.recorder.add_time(stage, seconds)
         article = done.article
         if article.page_kind == "challenge":
-            self.recorder.error(
-                response.url, kind=BLOCKED, message="anti-bot challenge page", start=start
+            self.recorder.blocked(
+                response.url,
+                reason_for(self.site, response.status, response.body, challenge=True),
+                "anti-bot challenge page",
+                status=response.status,
+                start=start,
             )
             return []
         if article.page_kind == "error" or not (article.title or article.body):
@@ -328,6 +334,10 @@ class SiteSpider(scrapy.Spider):
             url = (request.meta.get("redirect_urls") or [url])[0]
         start: int | None = request.meta.get("govwatch_start")
         self.recorder.passes.answered(request.meta.get("govwatch_key"))
+        if kind == BLOCKED and isinstance(exc, HttpError):
+            reason = reason_for(self.site, status, exc.response.body)
+            self.recorder.blocked(url, reason, message, status=status, start=start)
+            return
         self.recorder.error(url, kind=kind, status=status, message=message, start=start)
 
 

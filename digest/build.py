@@ -162,7 +162,8 @@ def _link_change(event: WindowLinkEvent) -> LinkChange:
 def _crawl_health(
     session: Session, sites: Sequence[str], now: datetime, health: HealthThresholds
 ) -> list[SiteProblem]:
-    """Sites whose runs keep failing, that yield no new article although crawled, or warn.
+    """Sites a guard blocks, whose runs keep failing, that yield no new article although
+    crawled, or that warn.
 
     The same judgement as ``govwatch status`` (its ``[service]`` thresholds).
     """
@@ -174,7 +175,13 @@ def _crawl_health(
     for h in repository.site_health(session, sites):
         title = titles.get(h.site, h.site)
         last = h.last_run
-        if h.failures_in_a_row >= health.failing_runs:
+        if last is not None and last.outcome == "blocked":
+            # a guard (captcha, JavaScript challenge, expired cookie, throttling): the site
+            # is up and refuses the crawler; the message names which and what to do
+            problems.append(
+                SiteProblem(h.site, title, "blocked", f"blocked: {last.message}", last.started_at)
+            )
+        elif h.failures_in_a_row >= health.failing_runs:
             message = f": {last.message}" if last and last.message else ""
             problems.append(
                 SiteProblem(

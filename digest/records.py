@@ -145,7 +145,8 @@ class LinkChange:
 
 @dataclass(frozen=True, slots=True)
 class SiteProblem:
-    """A site whose crawls look unwell: ``failing``, ``no_articles`` or ``warning``."""
+    """A site whose crawls look unwell: ``blocked``, ``failing``, ``no_articles`` or
+    ``warning``."""
 
     site: str
     site_title: str

@@ -30,6 +30,7 @@ from scheduler.settings import (
     SITE_KEYS,
     Setting,
     check_selector,
+    header_value,
     read_table,
     toml_value,
     url_problem,
@@ -166,8 +167,18 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
     if not isinstance(sites_raw, list):
         raise ConfigError(f"{where}: sites: must be an array of tables ([[sites]])")
     sites: list[Site] = []
+    site_env: list[str] = []
+    site_missing: list[str] = []
     for index, raw in enumerate(sites_raw):
-        site = _read_site(raw, where, index, values["service"]["min_schedule_seconds"])
+        site = _read_site(raw, where, index, values["service"]["min_schedule_seconds"], environ)
+        if site.cookie_env:
+            if site.cookie is not None:
+                site_env.append(site.cookie_env)
+            else:
+                site_missing.append(
+                    f"{where}: sites[{index}] ({site.name}).cookie_env: environment variable "
+                    f"{site.cookie_env} is not set"
+                )
         if any(s.name == site.name for s in sites):
             raise ConfigError(f"{where}: sites[{index}].name: duplicate site name {site.name!r}")
         sites.append(site)
@@ -188,8 +199,8 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
         links=_link_settings(values, where),
         sites=tuple(sites),
         digests=digests,
-        env_overrides=(*applied, *digest_env),
-        missing_env=missing_env,
+        env_overrides=(*applied, *site_env, *digest_env),
+        missing_env=(*site_missing, *missing_env),
     )
 
 
@@ -203,7 +214,13 @@ def _link_settings(values: Mapping[str, dict[str, Any]], where: str) -> LinkSett
     return LinkSettings(user_agent=values["crawl"]["user_agent"], **links)
 
 
-def _read_site(raw: Any, where: str, index: int, min_schedule_seconds: int = 60) -> Site:
+def _read_site(
+    raw: Any,
+    where: str,
+    index: int,
+    min_schedule_seconds: int = 60,
+    environ: Mapping[str, str] | None = None,
+) -> Site:
     label = f"sites[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: {label}: must be a table ([[sites]])")
@@ -256,7 +273,22 @@ def _read_site(raw: Any, where: str, index: int, min_schedule_seconds: int = 60)
         cookie_rule=values["cookie_rule"],
         user_agent=values["user_agent"],
         headers=tuple((values["headers"] or {}).items()),
+        cookie=_site_cookie(values["cookie_env"], environ or {}, where, label),
+        cookie_env=values["cookie_env"],
     )
+
+
+def _site_cookie(var: str | None, environ: Mapping[str, str], where: str, label: str) -> str | None:
+    """The browser cookie the site's ``cookie_env`` names (None when unset or empty)."""
+    if not var:
+        return None
+    value = environ.get(var, "").strip()
+    if not value:
+        return None
+    problem = header_value(value)
+    if problem:
+        raise ConfigError(f"{where}: {label}.cookie_env: ${var} {problem}")
+    return value
 
 
 def render_config(config: Config) -> str:
@@ -290,6 +322,9 @@ def render_config(config: Config) -> str:
             f"recheck_days = {toml_value(site.recheck_days)}",
             f"conditional_requests = {toml_value(site.conditional_requests)}",
         ]
+        if site.cookie_env:  # the cookie itself is a secret: only whether it is set
+            state = f"set, {len(site.cookie)} characters" if site.cookie else "not set"
+            lines.append(f"cookie_env = {toml_value(site.cookie_env)}  # {state}")
         for key in ("list_link_selector", "pagination_selector", "cookie_rule", "user_agent"):
             value = getattr(site, key)
             if value is not None:

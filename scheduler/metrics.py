@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from crawler.blocking import blocked_reason
 from storage import repository
 from storage.database import Database
 from storage.errors import GovwatchError
@@ -105,8 +106,20 @@ def snapshot_families(snapshot: MetricsSnapshot) -> list[Family]:
             "govwatch_crawl_runs_total",
             "counter",
             "Crawl runs recorded, by site and outcome (running, succeeded, warning, partial, "
-            "failed, interrupted).",
+            "blocked, failed, interrupted).",
             [((("site", s), ("outcome", o)), n) for s, o, n in snapshot.runs],
+        ),
+        family(
+            "govwatch_site_blocked",
+            "gauge",
+            "1 for a site whose newest finished run was blocked by the site's guard, by reason "
+            "(captcha, JavaScript challenge unsolved, cookie expired, rate limited, access "
+            "refused): the site is up and refuses the crawler.",
+            [
+                ((("site", s), ("reason", blocked_reason(m) or "other")), 1)
+                for s, o, m in snapshot.last_runs
+                if o == "blocked"
+            ],
         ),
         family(
             "govwatch_articles",

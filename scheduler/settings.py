@@ -56,6 +56,7 @@ def between(low: float, high: float, *, above: bool = False) -> Range:
     return Range(low, high, above)
 
 
+_ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 HOUR = 3600
 DAY = 24 * HOUR
@@ -169,7 +170,16 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             check=between(0, DAY),
         ),
         "retry_backoff_max_seconds": Setting(
-            (int, float), 60.0, "longest wait between retries", check=between(0, DAY)
+            (int, float),
+            60.0,
+            "longest wait between retries; also the most a throttled host's delay grows to",
+            check=between(0, DAY),
+        ),
+        "retry_after_max_seconds": Setting(
+            (int, float),
+            600.0,
+            "a server's Retry-After pauses its host for as long as it says, up to this",
+            check=between(0, DAY),
         ),
         "max_page_bytes": Setting(
             int,
@@ -422,6 +432,13 @@ SITE_KEYS: dict[str, Setting] = {
         check=request_headers,
     ),
     "selectors": Setting(dict, None, "per-field selectors (table [sites.selectors])"),
+    "cookie_env": Setting(
+        str,
+        None,
+        "environment variable holding a Cookie: header copied from a browser (after a "
+        "captcha), sent to the site's hosts",
+        check=lambda v: None if _ENV_NAME.match(v) else "must be an environment variable name",
+    ),
 }
 
 SELECTOR_KEYS: dict[str, Setting] = {

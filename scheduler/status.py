@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from crawler.blocking import blocked_reason, pace_in
 from scheduler.config import Config
 from scheduler.output import beijing, iso, table
 from storage import repository
@@ -214,6 +215,20 @@ def render_text(status: Status) -> str:
         if s.health.last_run is not None
         for m in s.health.last_run.selector_misses
     ]
+    blocked = [
+        f"  {s.name}: blocked: {s.health.last_run.message}"
+        for s in status.sites
+        if s.health.last_run is not None and s.health.last_run.outcome == "blocked"
+    ]
+    if blocked:  # a guard, not a failure: the message says what to do
+        lines += ["", "blocked by the site's guard in the last run:", *blocked]
+    paces = [
+        f"  {s.name}: {pace}"
+        for s in status.sites
+        if s.health.last_run is not None and (pace := pace_in(s.health.last_run.message))
+    ]
+    if paces:
+        lines += ["", "hosts that throttled the last run (delay between requests):", *paces]
     if misses:  # a few pages of another template: counted, not a warning
         lines += ["", "selectors that missed on some pages of the last run:", *misses]
     warnings = list(status.warnings) + [f"{s.name}: {w}" for s in status.sites for w in s.warnings]
@@ -261,6 +276,8 @@ def render_json(status: Status) -> str:
                 "warnings": list(run.warnings),
                 "selector_misses": list(run.selector_misses),
                 "message": run.message,
+                "blocked_reason": blocked_reason(run.message) if run.outcome == "blocked" else None,
+                "host_delays": pace_in(run.message),
             },
             "running": None
             if running is None

@@ -240,6 +240,7 @@ class MetricsSnapshot:
     missed: tuple[tuple[str, str, int], ...]  # job, reason, missed runs
     links: tuple[tuple[str, int], ...] = ()  # link status, links
     deliveries: tuple[tuple[str, int], ...] = ()  # digest delivery state, deliveries
+    last_runs: tuple[tuple[str, str, str], ...] = ()  # site, outcome, message of the newest
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,9 @@ Guarded modes (``SiteServer(pages, guards=[...])``, ``tests.sitegen_guarded``) s
 of the paths under their prefix: (a) :class:`CcdiGuard`, ccdi's cookie guard (inline
 ``HOY_TR``/``HBB_HC`` scripts on every page; 412 without the rewritten cookie after a
 client's first request; 420 on overlapping requests).
+(c) ``srv.guard`` (``tests.sitegen_captcha``) answers before all of these: a captcha
+interstitial unless the request carries a cookie; 420/429 with ``Retry-After``.
+Every logged request has its time (``Logged.at``) and ``Host`` (``Logged.host``).
 
 A 200 page with an ``ETag`` or ``Last-Modified`` header answers a matching
 ``If-None-Match`` / ``If-Modified-Since`` (not older than Last-Modified) with 304.
@@ -45,6 +48,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -94,6 +98,11 @@ class Logged:
     path: str  # with the query string
     headers: dict[str, str]
     status: int
+    at: float = 0.0  # time.monotonic() when it was answered
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "")
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -203,6 +212,9 @@ class SiteServer:
         self.base_url = ""
         self._lock = threading.Lock()
         self._flaky: dict[str, int] = {}
+        # answers before the pages and routes: a guarded mode (tests.sitegen_captcha), given
+        # the path with query and the request's headers (lower-cased names); None: no say
+        self.guard: Callable[[str, dict[str, str]], Page | None] | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -405,6 +417,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         site = self.server.site
+        if site.guard is not None:  # (c): captcha and throttling, before everything else
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            early = site.guard(self.path, headers)
+            if early is not None:
+                self._respond(early, send_body)
+                return
         guard = next((g for g in site.guards if g.guards(self.path)), None)
         if guard is None:
             self._respond(site.resolve(self.path), send_body)
@@ -441,7 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, status: int) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.site._log(Logged(self.command, self.path, headers, status))
+        self.server.site._log(Logged(self.command, self.path, headers, status, time.monotonic()))
 
     def _send(self, page: Page, send_body: bool) -> None:
         self._record(page.status)

@@ -142,6 +142,17 @@ def metrics_snapshot(session: Session) -> MetricsSnapshot:
         .group_by(SiteRow.name)
         .order_by(SiteRow.name)
     ).tuples()
+    newest_finished = (
+        select(func.max(CrawlRun.id))
+        .where(CrawlRun.outcome != "running")
+        .group_by(CrawlRun.site_id)
+    )
+    last_runs = session.execute(
+        select(SiteRow.name, CrawlRun.outcome, CrawlRun.message)
+        .join(SiteRow, CrawlRun.site_id == SiteRow.id)
+        .where(CrawlRun.id.in_(newest_finished))
+        .order_by(SiteRow.name)
+    ).all()
     missed = session.execute(
         select(MissedRun.job, MissedRun.reason, func.count(MissedRun.id))
         .group_by(MissedRun.job, MissedRun.reason)
@@ -156,6 +167,7 @@ def metrics_snapshot(session: Session) -> MetricsSnapshot:
         new_articles=tuple((s, int(n or 0)) for s, _, n in sums),
         last_success=tuple((s, t) for s, t in last_success if t is not None),
         missed=tuple((j, r, int(n)) for j, r, n in missed),
+        last_runs=tuple((n, o, m or "") for n, o, m in last_runs),
     )
 
 
