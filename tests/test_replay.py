@@ -222,7 +222,7 @@ def test_without_the_rule_the_guard_answers_412(
     _, srv = guarded_site
     config = config_file(tmp_path, database_url, srv)
     out = crawl(config, expect=1)
-    assert "partial" in out and "HTTP 412" in out
+    assert "blocked" in out and "JavaScript challenge unsolved" in out  # guard answers only
     requests = guarded_requests(srv)
     assert requests[0].status == 200  # the first cookieless request is served
     # the first list page's 20 articles and the second list page: asked, retried once
