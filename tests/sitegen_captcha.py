@@ -17,27 +17,14 @@ import threading
 from dataclasses import dataclass, field
 
 from tests.sitegen_common import Page
+from tests.sitesrv import captcha_page
 
 ROBOTS = "/robots.txt"
 
 
 def captcha_interstitial() -> Page:
-    """ccdi's slider captcha ("访问行为存在异常"), served with status 200."""
-    body = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>安全验证</title>
-<link rel="stylesheet" href="https://seccaptcha.haplat.net/css/captcha.css">
-</head>
-<body>
-<div id="captchaPage" class="captchaPage">
-  <div class="captcha-title">访问行为存在异常，请完成下方验证后继续访问</div>
-  <div class="rightValidate_cont"><div class="slider"><span>向右滑动完成验证</span></div></div>
-  <img id="comImageValidate" src="/comImageValidate?rand=1" alt="">
-</div>
-<script src="https://seccaptcha.haplat.net/js/captcha.js"></script>
-<script>var captchaPage = new SecCaptcha({el: "#captchaPage", mode: "slide"});</script>
-</body></html>
-"""
-    return Page(body=body.encode(), headers={"Cache-Control": "no-store"})
+    """ccdi's slider captcha ("访问行为存在异常"), served with status 200, never cached."""
+    return Page(body=captcha_page().body, headers={"Cache-Control": "no-store"})
 
 
 def request_cookies(headers: dict[str, str]) -> dict[str, str]:

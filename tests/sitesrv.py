@@ -155,6 +155,7 @@ def captcha_page() -> Page:
   <div class="captcha-title">访问行为存在异常，请完成下方验证后继续访问</div>
   <div class="rightValidate_cont"><div class="slider"><span>向右滑动完成验证</span></div></div>
   <input type="hidden" id="infoString" value="">
+  <img id="comImageValidate" src="/comImageValidate?rand=1" alt="">
 </div>
 <script src="https://seccaptcha.haplat.net/js/captcha.js"></script>
 <script>var captchaPage = new SecCaptcha({el: "#captchaPage", mode: "slide"});</script>
