@@ -253,6 +253,7 @@ def _read_site(raw: Any, where: str, index: int, min_schedule_seconds: int = 60)
         stop_at_known_page=values["stop_at_known_page"],
         recheck_days=values["recheck_days"],
         conditional_requests=values["conditional_requests"],
+        challenge=values["challenge"],
     )
 
 
@@ -286,6 +287,7 @@ def render_config(config: Config) -> str:
             f"stop_at_known_page = {toml_value(site.stop_at_known_page)}",
             f"recheck_days = {toml_value(site.recheck_days)}",
             f"conditional_requests = {toml_value(site.conditional_requests)}",
+            f"challenge = {toml_value(site.challenge)}",
         ]
         for key in ("list_link_selector", "pagination_selector"):
             value = getattr(site, key)
