@@ -23,6 +23,8 @@ from crawler.addressguard import (
     ALLOWED_URLS_SETTING,
     MIDDLEWARE_PRIORITY,
 )
+from crawler.challenge import CHALLENGE_TIMEOUT_SETTING
+from crawler.challenge import MIDDLEWARE_PRIORITY as CHALLENGE_PRIORITY
 from crawler.offload import PageExtractor
 from crawler.recorder import RunRecorder, RunReport
 from crawler.site import CrawlSettings, Site
@@ -103,10 +105,12 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             "TWISTED_DNS_RESOLVER": "crawler.addressguard.GuardedCachingResolver",
             ALLOWED_NETWORKS_SETTING: list(settings.allowed_networks),
             ALLOWED_URLS_SETTING: list(start_urls),
+            CHALLENGE_TIMEOUT_SETTING: settings.challenge_timeout_seconds,
             "DOWNLOADER_MIDDLEWARES": {
                 "crawler.addressguard.AddressGuardMiddleware": MIDDLEWARE_PRIORITY,
                 "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
                 "crawler.retry.BackoffRetryMiddleware": 550,
+                "crawler.challenge.ChallengeMiddleware": CHALLENGE_PRIORITY,
             },
             "ITEM_PIPELINES": {"crawler.pipeline.StoragePipeline": 300},
             "SPIDER_LOADER_WARN_ONLY": True,
