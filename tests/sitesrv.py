@@ -28,6 +28,9 @@ from the built-in routes below, else with nginx's 404 page:
 ``/lying-charset/utf8``        UTF-8 bytes; meta says gb2312, header has no charset
 =============================  ===========================================================
 
+``gate`` (e.g. ``tests.sitegen_challenge.ChallengeGate``) sees every request first (path
+and headers) and may answer it instead, for the guarded modes.
+
 A 200 page with an ``ETag`` or ``Last-Modified`` header answers a matching
 ``If-None-Match`` / ``If-Modified-Since`` (not older than Last-Modified) with 304.
 """
@@ -40,6 +43,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -183,8 +187,14 @@ _Action = Page | _Drop | _Partial
 class SiteServer:
     """Serve ``pages`` (used live, not copied) and the built-in routes on 127.0.0.1."""
 
-    def __init__(self, pages: dict[str, Page] | None = None) -> None:
+    def __init__(
+        self,
+        pages: dict[str, Page] | None = None,
+        gate: Callable[[str, Mapping[str, str]], Page | None] | None = None,
+    ) -> None:
         self.pages: dict[str, Page] = pages if pages is not None else {}
+        # a guard in front of every route: its Page answers instead (None: pass through)
+        self.gate = gate
         self.requests: list[Logged] = []
         self.errors: list[str] = []  # exceptions raised while serving (should stay empty)
         self.base_url = ""
@@ -391,6 +401,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error_page(405), send_body=True)
 
     def _answer(self, send_body: bool) -> None:
+        gate = self.server.site.gate
+        guarded = gate(self.path, self.headers) if gate is not None else None
+        if guarded is not None:
+            self._send(guarded, send_body)
+            return
         action = self.server.site.resolve(self.path)
         if isinstance(action, _Drop):
             self._record(0)
