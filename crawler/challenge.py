@@ -28,6 +28,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.http.request import VerboseCookie
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
@@ -73,7 +74,7 @@ class _Host:
 
     solves: int = 0
     generation: int = 0  # bumped by each solve; requests remember the one they were sent with
-    cookies: dict[str, str] = field(default_factory=dict)
+    cookies: list[VerboseCookie] = field(default_factory=list)  # name, value, path
     user_agent: str | None = None
     waiters: list[Deferred[None]] | None = None  # set while a solve runs
 
@@ -132,6 +133,10 @@ class ChallengeMiddleware:
         request.meta[_META_GENERATION] = host.generation
         if host.user_agent:
             request.headers[b"User-Agent"] = host.user_agent.encode()
+        if host.cookies and not request.cookies:
+            # into the jar (the cookie middleware runs next) before it writes this
+            # request's Cookie header: the request goes with the newest solve's cookies
+            request.cookies = list(host.cookies)
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if not is_challenge(response):
@@ -204,9 +209,14 @@ class ChallengeMiddleware:
                 _RUNNING.discard(solve)
         except browser.BrowserError as exc:
             log.warning("site %s run %d: browser: %s", name, run_id, exc)
-            host.cookies, host.user_agent = {}, None
+            host.cookies, host.user_agent = [], None
         else:
-            host.cookies = {c["name"]: c["value"] for c in solved.cookies}
+            # with the browser's path (not the request's directory, the jar's default): a
+            # later solve's cookie replaces this one instead of joining it
+            host.cookies = [
+                VerboseCookie(name=str(c["name"]), value=str(c["value"]), path=str(c["path"]))
+                for c in solved.cookies
+            ]
             host.user_agent = solved.user_agent or None
             log.info(
                 "site %s run %d: the browser passed the challenge in %.1fs (%d cookie(s))",
@@ -229,7 +239,10 @@ class ChallengeMiddleware:
             headers[b"User-Agent"] = host.user_agent.encode()
         meta = {**request.meta, _META_RETRIES: retries + 1, _META_GENERATION: host.generation}
         return request.replace(
-            headers=headers, cookies=dict(host.cookies), meta=meta, dont_filter=True
+            headers=headers,
+            cookies=list(host.cookies),
+            meta=meta,
+            dont_filter=True,
         )
 
     def spider_closed(self, spider: Any, reason: str) -> None:

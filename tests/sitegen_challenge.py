@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from tests.sitegen_common import Page
 
 COOKIE = "__jsl_clearance"
-# What the script below computes: (7*6) + "clr" + "-" + (1000+234).toString(16)
-CLEARANCE = "42clr-4d2"
+SEED = 7
 HEADLESS_MARK = "HeadlessChrome"
 
 _SCRIPT = """<html><head><meta charset="utf-8"></head><body>
 <script>
-var a = (7 * 6), parts = ["c", "l", "r"], t = (1000 + 234).toString(16);
+var a = ({seed} * 6), parts = ["c", "l", "r"], t = (1000 + 234).toString(16);
 document.cookie = "__jsl_clearance=" + a + parts.join("") + "-" + t + "; max-age=3600; path=/";
 {reload}
 </script>
@@ -30,9 +29,15 @@ document.cookie = "__jsl_clearance=" + a + parts.join("") + "-" + t + "; max-age
 """
 
 
-def challenge_521(reload: bool = True) -> Page:
+def clearance(seed: int) -> str:
+    """What the script computes for ``seed``: (seed*6) + "clr" + "-" + (1000+234).toString(16)."""
+    return f"{seed * 6}clr-4d2"
+
+
+def challenge_521(seed: int = SEED, reload: bool = True) -> Page:
     """The challenge answer: status 521, a script-only page (that never reloads: a stall)."""
     body = _SCRIPT.replace("{reload}", "location.reload();" if reload else "")
+    body = body.replace("{seed}", str(seed))
     return Page(body=body.encode(), status=521, content_type="text/html")
 
 
@@ -41,7 +46,7 @@ def cookies(header: str | None) -> dict[str, str]:
     for part in (header or "").split(";"):
         name, eq, value = part.strip().partition("=")
         if eq:
-            out[name] = value
+            out.setdefault(name, value)  # the first one counts, as for most servers
     return out
 
 
@@ -49,24 +54,30 @@ def cookies(header: str | None) -> dict[str, str]:
 class ChallengeGate:
     """Answers 521 + script until the request carries the computed cookie.
 
-    ``clearance`` may be changed while serving (``rotate``): cookies got before then stop
+    The seed may be changed while serving (:meth:`rotate`): cookies got before then stop
     working, as when a WAF expires its clearance.
     """
 
-    clearance: str = CLEARANCE
+    seed: int = SEED
     enabled: bool = True
     reload: bool = True  # False: the script never reloads, the browser waits for ever
     browser_seen: threading.Event = field(default_factory=threading.Event)
+    # rotate after this many requests passed (counted over the gate's life)
+    rotate_after: tuple[int, ...] = ()
+    passed: int = 0
 
     def __call__(self, path: str, headers: Mapping[str, str]) -> Page | None:
         if HEADLESS_MARK in (headers.get("User-Agent") or ""):
             self.browser_seen.set()
         if not self.enabled:
             return None
-        if cookies(headers.get("Cookie")).get(COOKIE) == self.clearance:
+        if cookies(headers.get("Cookie")).get(COOKIE) == clearance(self.seed):
+            self.passed += 1
+            if self.passed in self.rotate_after:
+                self.rotate()
             return None
-        return challenge_521(self.reload)
+        return challenge_521(self.seed, self.reload)
 
-    def rotate(self, script_value: str = CLEARANCE) -> None:
-        """Accept only ``script_value`` from now on."""
-        self.clearance = script_value
+    def rotate(self) -> None:
+        """From now on only a newly computed cookie passes."""
+        self.seed += 1

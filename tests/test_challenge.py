@@ -70,6 +70,27 @@ def test_js_challenge_site_is_crawled_with_one_browser_start(
     assert all(HEADLESS_MARK in (r.header("user-agent") or "") for r in solved)
 
 
+def test_cookies_that_stop_working_get_one_more_browser_start_and_no_third(
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
+) -> None:
+    gate, srv = guarded
+    gate.rotate_after = (12,)  # the clearance expires once mid-crawl
+    config = ccdi_config(tmp_path, srv)
+    result = run_cli("--config", str(config), "crawl", "local", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(articles(config)) == 30
+    assert result.stderr.count(STARTED) == 2, result.stderr
+
+    gate.rotate_after = (gate.passed + 10, gate.passed + 20)  # twice: the second is one too many
+    (tmp_path / "gw.db").unlink()  # a fresh database: every article is asked again
+    result = run_cli("--config", str(config), "crawl", "local", timeout=180)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.count(STARTED) == 2, result.stderr
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        messages = [m for (m,) in conn.execute("SELECT message FROM crawl_errors")]
+    assert any("after 2 browser solves" in m for m in messages), messages
+
+
 def test_challenge_off_is_blocked_and_no_browser_starts(
     tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
 ) -> None:
