@@ -19,7 +19,7 @@ COOKIE = "__jsl_clearance"
 SEED = 7
 HEADLESS_MARK = "HeadlessChrome"
 
-_SCRIPT = """<html><head><meta charset="utf-8"></head><body>
+_SCRIPT = """<html><head><meta charset="utf-8">{head}</head><body>
 <script>
 var a = ({seed} * 6), parts = ["c", "l", "r"], t = (1000 + 234).toString(16);
 document.cookie = "__jsl_clearance=" + a + parts.join("") + "-" + t + "; max-age=3600; path=/";
@@ -34,9 +34,12 @@ def clearance(seed: int) -> str:
     return f"{seed * 6}clr-4d2"
 
 
-def challenge_521(seed: int = SEED, reload: bool = True) -> Page:
-    """The challenge answer: status 521, a script-only page (that never reloads: a stall)."""
+def challenge_521(seed: int = SEED, reload: bool = True, head: str = "") -> Page:
+    """The challenge answer: status 521, a script-only page (that never reloads: a stall).
+
+    ``head`` is markup put in its ``<head>`` (a script from elsewhere, say)."""
     body = _SCRIPT.replace("{reload}", "location.reload();" if reload else "")
+    body = body.replace("{head}", head)
     body = body.replace("{seed}", str(seed))
     return Page(body=body.encode(), status=521, content_type="text/html")
 
@@ -65,6 +68,7 @@ class ChallengeGate:
     # rotate after this many requests passed (counted over the gate's life)
     rotate_after: tuple[int, ...] = ()
     passed: int = 0
+    head: str = ""  # markup in the challenge page's <head>
 
     def __call__(self, path: str, headers: Mapping[str, str]) -> Page | None:
         if HEADLESS_MARK in (headers.get("User-Agent") or ""):
@@ -76,7 +80,7 @@ class ChallengeGate:
             if self.passed in self.rotate_after:
                 self.rotate()
             return None
-        return challenge_521(self.seed, self.reload)
+        return challenge_521(self.seed, self.reload, self.head)
 
     def rotate(self) -> None:
         """From now on only a newly computed cookie passes."""

@@ -91,6 +91,23 @@ def test_cookies_that_stop_working_get_one_more_browser_start_and_no_third(
     assert any("after 2 browser solves" in m for m in messages), messages
 
 
+def test_the_browser_loads_nothing_the_address_policy_refuses(
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
+) -> None:
+    gate, srv = guarded
+    with SiteServer({}) as elsewhere:  # loopback, another origin: not the site's
+        gate.head = (
+            f'<script src="{elsewhere.url("/beacon.js")}"></script>'
+            f'<iframe src="{elsewhere.url("/frame.html")}"></iframe>'
+        )
+        config = ccdi_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "local", timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert elsewhere.requests == []
+    assert len(articles(config)) == 30
+    assert f"refused {elsewhere.url('/beacon.js')}" in result.stderr
+
+
 def test_challenge_off_is_blocked_and_no_browser_starts(
     tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
 ) -> None:
