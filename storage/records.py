@@ -240,3 +240,15 @@ class MetricsSnapshot:
     missed: tuple[tuple[str, str, int], ...]  # job, reason, missed runs
     links: tuple[tuple[str, int], ...] = ()  # link status, links
     deliveries: tuple[tuple[str, int], ...] = ()  # digest delivery state, deliveries
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCookie:
+    """A cookie kept for a host between runs (``domain`` as the cookie jar holds it)."""
+
+    domain: str
+    path: str
+    name: str
+    value: str
+    expires_at: datetime
+    secure: bool = False

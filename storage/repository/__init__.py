@@ -17,6 +17,7 @@ from storage.repository.articles import (
     store_articles,
 )
 from storage.repository.common import utcnow
+from storage.repository.cookies import live_cookies, save_cookies
 from storage.repository.dedupe import (
     get_validators,
     near_candidates,
@@ -122,6 +123,7 @@ __all__ = [
     "list_deliveries",
     "list_links",
     "list_windows",
+    "live_cookies",
     "metrics_snapshot",
     "missed_runs",
     "near_candidates",
@@ -138,6 +140,7 @@ __all__ = [
     "run_of_process",
     "running_runs",
     "save_articles",
+    "save_cookies",
     "save_link_updates",
     "save_validators",
     "schedule_reference",
