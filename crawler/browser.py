@@ -73,7 +73,10 @@ class BrowserError(FetchError):
 
 @dataclass(frozen=True, slots=True)
 class Solved:
-    """What a solve gave: the cookies to send (name -> value, path) and the User-Agent."""
+    """What a solve gave: the cookies to send and the User-Agent.
+
+    Each cookie: ``name``, ``value``, ``path``, ``expires`` (epoch seconds, -1 for a session
+    cookie) and ``secure``."""
 
     cookies: tuple[dict[str, Any], ...]
     user_agent: str
@@ -278,7 +281,13 @@ def _solve(request: SolveRequest) -> dict[str, Any]:
                     _wait_until_passed(page, request.url, request.timeout)
                     user_agent = str(page.evaluate("navigator.userAgent"))
                     cookies = [
-                        {"name": c["name"], "value": c["value"], "path": c.get("path", "/")}
+                        {
+                            "name": c["name"],
+                            "value": c["value"],
+                            "path": c.get("path", "/"),
+                            "expires": c.get("expires", -1),  # epoch seconds; -1: session
+                            "secure": c.get("secure", False),
+                        }
                         for c in context.cookies(request.url)
                     ]
                 finally:

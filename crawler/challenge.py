@@ -8,7 +8,9 @@ are never solved).  What happens then depends on the site's ``challenge`` settin
   in a helper process); its cookies and User-Agent then go with every request to that host
   over plain HTTP, and the request is sent again.  At most one solve per host and run, and a
   second one only when the cookies of the first stop working.  Requests that meet the
-  challenge while a solve runs wait for it.  (``auto`` is meant to try cookie replay first;
+  challenge while a solve runs wait for it.  The solve's lasting cookies are kept per host
+  in the database (``host_cookies``, until they expire), so the next run starts with them and
+  needs no browser while they pass.  (``auto`` is meant to try cookie replay first;
   where replay passes, no challenge reaches this middleware.)
 - ``replay`` / ``off``: never a browser; the page is recorded ``blocked``.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import signal
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request, signals
@@ -37,7 +40,9 @@ from crawler import browser
 from crawler.addresses import origin
 from crawler.addressguard import ALLOWED_NETWORKS_SETTING
 from crawler.pagekind import is_challenge_page
-from storage.errors import FetchError
+from storage.errors import FetchError, StorageError
+from storage.records import StoredCookie
+from storage.repository import live_cookies, save_cookies
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +130,12 @@ class ChallengeMiddleware:
 
     def process_request(self, request: Request) -> None:
         try:
-            host = self.hosts.get(_host_key(request.url))
+            key = _host_key(request.url)
         except ValueError:
             return
+        host = self.hosts.get(key)
         if host is None:
-            return
+            host = self.hosts[key] = _Host(cookies=self._stored(key))
         request.meta[_META_GENERATION] = host.generation
         if host.user_agent:
             request.headers[b"User-Agent"] = host.user_agent.encode()
@@ -171,7 +177,9 @@ class ChallengeMiddleware:
                     "(the cookies stopped working)",
                     response.status,
                 )
-            await self._solve(host, request.url, name, run_id, timeout, start_urls)
+            solved = await self._solve(host, request.url, name, run_id, timeout, start_urls)
+            if solved is not None:
+                self._keep(key, solved)
         if not host.cookies and not host.user_agent:
             raise ChallengeBlocked("JavaScript challenge unsolved", response.status)
         return self._again(request, host, retries)
@@ -184,7 +192,7 @@ class ChallengeMiddleware:
         run_id: int,
         timeout: float,
         start_urls: tuple[str, ...],
-    ) -> None:
+    ) -> browser.Solved | None:
         if _stopping:
             raise ChallengeBlocked("JavaScript challenge: the crawl is stopping")
         host.waiters = []
@@ -210,6 +218,7 @@ class ChallengeMiddleware:
         except browser.BrowserError as exc:
             log.warning("site %s run %d: browser: %s", name, run_id, exc)
             host.cookies, host.user_agent = [], None
+            return None
         else:
             # with the browser's path (not the request's directory, the jar's default): a
             # later solve's cookie replaces this one instead of joining it
@@ -225,11 +234,53 @@ class ChallengeMiddleware:
                 solved.seconds,
                 len(host.cookies),
             )
+            return solved
         finally:
             host.generation += 1
             waiters, host.waiters = host.waiters or [], None
             for waiter in waiters:
                 waiter.callback(None)
+
+    def _db(self) -> Any:
+        return getattr(getattr(self.crawler.spider, "recorder", None), "db", None)
+
+    def _stored(self, key: str) -> list[VerboseCookie]:
+        """The unexpired cookies an earlier run's browser got for this host."""
+        db = self._db()
+        if db is None:
+            return []
+        domain = key.split("://", 1)[1].rsplit(":", 1)[0]
+        try:
+            with db.session() as session:
+                kept = live_cookies(session, [domain])
+        except StorageError as exc:
+            log.warning("cookies of %s not loaded: %s", domain, exc)
+            return []
+        return [VerboseCookie(name=c.name, value=c.value, path=c.path) for c in kept]
+
+    def _keep(self, key: str, solved: browser.Solved) -> None:
+        """Keep the solve's lasting cookies for the next runs (session cookies are not)."""
+        db = self._db()
+        domain = key.split("://", 1)[1].rsplit(":", 1)[0]
+        kept = [
+            StoredCookie(
+                domain=domain,
+                path=str(c["path"]),
+                name=str(c["name"]),
+                value=str(c["value"]),
+                expires_at=datetime.fromtimestamp(float(c["expires"]), UTC),
+                secure=bool(c.get("secure", False)),
+            )
+            for c in solved.cookies
+            if float(c.get("expires", -1)) > 0
+        ]
+        if db is None or not kept:
+            return
+        try:
+            with db.session() as session:
+                save_cookies(session, kept)
+        except StorageError as exc:
+            log.warning("cookies of %s not kept: %s", domain, exc)
 
     def _again(self, request: Request, host: _Host, retries: int) -> Request:
         """``request`` once more, with the browser's cookies and User-Agent."""

@@ -23,7 +23,7 @@ import pytest
 from crawler import browser
 from tests.conftest import REPO, run_cli
 from tests.sitegen_challenge import HEADLESS_MARK, ChallengeGate
-from tests.sitesrv import SiteServer, build_ccdi_site
+from tests.sitesrv import CcdiSite, SiteServer, build_ccdi_site
 from tests.test_crawl import articles, ccdi_config, runs
 
 STARTED = "govwatch browser: starting Chromium"
@@ -35,11 +35,11 @@ if browser.missing() is not None:
 
 
 @pytest.fixture
-def guarded() -> Iterator[tuple[ChallengeGate, SiteServer]]:
+def guarded() -> Iterator[tuple[ChallengeGate, SiteServer, CcdiSite]]:
     site = build_ccdi_site(n_articles=30, per_page=10)
     gate = ChallengeGate()
     with SiteServer(site.pages, gate=gate) as srv:
-        yield gate, srv
+        yield gate, srv, site
 
 
 def _browser_requests(srv: SiteServer) -> int:
@@ -52,10 +52,10 @@ def _browser_requests(srv: SiteServer) -> int:
     )
 
 
-def test_js_challenge_site_is_crawled_with_one_browser_start(
-    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
+def test_js_challenge_site_is_crawled_with_one_browser_start_and_none_next_run(
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite]
 ) -> None:
-    _, srv = guarded
+    _, srv, site = guarded
     config = ccdi_config(tmp_path, srv)
     result = run_cli("--config", str(config), "crawl", "local", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -69,11 +69,20 @@ def test_js_challenge_site_is_crawled_with_one_browser_start(
     solved = [r for r in srv.requests if r.status != 521]
     assert all(HEADLESS_MARK in (r.header("user-agent") or "") for r in solved)
 
+    # the next run starts with the kept cookie (it lives an hour): no browser, no 521
+    site.add_article(title="新发布的审查调查通报")
+    srv.clear_log()
+    result = run_cli("--config", str(config), "crawl", "local", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 new" in result.stdout
+    assert STARTED not in result.stderr
+    assert [r.path for r in srv.requests if r.status == 521] == []
+
 
 def test_cookies_that_stop_working_get_one_more_browser_start_and_no_third(
-    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite]
 ) -> None:
-    gate, srv = guarded
+    gate, srv, _ = guarded
     gate.rotate_after = (12,)  # the clearance expires once mid-crawl
     config = ccdi_config(tmp_path, srv)
     result = run_cli("--config", str(config), "crawl", "local", timeout=180)
@@ -92,9 +101,9 @@ def test_cookies_that_stop_working_get_one_more_browser_start_and_no_third(
 
 
 def test_the_browser_loads_nothing_the_address_policy_refuses(
-    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite]
 ) -> None:
-    gate, srv = guarded
+    gate, srv, _ = guarded
     with SiteServer({}) as elsewhere:  # loopback, another origin: not the site's
         gate.head = (
             f'<script src="{elsewhere.url("/beacon.js")}"></script>'
@@ -109,9 +118,9 @@ def test_the_browser_loads_nothing_the_address_policy_refuses(
 
 
 def test_challenge_off_is_blocked_and_no_browser_starts(
-    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite]
 ) -> None:
-    _, srv = guarded
+    _, srv, _ = guarded
     config = ccdi_config(tmp_path, srv, challenge='"off"')
     result = run_cli("--config", str(config), "crawl", "local")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -126,9 +135,9 @@ def test_challenge_off_is_blocked_and_no_browser_starts(
 
 
 def test_challenge_that_never_passes_is_blocked_within_the_timeout(
-    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer]
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite]
 ) -> None:
-    gate, srv = guarded
+    gate, srv, _ = guarded
     gate.reload = False
     config = ccdi_config(tmp_path, srv, extra="challenge_timeout_seconds = 3")
     started = time.monotonic()
@@ -158,9 +167,9 @@ def _marked_processes(marker: str) -> list[int]:
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killing_the_crawl_mid_solve_leaves_no_chromium(
-    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer], signum: int
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite], signum: int
 ) -> None:
-    gate, srv = guarded
+    gate, srv, _ = guarded
     gate.reload = False  # the browser waits on the challenge until the crawl is killed
     config = ccdi_config(tmp_path, srv, extra="challenge_timeout_seconds = 120")
     marker = f"GOVWATCH_TEST_MARK=browser-{uuid.uuid4().hex}"
