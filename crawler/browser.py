@@ -62,6 +62,7 @@ INSTALL_HINT = (
     "and Debian's chromium (apt-get install chromium)"
 )
 _PR_SET_PDEATHSIG = 1
+_MAX_LOADS = 8  # page loads (the first and the script's reloads) before giving up
 _SKIPPED_RESOURCES = frozenset({"image", "media", "font", "stylesheet"})
 # Seconds the helper gets beyond the challenge timeout to start and stop the browser.
 _STARTUP_SECONDS = 30.0
@@ -165,12 +166,11 @@ class Solve:
         )
 
     def cancel(self) -> None:
-        """Kill the helper's process group (the helper and whatever it started)."""
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=5)
+        """Kill the helper's process group (the helper and whatever it started and left)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)  # the group outlives a dead leader
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=5)
 
 
 # ---- the helper process -------------------------------------------------------------------
@@ -197,8 +197,11 @@ def _launcher(directory: str) -> str:
     return str(path)
 
 
-def _route_guard(policy: AddressPolicy) -> Any:
-    """A ``context.route`` handler aborting requests the address policy refuses."""
+def _route_guard(policy: AddressPolicy, loads: list[str]) -> Any:
+    """A ``context.route`` handler aborting requests the address policy refuses.
+
+    It counts the top frame's page loads in ``loads``, and aborts those past
+    ``_MAX_LOADS`` (a challenge script that reloads for ever)."""
 
     def allowed(url: str) -> bool:
         if url.startswith(("data:", "blob:", "about:")):
@@ -219,7 +222,12 @@ def _route_guard(policy: AddressPolicy) -> Any:
 
     def handle(route: Any) -> None:
         url = route.request.url
-        if route.request.resource_type in _SKIPPED_RESOURCES:
+        top = route.request.is_navigation_request() and route.request.frame.parent_frame is None
+        if top:
+            loads.append(url)
+        if top and len(loads) > _MAX_LOADS:
+            route.abort("blockedbyclient")
+        elif route.request.resource_type in _SKIPPED_RESOURCES:
             route.abort("blockedbyclient")  # not needed to run the challenge's script
         elif allowed(url):
             route.continue_()
@@ -230,7 +238,7 @@ def _route_guard(policy: AddressPolicy) -> Any:
     return handle
 
 
-def _wait_until_passed(page: Any, url: str, timeout: float) -> None:
+def _wait_until_passed(page: Any, url: str, timeout: float, loads: list[str]) -> None:
     """Load ``url`` and wait until the page is not a challenge (raises on timeout)."""
     deadline = time.monotonic() + timeout
     statuses: list[int] = []
@@ -240,18 +248,22 @@ def _wait_until_passed(page: Any, url: str, timeout: float) -> None:
             statuses.append(response.status)
 
     page.on("response", on_response)
-    page.goto(url, wait_until="load", timeout=timeout * 1000)
+    page.goto(url, wait_until="commit", timeout=timeout * 1000)  # "load" never comes while
+    # the script reloads at once: the loop below follows the loads
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"still a challenge after {timeout:g}s")
         try:
             page.wait_for_load_state("load", timeout=remaining * 1000)
-            html = page.content()
-        except Exception:  # navigating while we looked: look again
-            continue
-        if (not statuses or statuses[-1] not in CHALLENGE_STATUSES) and not is_challenge_page(html):
+            html: str | None = page.content()
+        except Exception:  # navigating while we looked: look again after it
+            html = None
+        passed = html is not None and not is_challenge_page(html)
+        if passed and (not statuses or statuses[-1] not in CHALLENGE_STATUSES):
             return
+        if len(loads) > _MAX_LOADS:  # a script reloading for ever: the route stopped it
+            raise TimeoutError(f"still a challenge after {_MAX_LOADS} page loads")
         with contextlib.suppress(Exception):  # the script's reload, or the timeout
             page.wait_for_event("framenavigated", timeout=max(remaining, 0.001) * 1000)
 
@@ -276,9 +288,10 @@ def _solve(request: SolveRequest) -> dict[str, Any]:
                 )
                 try:
                     context = browser.new_context(service_workers="block")
-                    context.route("**/*", _route_guard(policy))
+                    loads: list[str] = []
+                    context.route("**/*", _route_guard(policy, loads))
                     page = context.new_page()
-                    _wait_until_passed(page, request.url, request.timeout)
+                    _wait_until_passed(page, request.url, request.timeout, loads)
                     user_agent = str(page.evaluate("navigator.userAgent"))
                     cookies = [
                         {

@@ -69,13 +69,15 @@ class ChallengeGate:
     rotate_after: tuple[int, ...] = ()
     passed: int = 0
     head: str = ""  # markup in the challenge page's <head>
+    never_pass: bool = False  # refuse every cookie: the script reloads for ever
 
     def __call__(self, path: str, headers: Mapping[str, str]) -> Page | None:
         if HEADLESS_MARK in (headers.get("User-Agent") or ""):
             self.browser_seen.set()
         if not self.enabled:
             return None
-        if cookies(headers.get("Cookie")).get(COOKIE) == clearance(self.seed):
+        sent = cookies(headers.get("Cookie")).get(COOKIE)
+        if sent == clearance(self.seed) and not self.never_pass:
             self.passed += 1
             if self.passed in self.rotate_after:
                 self.rotate()

@@ -134,11 +134,15 @@ def test_challenge_off_is_blocked_and_no_browser_starts(
     assert runs(tmp_path)[0][0] == "failed"
 
 
+@pytest.mark.parametrize("how", ["stalls", "reloads_for_ever"])
 def test_challenge_that_never_passes_is_blocked_within_the_timeout(
-    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite]
+    tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite], how: str
 ) -> None:
     gate, srv, _ = guarded
-    gate.reload = False
+    if how == "stalls":
+        gate.reload = False
+    else:
+        gate.never_pass = True
     config = ccdi_config(tmp_path, srv, extra="challenge_timeout_seconds = 3")
     started = time.monotonic()
     result = run_cli("--config", str(config), "crawl", "local", timeout=120)
@@ -150,6 +154,9 @@ def test_challenge_that_never_passes_is_blocked_within_the_timeout(
     assert kinds == {"blocked"}
     # at most two solves for the host (the second after the first one's cookies failed)
     assert 1 <= result.stderr.count(STARTED) <= 2, result.stderr
+    # a script that reloads for ever is not followed for ever: a few loads per browser start
+    headless = [r for r in srv.requests if HEADLESS_MARK in (r.header("user-agent") or "")]
+    assert len(headless) <= 2 * 10
 
 
 def _marked_processes(marker: str) -> list[int]:
