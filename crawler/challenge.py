@@ -8,11 +8,16 @@ are never solved).  What happens then depends on the site's ``challenge`` settin
   in a helper process); its cookies and User-Agent then go with every request to that host
   over plain HTTP, and the request is sent again.  At most one solve per host and run, and a
   second one only when the cookies of the first stop working.  Requests that meet the
-  challenge while a solve runs wait for it.  The solve's lasting cookies are kept per host
-  in the database (``host_cookies``, until they expire), so the next run starts with them and
-  needs no browser while they pass.  (``auto`` is meant to try cookie replay first;
-  where replay passes, no challenge reaches this middleware.)
-- ``replay`` / ``off``: never a browser; the page is recorded ``blocked``.
+  challenge while a solve runs wait for it.  The browser's cookies go into the crawl's one
+  cookie jar (:class:`crawler.cookiejar.ReplayCookiesMiddleware`), which sends them, keeps
+  the lasting ones per host in the database (``host_cookies``, until they expire) and loads
+  them in the next run, which needs no browser while they pass.
+- ``auto`` / ``replay`` / ``off``: cookie replay first.  A challenge page whose inline scripts
+  set cookies with literal strings (ccdi's ``HOY_TR``) is asked once more with those cookies
+  (cookie replay runs before this middleware in the response order, so they are in the jar);
+  only if that answer is still a challenge does ``auto`` go to the browser.  ``browser`` goes
+  to the browser at once.  ``replay`` / ``off``: never a browser; the page is recorded
+  ``blocked``.
 
 Without Playwright or Chromium the page is recorded ``blocked`` with the install hint.  The
 browser is started only for a challenge, and killed when the crawl stops (SIGTERM, the time
@@ -24,8 +29,9 @@ from __future__ import annotations
 import logging
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from http.cookiejar import Cookie
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -39,10 +45,10 @@ from twisted.internet.threads import deferToThread
 from crawler import browser
 from crawler.addresses import origin
 from crawler.addressguard import ALLOWED_NETWORKS_SETTING
+from crawler.cookiejar import ReplayCookiesMiddleware, jar_domains
 from crawler.pagekind import is_challenge_page
-from storage.errors import FetchError, StorageError
-from storage.records import StoredCookie
-from storage.repository import live_cookies, save_cookies
+from crawler.scriptcookies import script_cookies
+from storage.errors import FetchError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ _CAPTCHA_MARKERS = ("seccaptcha.haplat.net", "captchaPage", "slideCaptcha", "gee
 _SCANNED = 30_000  # challenge pages are small; larger bodies are not looked into
 _META_GENERATION = "govwatch_solve_generation"
 _META_RETRIES = "govwatch_challenge_retries"
+_META_REPLAYED = "govwatch_challenge_replayed"  # asked again with the page's script cookies
 
 # Solves running in this process, killed when the crawl is asked to stop.
 _RUNNING: set[browser.Solve] = set()
@@ -109,6 +116,7 @@ class ChallengeMiddleware:
         self.crawler = crawler
         self.hosts: dict[str, _Host] = {}
         self.starts = 0
+        self._replay: ReplayCookiesMiddleware | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ChallengeMiddleware:
@@ -135,11 +143,21 @@ class ChallengeMiddleware:
             return
         host = self.hosts.get(key)
         if host is None:
-            host = self.hosts[key] = _Host(cookies=self._stored(key))
+            host = self.hosts[key] = _Host()
+            replay = self._replay_middleware()
+            hostname = urlsplit(request.url).hostname
+            # cookies kept for this host (a browser's, or replay's): the jar loaded its start
+            # URLs' hosts when the spider opened; another host's are loaded now
+            if (
+                replay is not None
+                and hostname
+                and not set(jar_domains(hostname.lower())) <= replay.domains
+            ):
+                replay.load([hostname])
         request.meta[_META_GENERATION] = host.generation
         if host.user_agent:
             request.headers[b"User-Agent"] = host.user_agent.encode()
-        if host.cookies and not request.cookies:
+        if host.cookies and not request.cookies and self._replay_middleware() is None:
             # into the jar (the cookie middleware runs next) before it writes this
             # request's Cookie header: the request goes with the newest solve's cookies
             request.cookies = list(host.cookies)
@@ -148,6 +166,15 @@ class ChallengeMiddleware:
         if not is_challenge(response):
             return response
         name, mode, run_id, timeout, start_urls = self._site_info()
+        if (
+            mode != "browser"
+            and not request.meta.get(_META_REPLAYED)
+            and script_cookies(response.body)
+        ):
+            # cookie replay first: its middleware has put this page's script cookies in the
+            # jar already; the browser only if the answer with them is still a challenge
+            log.debug("%s: challenge with script cookies: asked again with them", request.url)
+            return self._replayed(request)
         if mode not in BROWSER_MODES:
             raise ChallengeBlocked(
                 f"JavaScript challenge (HTTP {response.status}); challenge = {mode!r}: "
@@ -179,7 +206,7 @@ class ChallengeMiddleware:
                 )
             solved = await self._solve(host, request.url, name, run_id, timeout, start_urls)
             if solved is not None:
-                self._keep(key, solved)
+                self._keep(request, solved)
         if not host.cookies and not host.user_agent:
             raise ChallengeBlocked("JavaScript challenge unsolved", response.status)
         return self._again(request, host, retries)
@@ -241,46 +268,51 @@ class ChallengeMiddleware:
             for waiter in waiters:
                 waiter.callback(None)
 
-    def _db(self) -> Any:
-        return getattr(getattr(self.crawler.spider, "recorder", None), "db", None)
+    def _replay_middleware(self) -> ReplayCookiesMiddleware | None:
+        """The crawl's cookie jar (cookie replay), if the crawl has one."""
+        if self._replay is None:
+            engine = getattr(self.crawler, "engine", None)
+            downloader = getattr(engine, "downloader", None)
+            manager = getattr(downloader, "middleware", None)
+            for mw in getattr(manager, "middlewares", ()):
+                if isinstance(mw, ReplayCookiesMiddleware):
+                    self._replay = mw
+                    break
+        return self._replay
 
-    def _stored(self, key: str) -> list[VerboseCookie]:
-        """The unexpired cookies an earlier run's browser got for this host."""
-        db = self._db()
-        if db is None:
-            return []
-        domain = key.split("://", 1)[1].rsplit(":", 1)[0]
-        try:
-            with db.session() as session:
-                kept = live_cookies(session, [domain])
-        except StorageError as exc:
-            log.warning("cookies of %s not loaded: %s", domain, exc)
-            return []
-        return [VerboseCookie(name=c.name, value=c.value, path=c.path) for c in kept]
-
-    def _keep(self, key: str, solved: browser.Solved) -> None:
-        """Keep the solve's lasting cookies for the next runs (session cookies are not)."""
-        db = self._db()
-        domain = key.split("://", 1)[1].rsplit(":", 1)[0]
-        kept = [
-            StoredCookie(
-                domain=domain,
-                path=str(c["path"]),
-                name=str(c["name"]),
-                value=str(c["value"]),
-                expires_at=datetime.fromtimestamp(float(c["expires"]), UTC),
-                secure=bool(c.get("secure", False)),
-            )
-            for c in solved.cookies
-            if float(c.get("expires", -1)) > 0
-        ]
-        if db is None or not kept:
+    def _keep(self, request: Request, solved: browser.Solved) -> None:
+        """Put the browser's cookies in the crawl's jar, which sends them and keeps the
+        lasting ones for the next runs (session cookies are not kept)."""
+        replay = self._replay_middleware()
+        if replay is None:  # no jar of ours: the cookies go with each request (host.cookies)
             return
-        try:
-            with db.session() as session:
-                save_cookies(session, kept)
-        except StorageError as exc:
-            log.warning("cookies of %s not kept: %s", domain, exc)
+        hostname = (urlsplit(request.url).hostname or "").lower()
+        jar = replay.jars[request.meta.get("cookiejar")]
+        for c in solved.cookies:
+            domain = str(c.get("domain") or hostname)
+            dotted = domain.startswith(".")
+            expires = float(c.get("expires", -1))
+            jar.set_cookie(
+                Cookie(
+                    version=0,
+                    name=str(c["name"]),
+                    value=str(c["value"]),
+                    port=None,
+                    port_specified=False,
+                    domain=domain,
+                    domain_specified=dotted,
+                    domain_initial_dot=dotted,
+                    path=str(c.get("path") or "/"),
+                    path_specified=True,
+                    secure=bool(c.get("secure", False)),
+                    expires=int(expires) if expires > 0 else None,
+                    discard=expires <= 0,
+                    comment=None,
+                    comment_url=None,
+                    rest={},
+                )
+            )
+        replay.save()  # at once: a crawl killed later keeps them
 
     def _again(self, request: Request, host: _Host, retries: int) -> Request:
         """``request`` once more, with the browser's cookies and User-Agent."""
@@ -289,12 +321,20 @@ class ChallengeMiddleware:
         if host.user_agent:
             headers[b"User-Agent"] = host.user_agent.encode()
         meta = {**request.meta, _META_RETRIES: retries + 1, _META_GENERATION: host.generation}
+        in_jar = self._replay_middleware() is not None
         return request.replace(
             headers=headers,
-            cookies=list(host.cookies),
+            cookies=request.cookies if in_jar else list(host.cookies),
             meta=meta,
             dont_filter=True,
         )
+
+    def _replayed(self, request: Request) -> Request:
+        """``request`` once more, with the cookies cookie replay has just put in the jar."""
+        headers = request.headers.copy()
+        headers.pop(b"Cookie", None)  # the jar writes it afresh
+        meta = {**request.meta, _META_REPLAYED: True}
+        return request.replace(headers=headers, meta=meta, dont_filter=True)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         for solve in list(_RUNNING):

@@ -16,6 +16,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
 
 from crawler import headerlimit
 from crawler.addressguard import (
@@ -25,6 +26,7 @@ from crawler.addressguard import (
 )
 from crawler.challenge import CHALLENGE_TIMEOUT_SETTING
 from crawler.challenge import MIDDLEWARE_PRIORITY as CHALLENGE_PRIORITY
+from crawler.cookiejar import MIDDLEWARE_PRIORITY as COOKIES_PRIORITY
 from crawler.offload import PageExtractor
 from crawler.recorder import RunRecorder, RunReport
 from crawler.site import CrawlSettings, Site
@@ -111,6 +113,10 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
                 "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
                 "crawler.retry.BackoffRetryMiddleware": 550,
                 "crawler.challenge.ChallengeMiddleware": CHALLENGE_PRIORITY,
+                # Scrapy's cookie jar, plus cookies set by page scripts, the site's cookie
+                # rule, and cookies kept between runs (crawler.cookiejar)
+                "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+                "crawler.cookiejar.ReplayCookiesMiddleware": COOKIES_PRIORITY,
             },
             "ITEM_PIPELINES": {"crawler.pipeline.StoragePipeline": 300},
             "SPIDER_LOADER_WARN_ONLY": True,
@@ -158,11 +164,17 @@ def run_crawls(
 
 
 def spider_class(site: Site) -> type[SiteSpider]:
-    """A :class:`SiteSpider` subclass carrying the site's own settings (its delay)."""
+    """A :class:`SiteSpider` subclass carrying the site's own settings: its delay, and the
+    User-Agent and extra headers it is asked with (when the site sets them)."""
+    custom: dict[str, Any] = {"DOWNLOAD_DELAY": site.delay_seconds}
+    if site.user_agent:
+        custom["USER_AGENT"] = site.user_agent
+    if site.headers:
+        custom["DEFAULT_REQUEST_HEADERS"] = {**DEFAULT_REQUEST_HEADERS, **dict(site.headers)}
     return type(
         f"SiteSpider_{site.name.replace('-', '_')}",
         (SiteSpider,),
-        {"custom_settings": {"DOWNLOAD_DELAY": site.delay_seconds}},
+        {"custom_settings": custom},
     )
 
 

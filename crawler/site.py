@@ -36,6 +36,10 @@ class Site:
     conditional_requests: bool = True  # send If-None-Match / If-Modified-Since for lists
     # JavaScript challenges: "auto" | "replay" | "browser" | "off" (crawler.challenge)
     challenge: str = "auto"
+    # cookie replay and identity (crawler.cookiejar, crawler.cookierules)
+    cookie_rule: str | None = None  # a rule of crawler.cookierules.RULES, or none
+    user_agent: str | None = None  # None: the crawl's own ([crawl] user_agent)
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers, in config order
 
     def is_article_url(self, url: str) -> bool:
         return self.article_url_pattern.search(url) is not None

@@ -254,6 +254,9 @@ def _read_site(raw: Any, where: str, index: int, min_schedule_seconds: int = 60)
         recheck_days=values["recheck_days"],
         conditional_requests=values["conditional_requests"],
         challenge=values["challenge"],
+        cookie_rule=values["cookie_rule"],
+        user_agent=values["user_agent"],
+        headers=tuple((values["headers"] or {}).items()),
     )
 
 
@@ -289,10 +292,13 @@ def render_config(config: Config) -> str:
             f"conditional_requests = {toml_value(site.conditional_requests)}",
             f"challenge = {toml_value(site.challenge)}",
         ]
-        for key in ("list_link_selector", "pagination_selector"):
+        for key in ("list_link_selector", "pagination_selector", "cookie_rule", "user_agent"):
             value = getattr(site, key)
             if value is not None:
                 lines.append(f"{key} = {toml_value(value)}")
+        if site.headers:
+            lines.append("[sites.headers]")
+            lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in site.headers]
         chosen = {k: getattr(site.selectors, k) for k in SELECTOR_KEYS}
         if any(chosen.values()):
             lines.append("[sites.selectors]")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.cookierules import rule_problem
 from crawler.selectors import compile_selector
 from crawler.site import CHALLENGE_MODES, DEFAULT_USER_AGENT
 from scheduler.health import parse_listen
@@ -74,6 +75,35 @@ def header_value(value: Any) -> str | None:
 
 def challenge_mode(value: Any) -> str | None:
     return None if value in CHALLENGE_MODES else f"must be one of {', '.join(CHALLENGE_MODES)}"
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+# set by govwatch itself (user_agent, cookie replay) or by the HTTP client
+_OWN_HEADERS = {
+    "cookie": "cookies come from the site (cookie replay)",
+    "user-agent": "use the site's user_agent key",
+    "host": "set by the HTTP client",
+    "content-length": "set by the HTTP client",
+    "transfer-encoding": "set by the HTTP client",
+    "connection": "set by the HTTP client",
+}
+
+
+def request_headers(value: Any) -> str | None:
+    """A ``[sites.headers]`` table: token names, one-line string values, at most 50."""
+    if len(value) > 50:
+        return "at most 50 headers"
+    for name, text in value.items():
+        if not _HEADER_NAME.match(name):
+            return f"{name!r} is not a header name (letters, digits and !#$%&'*+.^_`|~-)"
+        if name.lower() in _OWN_HEADERS:
+            return f"{name!r} cannot be set here: {_OWN_HEADERS[name.lower()]}"
+        if not isinstance(text, str):
+            return f"{name}: expected a string, got {text!r}"
+        problem = header_value(text)
+        if problem:
+            return f"{name}: {problem}"
+    return None
 
 
 def log_level(value: Any) -> str | None:
@@ -387,6 +417,25 @@ SITE_KEYS: dict[str, Setting] = {
         "auto",
         "JavaScript challenges: auto, replay (cookies only), browser (headless Chromium), off",
         check=challenge_mode,
+    ),
+    "cookie_rule": Setting(
+        str,
+        None,
+        "rewrite of the site's cookies before each request, as its scripts do in a browser: "
+        '"ccdi" (www.ccdi.gov.cn\'s HOY_TR); default: none',
+        check=rule_problem,
+    ),
+    "user_agent": Setting(
+        str,
+        None,
+        "User-Agent sent to this site (default: [crawl] user_agent, govwatch's own)",
+        check=header_value,
+    ),
+    "headers": Setting(
+        dict,
+        None,
+        "extra request headers for this site (table [sites.headers], name = value)",
+        check=request_headers,
     ),
     "selectors": Setting(dict, None, "per-field selectors (table [sites.selectors])"),
 }

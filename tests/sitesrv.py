@@ -28,6 +28,10 @@ from the built-in routes below, else with nginx's 404 page:
 ``/lying-charset/utf8``        UTF-8 bytes; meta says gb2312, header has no charset
 =============================  ===========================================================
 
+Guarded modes (``SiteServer(pages, guards=[...])``, ``tests.sitegen_guarded``) stand in front
+of the paths under their prefix: (a) :class:`CcdiGuard`, ccdi's cookie guard (inline
+``HOY_TR``/``HBB_HC`` scripts on every page; 412 without the rewritten cookie after a
+client's first request; 420 on overlapping requests).
 ``gate`` (e.g. ``tests.sitegen_challenge.ChallengeGate``) sees every request first (path
 and headers) and may answer it instead, for the guarded modes.
 
@@ -55,12 +59,15 @@ from urllib.parse import parse_qs, urlsplit
 from tests.sitegen_ccdi import CcdiSite, build_ccdi_site
 from tests.sitegen_common import NGINX_404, FakeArticle, Page
 from tests.sitegen_cq import CqSite, build_cq_site
+from tests.sitegen_guarded import CcdiGuard, Guard
 
 __all__ = [
     "NGINX_404",
+    "CcdiGuard",
     "CcdiSite",
     "CqSite",
     "FakeArticle",
+    "Guard",
     "Logged",
     "Page",
     "SiteServer",
@@ -191,10 +198,14 @@ class SiteServer:
         self,
         pages: dict[str, Page] | None = None,
         gate: Callable[[str, Mapping[str, str]], Page | None] | None = None,
+        guards: list[Guard] | None = None,
     ) -> None:
         self.pages: dict[str, Page] = pages if pages is not None else {}
         # a guard in front of every route: its Page answers instead (None: pass through)
         self.gate = gate
+        # guarded modes (tests.sitegen_guarded): the first guard whose prefix a path has
+        # admits or answers each request to it, and dresses the pages it serves
+        self.guards: list[Guard] = guards if guards is not None else []
         self.requests: list[Logged] = []
         self.errors: list[str] = []  # exceptions raised while serving (should stay empty)
         self.base_url = ""
@@ -401,12 +412,27 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error_page(405), send_body=True)
 
     def _answer(self, send_body: bool) -> None:
-        gate = self.server.site.gate
-        guarded = gate(self.path, self.headers) if gate is not None else None
-        if guarded is not None:
-            self._send(guarded, send_body)
+        site = self.server.site
+        gate = site.gate
+        gated = gate(self.path, self.headers) if gate is not None else None
+        if gated is not None:
+            self._send(gated, send_body)
             return
-        action = self.server.site.resolve(self.path)
+        guard = next((g for g in site.guards if g.guards(self.path)), None)
+        if guard is None:
+            self._respond(site.resolve(self.path), send_body)
+            return
+        client = str(self.client_address[0])
+        try:
+            answer = guard.enter(client, self.path, self.headers.get("Cookie", ""))
+            if answer is None:
+                action = site.resolve(self.path)
+                answer = guard.dress(action) if isinstance(action, Page) else action
+        finally:
+            guard.leave(client)  # before the answer goes out: the client may ask at once
+        self._respond(answer, send_body)
+
+    def _respond(self, action: _Action, send_body: bool) -> None:
         if isinstance(action, _Drop):
             self._record(0)
             self.close_connection = True

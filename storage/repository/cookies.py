@@ -43,10 +43,21 @@ def live_cookies(
     return out
 
 
-def save_cookies(session: Session, cookies: Iterable[StoredCookie]) -> int:
-    """Insert or replace cookies, and delete every expired one; returns how many were written."""
+def save_cookies(
+    session: Session, cookies: Iterable[StoredCookie], replace: Iterable[str] = ()
+) -> int:
+    """Insert or replace cookies, and delete every expired one; returns how many were written.
+
+    ``replace``: domains whose kept cookies are exactly ``cookies`` from now on (a cookie the
+    site deleted or that became a session cookie is deleted there too).
+    """
     now = utcnow()
     latest = {(c.domain, c.path, c.name): c for c in cookies}
+    domains = sorted(set(replace))
+    for start in range(0, len(domains), IN_CHUNK):
+        session.execute(
+            delete(HostCookie).where(HostCookie.domain.in_(domains[start : start + IN_CHUNK]))
+        )
     rows = [
         {
             "domain": c.domain,

@@ -1,0 +1,217 @@
+"""Cookie replay: the crawl's cookie jar learns cookies from inline scripts, and keeps them.
+
+:class:`ReplayCookiesMiddleware` takes the place of Scrapy's ``CookiesMiddleware`` (same
+priority, 700: after the address guard at 40 and robots.txt at 100, and its
+``process_response`` runs before the retry middleware's at 550, so a 412 answer's script
+cookies are in the jar before the request is retried).  It is Scrapy's middleware, with
+the one jar it keeps, plus:
+
+- every response's inline ``document.cookie = "…"`` assignments (``crawler.scriptcookies``)
+  are set in the jar as if the server had sent them as ``Set-Cookie`` for that URL;
+- before every request, the site's named cookie rule (``crawler.cookierules``) rewrites
+  the cookies it names for the request's host, as the site's scripts do in a browser;
+- cookies with an expiry are kept per host in the database: the run loads the live ones for
+  its start URLs' hosts when the spider opens, and saves the jar every
+  :data:`SAVE_EVERY_SECONDS` and when the spider closes (so a killed crawl loses little).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from http.cookiejar import Cookie
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
+from scrapy.http import Response
+from scrapy.http.cookies import CookieJar, potential_domain_matches
+from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.cookierules import RULES, CookieRule
+from crawler.scriptcookies import script_cookies
+from storage import repository
+from storage.database import Database
+from storage.errors import StorageError
+from storage.records import StoredCookie
+
+log = logging.getLogger(__name__)
+
+MIDDLEWARE_PRIORITY = 700  # Scrapy's CookiesMiddleware's, which this one replaces
+SAVE_EVERY_SECONDS = 30.0
+SAVE_EVERY_SETTING = "GOVWATCH_COOKIE_SAVE_SECONDS"  # tests shorten it
+
+
+class ReplayCookiesMiddleware(CookiesMiddleware):
+    """Scrapy's cookie middleware plus script cookies, the site's cookie rule, persistence."""
+
+    def __init__(self, debug: bool = False) -> None:
+        super().__init__(debug)
+        self.label = "crawl"  # "site NAME run ID" once the spider opens
+        self.rule: CookieRule | None = None
+        self.db: Database | None = None
+        self.learned = 0  # cookies set by scripts this run
+        self.domains: set[str] = set()  # cookie domains loaded or held: saved as the jar has them
+        self.save_every = SAVE_EVERY_SECONDS
+        self._saved_at = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ReplayCookiesMiddleware:
+        mw = super().from_crawler(crawler)
+        mw.save_every = crawler.settings.getfloat(SAVE_EVERY_SETTING, SAVE_EVERY_SECONDS)
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
+        return mw
+
+    # lifecycle
+    def spider_opened(self, spider: Spider) -> None:
+        site = getattr(spider, "site", None)
+        recorder = getattr(spider, "recorder", None)
+        if site is None or recorder is None:
+            return
+        self.label = f"site {site.name} run {recorder.run_id}"
+        self.rule = RULES[site.cookie_rule] if site.cookie_rule else None
+        self.db = recorder.db
+        self.load(urlsplit(url).hostname or "" for url in site.start_urls)
+
+    def spider_closed(self, spider: Spider) -> None:
+        self.save()
+        if self.learned:
+            log.info("%s: %d cookie(s) set by page scripts", self.label, self.learned)
+
+    def load(self, hosts: Iterable[str]) -> int:
+        """Put the stored live cookies of ``hosts`` in the jar; returns how many."""
+        if self.db is None:
+            return 0
+        domains = {d for host in hosts if host for d in jar_domains(host.lower())}
+        try:
+            with self.db.session() as session:
+                stored = repository.live_cookies(session, domains)
+        except StorageError as exc:
+            log.warning("%s: stored cookies not loaded: %s", self.label, exc)
+            return 0
+        self.domains.update(domains)
+        jar = self.jars[None]
+        for cookie in stored:
+            jar.set_cookie(_jar_cookie(cookie))
+        if stored:
+            log.info("%s: %d stored cookie(s) loaded", self.label, len(stored))
+        return len(stored)
+
+    def save(self) -> int:
+        """Keep the jar's unexpired cookies that have an expiry; returns how many."""
+        self._saved_at = time.monotonic()
+        if self.db is None:
+            return 0
+        now = time.time()
+        held = [c for jar in self.jars.values() for c in jar]
+        self.domains.update(c.domain for c in held)
+        cookies = [_stored(c) for c in held if c.expires is not None and c.expires > now]
+        try:
+            with self.db.session() as session:
+                # the jar is the truth for every domain it loaded or holds: a cookie the
+                # site deleted (max-age=0) is deleted from the database too
+                written = repository.save_cookies(session, cookies, replace=self.domains)
+        except StorageError as exc:
+            log.warning("%s: cookies not saved: %s", self.label, exc)
+            return 0
+        log.debug("%s: %d cookie(s) saved", self.label, written)
+        return written
+
+    # requests and responses
+    def process_request(
+        self, request: Request, spider: Spider | None = None
+    ) -> Request | Response | None:
+        if self.rule is not None and not request.meta.get("dont_merge_cookies", False):
+            host = urlparse_cached(request).hostname
+            if host:
+                self._apply_rule(self.jars[request.meta.get("cookiejar")], host.lower())
+        return super().process_request(request)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        result = super().process_response(request, response)
+        if not isinstance(result, Response) or request.meta.get("dont_merge_cookies", False):
+            return result
+        found = script_cookies(response.body)
+        if found:
+            jar = self.jars[request.meta.get("cookiejar")]
+            as_sent = Response(response.url, headers={"Set-Cookie": [c.header for c in found]})
+            self._process_cookies(jar.make_cookies(as_sent, request), jar=jar, request=request)
+            self.learned += len(found)
+            log.debug(
+                "%s: %s set cookie(s) %s",
+                self.label,
+                response.url,
+                ", ".join(c.name for c in found),
+            )
+        if time.monotonic() - self._saved_at >= self.save_every:
+            self.save()
+        return response
+
+    def _apply_rule(self, jar: CookieJar, host: str) -> None:
+        assert self.rule is not None
+        for cookie in jar:
+            if cookie.name not in self.rule.cookies or cookie.value is None:
+                continue
+            if not _domain_matches(cookie.domain, host):
+                continue
+            rewritten = self.rule.rewrite(cookie.name, cookie.value)
+            if rewritten is not None and rewritten != cookie.value:
+                cookie.value = rewritten
+
+
+def jar_domains(host: str) -> list[str]:
+    """The cookie-jar domains whose cookies a request to ``host`` may carry."""
+    if host.replace(".", "").isdigit():
+        return [host, "." + host]
+    domains = list(potential_domain_matches(host))
+    if "." not in host:
+        domains += potential_domain_matches(host + ".local")
+    return domains
+
+
+def _domain_matches(domain: str, host: str) -> bool:
+    if domain == host or domain == host + ".local":
+        return True
+    return domain.startswith(".") and ("." + host).endswith(domain)
+
+
+def _stored(cookie: Cookie) -> StoredCookie:
+    assert cookie.expires is not None
+    return StoredCookie(
+        domain=cookie.domain,
+        path=cookie.path,
+        name=cookie.name,
+        value=cookie.value or "",
+        expires_at=datetime.fromtimestamp(cookie.expires, UTC),
+        secure=cookie.secure,
+    )
+
+
+def _jar_cookie(stored: StoredCookie) -> Cookie:
+    dotted = stored.domain.startswith(".")
+    rest: dict[str, Any] = {}
+    return Cookie(
+        version=0,
+        name=stored.name,
+        value=stored.value,
+        port=None,
+        port_specified=False,
+        domain=stored.domain,
+        domain_specified=dotted,
+        domain_initial_dot=dotted,
+        path=stored.path,
+        path_specified=True,
+        secure=stored.secure,
+        expires=int(stored.expires_at.timestamp()),
+        discard=False,
+        comment=None,
+        comment_url=None,
+        rest=rest,
+    )
