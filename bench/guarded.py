@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The cost of cookie replay: a guarded crawl against an unguarded crawl of the same site.
+"""Guarded sites: the cost of cookie replay, and of passing a JavaScript challenge in a browser.
 
-Serves one generated ccdi-style site on 127.0.0.1 and times whole ``govwatch crawl``
-processes, alternating A B A B, each into a fresh SQLite database:
+Part 1, cookie replay: a guarded crawl against an unguarded crawl of the same site.  Serves
+one generated ccdi-style site on 127.0.0.1 and times whole ``govwatch crawl`` processes,
+alternating A B A B, each into a fresh SQLite database:
 
   A  the site unguarded, the crawl without a cookie rule;
   B  the site behind the ccdi cookie guard (``tests.sitegen_guarded.CcdiGuard``: inline
@@ -13,8 +14,18 @@ processes, alternating A B A B, each into a fresh SQLite database:
 Prints median wall and CPU seconds and peak RSS of each, the A/B wall-time ratio (target
 >= 0.9), and checks that B stored every article with no 412/420 answered.
 
-    .venv/bin/python bench/guarded.py                # 300 articles, 3 pairs
-    .venv/bin/python bench/guarded.py --pages 1000 --pairs 5
+Part 2, browser solve: serves a ccdi-style site behind guarded mode (b)
+(``tests/sitegen_challenge.py``: 521 and a script that computes ``__jsl_clearance``) and runs
+one browser solve (:class:`crawler.browser.Solve`: the helper process, Playwright's driver,
+Debian's Chromium), ``--solves`` times.  For each: wall seconds from starting the helper to
+having the cookies, and the peak memory of the whole process tree, sampled from ``/proc``
+every 20 ms: the sum of the RSS of every process whose environment holds this run's marker
+(RSS counts shared pages once per process, so the sum overstates what the tree really holds;
+PSS is given too).
+
+    .venv/bin/python bench/guarded.py                # both: 300 articles, 3 pairs, 3 solves
+    .venv/bin/python bench/guarded.py --pages 1000 --pairs 5 --solves 0   # replay only
+    .venv/bin/python bench/guarded.py --pairs 0      # browser only
 """
 
 from __future__ import annotations
@@ -25,6 +36,9 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
+import time
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -32,7 +46,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.crawl import ChildRusage, Sample, govwatch_argv, write_config  # noqa: E402
+from crawler import browser  # noqa: E402
+from crawler.addresses import origin  # noqa: E402
+from tests.sitegen_challenge import ChallengeGate  # noqa: E402
 from tests.sitesrv import CcdiGuard, SiteServer, build_ccdi_site  # noqa: E402
+
+MARK = "GOVWATCH_BENCH_MARK"
 
 
 def attempt(
@@ -54,14 +73,53 @@ def attempt(
     return sample, int(stored)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=300, help="article pages (default 300)")
-    parser.add_argument("--per-page", type=int, default=20, help="articles per list page")
-    parser.add_argument("--pairs", type=int, default=3, help="A/B pairs (>= 3)")
-    parser.add_argument("--body-kb", type=int, default=30, help="article body size in KiB")
-    args = parser.parse_args()
+def _tree_memory(marker: bytes) -> tuple[int, int]:
+    """(RSS, PSS) in KiB summed over the processes whose environment holds ``marker``."""
+    rss = pss = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or entry.name == str(os.getpid()):
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes():
+                continue
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss, pss
 
+
+def one_solve(url: str) -> tuple[float, int, int]:
+    """Seconds, peak RSS and peak PSS (KiB) of one solve of ``url``."""
+    marker = f"solve-{uuid.uuid4().hex}"
+    os.environ[MARK] = marker
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss, pss = _tree_memory(marker.encode())
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    request = browser.SolveRequest(url, 30.0, [list(origin(url))], [])
+    try:
+        solved = browser.Solve.start(request).wait()
+    finally:
+        done.set()
+        sampler.join()
+        del os.environ[MARK]
+    assert solved.cookies, "the browser passed without a cookie"
+    return time.monotonic() - started, peak[0], peak[1]
+
+
+def bench_replay(args: argparse.Namespace) -> int:
     site = build_ccdi_site(
         n_articles=args.pages, per_page=args.per_page, body_kb=args.body_kb, start=date(2012, 1, 1)
     )
@@ -99,6 +157,44 @@ def main() -> int:
         ", ".join(f"({a.wall:.2f}, {b.wall:.2f})" for a, b in zip(plain, guarded, strict=True)),
     )
     return 0 if blocked == 0 else 1
+
+
+def bench_browser(args: argparse.Namespace) -> int:
+    why_not = browser.missing()
+    if why_not is not None:
+        print(why_not, file=sys.stderr)
+        return 2
+    site = build_ccdi_site(n_articles=10)
+    seconds, rss, pss = [], [], []
+    with SiteServer(site.pages, gate=ChallengeGate()) as srv:
+        for i in range(args.solves):
+            s, r, p = one_solve(srv.url("/yaowenn/"))
+            print(f"solve {i + 1}: {s:.2f} s, peak RSS {r / 1024:.0f} MiB, PSS {p / 1024:.0f} MiB")
+            seconds.append(s)
+            rss.append(r)
+            pss.append(p)
+    print(
+        f"browser solve (median of {args.solves}): {statistics.median(seconds):.2f} s, "
+        f"peak memory of the process tree: RSS {statistics.median(rss) / 1024:.0f} MiB, "
+        f"PSS {statistics.median(pss) / 1024:.0f} MiB"
+    )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=300, help="article pages (default 300)")
+    parser.add_argument("--per-page", type=int, default=20, help="articles per list page")
+    parser.add_argument("--pairs", type=int, default=3, help="A/B pairs (>= 3; 0: no replay part)")
+    parser.add_argument("--body-kb", type=int, default=30, help="article body size in KiB")
+    parser.add_argument("--solves", type=int, default=3, help="browser solves (0: no browser part)")
+    args = parser.parse_args()
+    status = 0
+    if args.pairs > 0:
+        status = max(status, bench_replay(args))
+    if args.solves > 0:
+        status = max(status, bench_browser(args))
+    return status
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         """Put the stored live cookies of ``hosts`` in the jar; returns how many."""
         if self.db is None:
             return 0
-        domains = {d for host in hosts if host for d in _jar_domains(host.lower())}
+        domains = {d for host in hosts if host for d in jar_domains(host.lower())}
         try:
             with self.db.session() as session:
                 stored = repository.live_cookies(session, domains)
@@ -166,7 +166,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
                 cookie.value = rewritten
 
 
-def _jar_domains(host: str) -> list[str]:
+def jar_domains(host: str) -> list[str]:
     """The cookie-jar domains whose cookies a request to ``host`` may carry."""
     if host.replace(".", "").isdigit():
         return [host, "." + host]

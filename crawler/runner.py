@@ -24,6 +24,8 @@ from crawler.addressguard import (
     ALLOWED_URLS_SETTING,
     MIDDLEWARE_PRIORITY,
 )
+from crawler.challenge import CHALLENGE_TIMEOUT_SETTING
+from crawler.challenge import MIDDLEWARE_PRIORITY as CHALLENGE_PRIORITY
 from crawler.cookiejar import MIDDLEWARE_PRIORITY as COOKIES_PRIORITY
 from crawler.hostpace import RETRY_AFTER_MAX_SETTING
 from crawler.offload import PageExtractor
@@ -107,10 +109,12 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             "TWISTED_DNS_RESOLVER": "crawler.addressguard.GuardedCachingResolver",
             ALLOWED_NETWORKS_SETTING: list(settings.allowed_networks),
             ALLOWED_URLS_SETTING: list(start_urls),
+            CHALLENGE_TIMEOUT_SETTING: settings.challenge_timeout_seconds,
             "DOWNLOADER_MIDDLEWARES": {
                 "crawler.addressguard.AddressGuardMiddleware": MIDDLEWARE_PRIORITY,
                 "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
                 "crawler.retry.BackoffRetryMiddleware": 550,
+                "crawler.challenge.ChallengeMiddleware": CHALLENGE_PRIORITY,
                 # Scrapy's cookie jar, plus cookies set by page scripts, the site's cookie
                 # rule, and cookies kept between runs (crawler.cookiejar)
                 "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,

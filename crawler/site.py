@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from crawler.records import Selectors
 
+# a site's ``challenge`` setting: what to do about JavaScript challenges (crawler.challenge)
+CHALLENGE_MODES = ("auto", "replay", "browser", "off")
 DEFAULT_USER_AGENT = "govwatch/0.1 (+https://github.com/govwatch/govwatch; site monitor)"
 
 
@@ -32,6 +34,8 @@ class Site:
     stop_at_known_page: bool = True  # stop paginating at a list page of known articles only
     recheck_days: int = 0  # re-fetch known articles published this recently (0: never)
     conditional_requests: bool = True  # send If-None-Match / If-Modified-Since for lists
+    # JavaScript challenges: "auto" | "replay" | "browser" | "off" (crawler.challenge)
+    challenge: str = "auto"
     # cookie replay and identity (crawler.cookiejar, crawler.cookierules)
     cookie_rule: str | None = None  # a rule of crawler.cookierules.RULES, or none
     user_agent: str | None = None  # None: the crawl's own ([crawl] user_agent)
@@ -64,3 +68,5 @@ class CrawlSettings:
     # networks crawls and ``extract URL`` may fetch although internal (besides the origins
     # of each site's start URLs, and the URL given to ``extract``)
     allowed_networks: tuple[str, ...] = ()
+    # longest wait for the browser to pass a JavaScript challenge (crawler.browser)
+    challenge_timeout_seconds: float = 30.0

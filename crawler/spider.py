@@ -45,6 +45,7 @@ from twisted.python.failure import Failure
 from crawler.addresses import AddressRefusedError
 from crawler.blocking import reason_for
 from crawler.canonical import canonicalize
+from crawler.challenge import ChallengeBlocked
 from crawler.decode import decode_html
 from crawler.dom import parse_html
 from crawler.items import ArticleItem
@@ -347,6 +348,8 @@ def _describe_failure(exc: BaseException, request: scrapy.Request) -> tuple[str,
     if isinstance(exc, HttpError):
         status = exc.response.status
         return (BLOCKED if status in BLOCKING_STATUSES else "http"), status, f"HTTP {status}"
+    if isinstance(exc, ChallengeBlocked):  # a JavaScript challenge not passed
+        return BLOCKED, exc.status, str(exc)
     if isinstance(exc, AddressRefusedError):  # the address policy: never fetched
         return REFUSED, None, str(exc)
     if isinstance(exc, IgnoreRequest):

@@ -270,6 +270,7 @@ def _read_site(
         stop_at_known_page=values["stop_at_known_page"],
         recheck_days=values["recheck_days"],
         conditional_requests=values["conditional_requests"],
+        challenge=values["challenge"],
         cookie_rule=values["cookie_rule"],
         user_agent=values["user_agent"],
         headers=tuple((values["headers"] or {}).items()),
@@ -321,6 +322,7 @@ def render_config(config: Config) -> str:
             f"stop_at_known_page = {toml_value(site.stop_at_known_page)}",
             f"recheck_days = {toml_value(site.recheck_days)}",
             f"conditional_requests = {toml_value(site.conditional_requests)}",
+            f"challenge = {toml_value(site.challenge)}",
         ]
         if site.cookie_env:  # the cookie itself is a secret: only whether it is set
             state = f"set, {len(site.cookie)} characters" if site.cookie else "not set"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from crawler.cookierules import rule_problem
 from crawler.selectors import compile_selector
-from crawler.site import DEFAULT_USER_AGENT
+from crawler.site import CHALLENGE_MODES, DEFAULT_USER_AGENT
 from scheduler.health import parse_listen
 from storage.errors import ConfigError
 
@@ -72,6 +72,10 @@ def header_value(value: Any) -> str | None:
         if _CONTROL_IN_TEXT.search(value)
         else None
     )
+
+
+def challenge_mode(value: Any) -> str | None:
+    return None if value in CHALLENGE_MODES else f"must be one of {', '.join(CHALLENGE_MODES)}"
 
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -200,6 +204,12 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             "networks crawls and extract URL may fetch although private or loopback, e.g. "
             '["10.8.0.0/16"] (a site\'s own start-URL origins are always allowed)',
             check=networks,
+        ),
+        "challenge_timeout_seconds": Setting(
+            (int, float),
+            30.0,
+            "longest wait for the browser to pass a site's JavaScript challenge",
+            check=between(0, HOUR, above=True),
         ),
     },
     "service": {
@@ -411,6 +421,12 @@ SITE_KEYS: dict[str, Setting] = {
     ),
     "conditional_requests": Setting(
         bool, True, "ask for list pages with If-None-Match / If-Modified-Since (304: no change)"
+    ),
+    "challenge": Setting(
+        str,
+        "auto",
+        "JavaScript challenges: auto, replay (cookies only), browser (headless Chromium), off",
+        check=challenge_mode,
     ),
     "cookie_rule": Setting(
         str,

@@ -35,6 +35,8 @@ client's first request; 420 on overlapping requests).
 (c) ``srv.guard`` (``tests.sitegen_captcha``) answers before all of these: a captcha
 interstitial unless the request carries a cookie; 420/429 with ``Retry-After``.
 Every logged request has its time (``Logged.at``) and ``Host`` (``Logged.host``).
+``gate`` (e.g. ``tests.sitegen_challenge.ChallengeGate``) sees every request first (path
+and headers) and may answer it instead, for the guarded modes.
 
 A 200 page with an ``ETag`` or ``Last-Modified`` header answers a matching
 ``If-None-Match`` / ``If-Modified-Since`` (not older than Last-Modified) with 304.
@@ -48,7 +50,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -202,9 +204,14 @@ class SiteServer:
     """Serve ``pages`` (used live, not copied) and the built-in routes on 127.0.0.1."""
 
     def __init__(
-        self, pages: dict[str, Page] | None = None, guards: list[Guard] | None = None
+        self,
+        pages: dict[str, Page] | None = None,
+        gate: Callable[[str, Mapping[str, str]], Page | None] | None = None,
+        guards: list[Guard] | None = None,
     ) -> None:
         self.pages: dict[str, Page] = pages if pages is not None else {}
+        # a guard in front of every route: its Page answers instead (None: pass through)
+        self.gate = gate
         # guarded modes (tests.sitegen_guarded): the first guard whose prefix a path has
         # admits or answers each request to it, and dresses the pages it serves
         self.guards: list[Guard] = guards if guards is not None else []
@@ -418,6 +425,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         site = self.server.site
+        gate = site.gate
+        gated = gate(self.path, self.headers) if gate is not None else None
+        if gated is not None:
+            self._send(gated, send_body)
+            return
         if site.guard is not None:  # (c): captcha and throttling, before everything else
             headers = {k.lower(): v for k, v in self.headers.items()}
             early = site.guard(self.path, headers)

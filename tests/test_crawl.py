@@ -164,7 +164,9 @@ def test_challenge_page_is_blocked_not_stored(tmp_path: Path) -> None:
     site = build_ccdi_site(n_articles=3)
     with SiteServer(site.pages) as srv:
         site.pages[site.articles[0].path] = challenge_page()
-        config = ccdi_config(tmp_path, srv)
+        # cookie replay only: its HOY_TR cookie is replayed once, then the page is blocked
+        # (under "auto" the browser would try it next, for its whole timeout)
+        config = ccdi_config(tmp_path, srv, challenge='"replay"')
         result = run_cli("--config", str(config), "crawl", "local")
     assert result.returncode == 1
     assert len(articles(config)) == 2

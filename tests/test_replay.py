@@ -29,6 +29,7 @@ from tests.sitesrv import CcdiGuard, CcdiSite, Logged, SiteServer, build_ccdi_si
 
 N = 60
 BLOCKING = {412, 420}
+BROWSER_STARTED = "govwatch browser: starting Chromium"  # crawler.browser's line per start
 
 
 def config_file(tmp_path: Path, database_url: str, srv: SiteServer, site_lines: str = "") -> Path:
@@ -60,6 +61,9 @@ delay_seconds = 0
 def crawl(config: Path, expect: int = 0) -> str:
     result = run_cli("--config", str(config), "crawl", "guarded", timeout=180)
     assert result.returncode == expect, result.stdout + result.stderr
+    # cookie replay alone (challenge = "auto", the default): no browser is ever started
+    assert BROWSER_STARTED not in result.stderr, result.stderr
+    assert "starting the browser" not in result.stdout + result.stderr
     return result.stdout
 
 
@@ -220,7 +224,8 @@ def test_without_the_rule_the_guard_answers_412(
     tmp_path: Path, database_url: str, guarded_site: tuple[CcdiSite, SiteServer]
 ) -> None:
     _, srv = guarded_site
-    config = config_file(tmp_path, database_url, srv)
+    # replay only: under "auto" a 412 that replayed cookies cannot pass goes to the browser
+    config = config_file(tmp_path, database_url, srv, 'challenge = "replay"')
     out = crawl(config, expect=1)
     assert "blocked" in out and "JavaScript challenge unsolved" in out  # guard answers only
     requests = guarded_requests(srv)
