@@ -335,8 +335,12 @@ class SiteSpider(scrapy.Spider):
             url = (request.meta.get("redirect_urls") or [url])[0]
         start: int | None = request.meta.get("govwatch_start")
         self.recorder.passes.answered(request.meta.get("govwatch_key"))
-        if kind == BLOCKED and isinstance(exc, HttpError):
-            reason = reason_for(self.site, status, exc.response.body)
+        if kind == BLOCKED and isinstance(exc, (HttpError, ChallengeBlocked)):
+            # a guard's answer: the run is judged blocked (with its reason) when only guards
+            # answered; a challenge the browser could not (or may not) pass is one too
+            body = exc.response.body if isinstance(exc, HttpError) else b""
+            challenge = isinstance(exc, ChallengeBlocked)
+            reason = reason_for(self.site, status, body, challenge=challenge)
             self.recorder.blocked(url, reason, message, status=status, start=start)
             return
         self.recorder.error(url, kind=kind, status=status, message=message, start=start)

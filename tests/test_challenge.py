@@ -131,7 +131,7 @@ def test_challenge_off_is_blocked_and_no_browser_starts(
         errors = conn.execute("SELECT kind, status, message FROM crawl_errors").fetchall()
     assert errors and all(kind == "blocked" and status == 521 for kind, status, _ in errors)
     assert "challenge = 'off'" in errors[0][2]
-    assert runs(tmp_path)[0][0] == "failed"
+    assert runs(tmp_path)[0][0] == "blocked"  # only the guard answered: blocked, not failed
 
 
 @pytest.mark.parametrize("how", ["stalls", "reloads_for_ever"])
