@@ -46,7 +46,7 @@ from crawler import browser
 from crawler.addresses import origin
 from crawler.addressguard import ALLOWED_NETWORKS_SETTING
 from crawler.cookiejar import ReplayCookiesMiddleware, jar_domains
-from crawler.pagekind import is_challenge_page
+from crawler.pagekind import CAPTCHA_MARKERS, is_challenge_page
 from crawler.scriptcookies import script_cookies
 from storage.errors import FetchError
 
@@ -56,7 +56,6 @@ CHALLENGE_TIMEOUT_SETTING = "GOVWATCH_CHALLENGE_TIMEOUT"
 BROWSER_MODES = frozenset({"auto", "browser"})
 MAX_SOLVES_PER_HOST = 2  # the first, and one more when its cookies stop working
 MIDDLEWARE_PRIORITY = 580  # sees responses before the retry middleware (550) retries a 412
-_CAPTCHA_MARKERS = ("seccaptcha.haplat.net", "captchaPage", "slideCaptcha", "geetest_")
 _SCANNED = 30_000  # challenge pages are small; larger bodies are not looked into
 _META_GENERATION = "govwatch_solve_generation"
 _META_RETRIES = "govwatch_challenge_retries"
@@ -97,7 +96,7 @@ def is_challenge(response: Response) -> bool:
     if not body:
         return False
     text = body.decode("utf-8", "replace")
-    if any(marker in text for marker in _CAPTCHA_MARKERS):
+    if any(marker in text for marker in CAPTCHA_MARKERS):
         return False  # a captcha: never solved
     if response.status in browser.CHALLENGE_STATUSES and "<script" in text.lower():
         return True

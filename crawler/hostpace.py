@@ -33,6 +33,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
+from crawler.pagekind import CAPTCHA_MARKER_BYTES
 from crawler.retry import PAUSE_STATUSES, retry_after
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ MIN_SLOT_DELAY = 0.001  # a paused host's slot delay: Scrapy only tests pauses w
 RETRY_AFTER_MAX_SETTING = "GOVWATCH_RETRY_AFTER_MAX"
 DELAY_MAX_SETTING = "GOVWATCH_RETRY_BACKOFF_MAX"
 BACKOFF_SETTING = "GOVWATCH_RETRY_BACKOFF"
-# bytes that only a captcha or challenge interstitial holds (crawler.pagekind decides the rest)
-_CAPTCHA_BYTES = (b"captchaPage", b"seccaptcha.haplat.net", b"comImageValidate")
 
 
 @dataclass
@@ -116,7 +115,7 @@ def host_of(url: str) -> str:
 def is_captcha_body(body: bytes) -> bool:
     """Whether a body carries a captcha interstitial's markers (a cheap test, no parsing)."""
     head = body[:30_000]
-    return any(marker in head for marker in _CAPTCHA_BYTES)
+    return any(marker in head for marker in CAPTCHA_MARKER_BYTES)
 
 
 class HostPaceMiddleware:

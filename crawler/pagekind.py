@@ -34,6 +34,8 @@ from crawler.dom import collapse_ws, is_body_sentence, parse_html, text_lines
 from crawler.records import PageKind
 
 __all__ = [
+    "CAPTCHA_MARKERS",
+    "CAPTCHA_MARKER_BYTES",
     "PageKind",
     "classify_page",
     "classify_tree",
@@ -42,6 +44,18 @@ __all__ = [
     "is_readable",
     "judge_tree",
 ]
+
+# Markers of a slider-captcha interstitial (ccdi's seccaptcha, geetest): a person must solve
+# it, so govwatch never does; the per-host pace (crawler.hostpace) and the browser solver
+# (crawler.challenge) read the same list.
+CAPTCHA_MARKERS = (
+    "seccaptcha.haplat.net",
+    "captchaPage",
+    "comImageValidate",
+    "slideCaptcha",
+    "geetest_",
+)
+CAPTCHA_MARKER_BYTES = tuple(m.encode() for m in CAPTCHA_MARKERS)
 
 # Markers that only ever appear on challenge pages (plain substrings: searching a 100 KB page
 # for a dozen literals is much faster than one case-insensitive regex).
