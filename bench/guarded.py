@@ -166,7 +166,7 @@ def bench_browser(args: argparse.Namespace) -> int:
         return 2
     site = build_ccdi_site(n_articles=10)
     seconds, rss, pss = [], [], []
-    with SiteServer(site.pages, gate=ChallengeGate()) as srv:
+    with SiteServer(site.pages, guard=ChallengeGate()) as srv:
         for i in range(args.solves):
             s, r, p = one_solve(srv.url("/yaowenn/"))
             print(f"solve {i + 1}: {s:.2f} s, peak RSS {r / 1024:.0f} MiB, PSS {p / 1024:.0f} MiB")

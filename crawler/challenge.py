@@ -45,7 +45,8 @@ from twisted.internet.threads import deferToThread
 from crawler import browser
 from crawler.addresses import origin
 from crawler.addressguard import ALLOWED_NETWORKS_SETTING
-from crawler.cookiejar import ReplayCookiesMiddleware, jar_domains
+from crawler.cookiejar import ReplayCookiesMiddleware
+from crawler.hostcookies import jar_domains
 from crawler.pagekind import CAPTCHA_MARKERS, is_challenge_page
 from crawler.scriptcookies import script_cookies
 from storage.errors import FetchError

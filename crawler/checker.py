@@ -15,6 +15,12 @@ process, not from inside a running loop).  One run:
    results in batches as they come in;
 5. on interruption, gives the links it did not finish back (due at once).
 
+Cookies (:class:`crawler.hostcookies.CheckerCookies`): the configured sites' hosts (``hosts``,
+each with its cookie rule) start with the cookies the crawl kept for them, get their rule
+applied before each request, and their cookies are kept again when the run ends, so a
+guarded site's pages are checked as the crawl fetches them.  A guard's answer (a challenge
+or captcha page, 412/420/429, a 521 script) is ``blocked``, never ``dead``.
+
 A link's failure is a verdict, never an exception; a database failure ends the run with a
 message in the report (and is logged), so a service job records it and carries on.
 """
@@ -26,11 +32,12 @@ import contextlib
 import logging
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from crawler.hostcookies import CheckerCookies
 from crawler.linkfetch import LinkFetcher, host_key
 from crawler.linkrecords import BROKEN, CheckProgress, CheckReport, LinkSettings, Verdict
 from crawler.linkstate import apply_verdict
@@ -62,15 +69,19 @@ def run_link_checks(
     progress: Progress | None = None,
     *,
     clock: Clock = utc_now,
+    hosts: Mapping[str, str | None] | None = None,
 ) -> CheckReport:
     """Check the links that are due now and store the results (see the module docstring).
 
     ``site``: only links referenced from that site's pages (or its stored articles);
     ``limit``: at most that many links; ``progress``: called after each checked link;
-    ``clock``: the time (tests move it forward).  Raises :class:`StorageError` only when the
-    due links cannot even be read; later database failures end the run with a message.
+    ``clock``: the time (tests move it forward); ``hosts``: the configured sites' host names,
+    each with its cookie rule's name or ``None`` (their cookies are loaded and kept).
+    Raises :class:`StorageError` only when the due links cannot even be read; later
+    database failures end the run with a message.
     """
-    return asyncio.run(_Run(db, settings, site, limit, progress, clock).run())
+    cookies = CheckerCookies(hosts)
+    return asyncio.run(_Run(db, settings, site, limit, progress, clock, cookies).run())
 
 
 @dataclass
@@ -81,6 +92,7 @@ class _Run:
     limit: int | None
     progress: Progress | None
     clock: Clock
+    cookies: CheckerCookies
     claimed: dict[int, LinkToCheck] = field(default_factory=dict)
     saved: set[int] = field(default_factory=set)
     statuses: Counter[str] = field(default_factory=Counter)
@@ -157,8 +169,11 @@ class _Run:
             by_host[host_key(link.fetch_url)].append(link)
         results: asyncio.Queue[tuple[LinkToCheck, Verdict] | None] = asyncio.Queue()
         writer = asyncio.create_task(self._write(results))
+        loaded = await asyncio.to_thread(self.cookies.load, self.db)
+        if loaded:
+            log.info("link check (%s): %d stored cookie(s) loaded", self.scope, loaded)
         try:
-            async with LinkFetcher(self.settings) as fetcher:
+            async with LinkFetcher(self.settings, self.cookies) as fetcher:
                 per_host = self.settings.concurrent_requests_per_host
                 workers = [
                     self._work(fetcher, queue, results)
@@ -171,6 +186,7 @@ class _Run:
         finally:
             await results.put(None)
             await writer
+            await asyncio.to_thread(self.cookies.save, self.db)
 
     def _judge_unresolved(self, verdict: Verdict) -> Verdict:
         if self.resolved_any:

@@ -20,24 +20,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from http.cookiejar import Cookie
-from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
-from scrapy.http.cookies import CookieJar, potential_domain_matches
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.cookierules import RULES, CookieRule
+from crawler.hostcookies import apply_rule, jar_cookie, jar_domains, stored
 from crawler.scriptcookies import script_cookies
 from storage import repository
 from storage.database import Database
 from storage.errors import StorageError
-from storage.records import StoredCookie
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +86,17 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         domains = {d for host in hosts if host for d in jar_domains(host.lower())}
         try:
             with self.db.session() as session:
-                stored = repository.live_cookies(session, domains)
+                kept = repository.live_cookies(session, domains)
         except StorageError as exc:
             log.warning("%s: stored cookies not loaded: %s", self.label, exc)
             return 0
         self.domains.update(domains)
         jar = self.jars[None]
-        for cookie in stored:
-            jar.set_cookie(_jar_cookie(cookie))
-        if stored:
-            log.info("%s: %d stored cookie(s) loaded", self.label, len(stored))
-        return len(stored)
+        for cookie in kept:
+            jar.set_cookie(jar_cookie(cookie))
+        if kept:
+            log.info("%s: %d stored cookie(s) loaded", self.label, len(kept))
+        return len(kept)
 
     def save(self) -> int:
         """Keep the jar's unexpired cookies that have an expiry; returns how many."""
@@ -110,7 +106,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         now = time.time()
         held = [c for jar in self.jars.values() for c in jar]
         self.domains.update(c.domain for c in held)
-        cookies = [_stored(c) for c in held if c.expires is not None and c.expires > now]
+        cookies = [stored(c) for c in held if c.expires is not None and c.expires > now]
         try:
             with self.db.session() as session:
                 # the jar is the truth for every domain it loaded or holds: a cookie the
@@ -129,7 +125,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         if self.rule is not None and not request.meta.get("dont_merge_cookies", False):
             host = urlparse_cached(request).hostname
             if host:
-                self._apply_rule(self.jars[request.meta.get("cookiejar")], host.lower())
+                apply_rule(self.rule, self.jars[request.meta.get("cookiejar")], host.lower())
         return super().process_request(request)
 
     def process_response(
@@ -153,65 +149,3 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         if time.monotonic() - self._saved_at >= self.save_every:
             self.save()
         return response
-
-    def _apply_rule(self, jar: CookieJar, host: str) -> None:
-        assert self.rule is not None
-        for cookie in jar:
-            if cookie.name not in self.rule.cookies or cookie.value is None:
-                continue
-            if not _domain_matches(cookie.domain, host):
-                continue
-            rewritten = self.rule.rewrite(cookie.name, cookie.value)
-            if rewritten is not None and rewritten != cookie.value:
-                cookie.value = rewritten
-
-
-def jar_domains(host: str) -> list[str]:
-    """The cookie-jar domains whose cookies a request to ``host`` may carry."""
-    if host.replace(".", "").isdigit():
-        return [host, "." + host]
-    domains = list(potential_domain_matches(host))
-    if "." not in host:
-        domains += potential_domain_matches(host + ".local")
-    return domains
-
-
-def _domain_matches(domain: str, host: str) -> bool:
-    if domain == host or domain == host + ".local":
-        return True
-    return domain.startswith(".") and ("." + host).endswith(domain)
-
-
-def _stored(cookie: Cookie) -> StoredCookie:
-    assert cookie.expires is not None
-    return StoredCookie(
-        domain=cookie.domain,
-        path=cookie.path,
-        name=cookie.name,
-        value=cookie.value or "",
-        expires_at=datetime.fromtimestamp(cookie.expires, UTC),
-        secure=cookie.secure,
-    )
-
-
-def _jar_cookie(stored: StoredCookie) -> Cookie:
-    dotted = stored.domain.startswith(".")
-    rest: dict[str, Any] = {}
-    return Cookie(
-        version=0,
-        name=stored.name,
-        value=stored.value,
-        port=None,
-        port_specified=False,
-        domain=stored.domain,
-        domain_specified=dotted,
-        domain_initial_dot=dotted,
-        path=stored.path,
-        path_specified=True,
-        secure=stored.secure,
-        expires=int(stored.expires_at.timestamp()),
-        discard=False,
-        comment=None,
-        comment_url=None,
-        rest=rest,
-    )

@@ -8,8 +8,9 @@ has lasted long enough to make the link ``dead`` is decided across checks by
 
 - 404 and 410, and a host name that does not exist, are ``dead`` at once: the server (or
   DNS) said so.
-- 401/403/412/420/429/999, and any page that is an anti-bot challenge (whatever its status),
-  are ``blocked``: the site refuses crawlers, which says nothing about the link.
+- 401/403/412/420/429/999, a 521 with a script (a 加速乐-style JavaScript challenge), and
+  any page that is an anti-bot challenge or a captcha (whatever its status), are
+  ``blocked``: the site refuses crawlers, which says nothing about the link.
 - A 2xx HTML page whose content is an error page (nginx/Apache/IIS "404 Not Found",
   "页面不存在", "该信息已删除" …, judged by :mod:`crawler.pagekind`), and a deep link that
   ends, after redirects, on its site's home page or on a ``/404.html``-style page, are
@@ -35,6 +36,7 @@ from crawler.pagekind import judge_tree
 
 DEAD_STATUSES = frozenset({404, 410})
 BLOCKED_STATUSES = frozenset({401, 403, 412, 420, 429, 999})
+SCRIPT_CHALLENGE_STATUS = 521  # with a script: a challenge; without: Cloudflare's origin down
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # HEAD answers that are not to be believed: ask again with GET.
@@ -127,6 +129,9 @@ def classify(outcome: FetchOutcome) -> Verdict:
         return _verdict(outcome, "dead", status, f"HTTP {status}", moved_to)
     if status in BLOCKED_STATUSES:
         return _verdict(outcome, "blocked", status, f"HTTP {status}", moved_to)
+    if status == SCRIPT_CHALLENGE_STATUS and body is not None and b"<script" in body.lower():
+        detail = f"HTTP {status}: JavaScript challenge"
+        return _verdict(outcome, "blocked", status, detail, moved_to)
     if status in REDIRECT_STATUSES:
         return _verdict(outcome, "error", status, f"HTTP {status} without a Location")
     if not 200 <= status < 400:

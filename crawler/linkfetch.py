@@ -20,6 +20,12 @@ One :class:`LinkFetcher` serves one checker run:
   only.  No proxy from the environment.  TLS certificates are not verified: the checker
   asks whether a link answers, not whether to trust it, and many government sites serve
   broken chains.
+- **Cookies** (:class:`crawler.hostcookies.CheckerCookies`): kept from ``Set-Cookie`` and
+  from HTML pages' inline scripts (``document.cookie = "…"``), sent back, with the
+  configured sites' cookie rules applied before each request to their hosts.  A 412/521
+  answer whose script sets cookies is asked once more with them (cookie replay, as the
+  crawl does).  A host with a cookie rule is guarded: one request at a time (ccdi answers
+  420 to overlapping requests).
 - **Retries**: a 5xx or a dropped connection is asked again ``retries`` times after
   ``retry_delay_seconds``; a timeout is not (it already cost the whole timeout).
 - **Deadline**: ``timeout_seconds`` bounds a link's whole check on the wire: every request
@@ -41,6 +47,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from crawler.hostcookies import CheckerCookies
 from crawler.linkclass import REDIRECT_STATUSES, classify, head_needs_get, is_html, wants_head
 from crawler.linkrecords import Failure, FetchOutcome, Hop, LinkSettings, Verdict
 from crawler.ssrf import (
@@ -55,6 +62,7 @@ from crawler.ssrf import (
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 522, 524})
+REPLAY_STATUSES = frozenset({412, 521})  # a guard's script answer: asked again with its cookies
 _RETRY_FAILURES = frozenset({"connection", "protocol"})
 _READ_CHUNK = 64 * 1024
 _MAX_VISITS = 3  # a URL may come back this often in one chain when cookies are being set
@@ -116,8 +124,9 @@ def host_key(url: str) -> str:
 class LinkFetcher:
     """Checks links over one HTTP client session; use as ``async with LinkFetcher(s) as f``."""
 
-    def __init__(self, settings: LinkSettings) -> None:
+    def __init__(self, settings: LinkSettings, cookies: CheckerCookies | None = None) -> None:
         self.settings = settings
+        self.cookies = cookies if cookies is not None else CheckerCookies()
         self.policy = AddressPolicy(
             allow_private=settings.allow_private_addresses,
             allowed_networks=parse_networks(settings.allowed_networks),
@@ -139,7 +148,7 @@ class LinkFetcher:
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": s.user_agent, **_HEADERS},
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            cookie_jar=aiohttp.DummyCookieJar(),  # self.cookies keeps them
             trust_env=False,
             max_line_size=16 * 1024,
             max_field_size=32 * 1024,
@@ -161,7 +170,9 @@ class LinkFetcher:
         gate = self._gates.get(key)
         if gate is None:
             s = self.settings
-            gate = self._gates[key] = HostGate(s.concurrent_requests_per_host, s.delay_seconds)
+            guarded = self.cookies.rules.get((urlsplit(url).hostname or "").lower())
+            per_host = 1 if guarded is not None else s.concurrent_requests_per_host
+            gate = self._gates[key] = HostGate(per_host, s.delay_seconds)
         return gate
 
     async def check(self, url: str) -> Verdict:
@@ -195,6 +206,7 @@ class LinkFetcher:
         hops: list[Hop] = []
         visits: dict[str, int] = {}
         current = url
+        replayed = False
         try:
             while True:
                 refusal = url_refusal(current, self.policy)
@@ -202,7 +214,10 @@ class LinkFetcher:
                     where = "" if current == url else f"redirect to {current}: "
                     raise _Stop("refused", where + refusal)
                 visits[current] = visits.get(current, 0) + 1
-                status, headers, body = await self._request(method, current, budget)
+                status, headers, body, learned = await self._request(method, current, budget)
+                if status in REPLAY_STATUSES and learned and not replayed:
+                    replayed = True  # the guard's script set cookies: once more with them
+                    continue
                 location = headers.get("Location")
                 if status not in REDIRECT_STATUSES or not location:
                     return FetchOutcome(
@@ -241,7 +256,8 @@ class LinkFetcher:
 
     async def _request(
         self, method: str, url: str, budget: _Budget
-    ) -> tuple[int, Mapping[str, str], bytes | None]:
+    ) -> tuple[int, Mapping[str, str], bytes | None, int]:
+        """One request: its status, headers, body (HTML GETs) and how many cookies it set."""
         assert self._session is not None and self._global is not None
         async with self.gate(url).slot(), self._global:
             if budget.left <= 0:
@@ -249,16 +265,22 @@ class LinkFetcher:
             # aiohttp's total timeout covers the connection, the request and the body reads
             timeout = aiohttp.ClientTimeout(total=budget.left)
             started = time.monotonic()
+            cookie = self.cookies.header(url)
             try:
                 async with self._session.request(
-                    method, url, allow_redirects=False, timeout=timeout
+                    method,
+                    url,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    headers={"Cookie": cookie} if cookie else None,
                 ) as resp:
                     body = None
                     ctype = resp.headers.get("Content-Type")
                     redirect = resp.status in REDIRECT_STATUSES
                     if method == "GET" and not redirect and is_html(ctype, None):
                         body = await _read_limited(resp, self.settings.max_body_bytes)
-                    return resp.status, resp.headers, body
+                    learned = self.cookies.learn(url, resp.headers.getall("Set-Cookie", ()), body)
+                    return resp.status, resp.headers, body, learned
             except Exception as exc:
                 failure, message = _describe(exc, self.settings.timeout_seconds)
                 raise _Stop(failure, message) from exc

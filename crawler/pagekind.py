@@ -108,6 +108,8 @@ _ERROR_RE = re.compile(
 # is a challenge, and below which a page with an error phrase is an error page.
 _CHALLENGE_MAX_TEXT = 200
 _CAPTCHA_MAX_TEXT = 1500
+# Links (a site's navigation) from which a short page with a weak marker is not a challenge.
+_CHROME_LINKS = 3
 _ERROR_MAX_TEXT = 600
 # An error phrase as the page's main heading counts on pages with up to this much text (site
 # chrome around a "页面不存在" box); an article with a dead embed has far more.
@@ -169,7 +171,9 @@ def is_challenge_page(html: str, root: HtmlElement | None = None) -> bool:
     if strong:
         return n <= _CAPTCHA_MAX_TEXT
     if weak:
-        return n <= _CHALLENGE_MAX_TEXT
+        # a WAF's cookie script on a short page of the site (its chrome's links around a
+        # few words) is not a challenge: challenge pages have no navigation
+        return n <= _CHALLENGE_MAX_TEXT and len(root.xpath("//a[@href]")) < _CHROME_LINKS
     return n <= _CHALLENGE_MAX_TEXT and _CHALLENGE_TEXT_RE.search(text) is not None
 
 

@@ -7,7 +7,9 @@ never reads configuration itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from crawler.records import Selectors
 
@@ -70,3 +72,15 @@ class CrawlSettings:
     allowed_networks: tuple[str, ...] = ()
     # longest wait for the browser to pass a JavaScript challenge (crawler.browser)
     challenge_timeout_seconds: float = 30.0
+
+
+def site_hosts(sites: Iterable[Site]) -> dict[str, str | None]:
+    """The host names of the sites' start URLs, each with its site's cookie rule (``None``:
+    none; a rule wins when two sites share a host)."""
+    hosts: dict[str, str | None] = {}
+    for site in sites:
+        for url in site.start_urls:
+            host = (urlsplit(url).hostname or "").lower()
+            if host:
+                hosts[host] = hosts.get(host) or site.cookie_rule
+    return hosts

@@ -19,7 +19,7 @@ from typing import Any
 
 from crawler.linkrecords import BROKEN, CheckProgress
 from crawler.recorder import RunReport
-from crawler.site import Site
+from crawler.site import Site, site_hosts
 from scheduler.config import BUILTIN, Config, load_config, render_config
 from scheduler.dead_runs import close_dead_runs
 from scheduler.output import (
@@ -287,7 +287,12 @@ def cmd_check_links(args: argparse.Namespace, config: Config) -> int:
     _known_site(config, args.site)
     db = open_database(config)
     report = run_link_checks(
-        db, config.links, site=args.site, limit=args.limit, progress=_check_progress()
+        db,
+        config.links,
+        site=args.site,
+        limit=args.limit,
+        progress=_check_progress(),
+        hosts=site_hosts(config.sites),
     )
     print(describe_check(report))
     return 1 if report.message else 0

@@ -3,13 +3,17 @@
 Every request without the right ``__jsl_clearance`` cookie is answered 521 with a page whose
 script computes the cookie (arithmetic and string building: the value never appears in the
 page) and reloads.  With the cookie, the site behind (ccdi- or cq-style pages) is served.
-Hook it into the server with ``SiteServer(site.pages, gate=ChallengeGate())``; the server's
-log shows every request, its headers (User-Agent, Cookie) and the status answered.
+As real WAFs do, the cookie is bound to the User-Agent it was computed for: the page carries
+a number derived from the asking agent, which the script puts in the cookie, so the same
+cookie sent with another agent is challenged again.  Hook it into the server with
+``SiteServer(site.pages, guard=ChallengeGate())``; the server's log shows every request,
+its headers (User-Agent, Cookie) and the status answered.
 """
 
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -21,26 +25,35 @@ HEADLESS_MARK = "HeadlessChrome"
 
 _SCRIPT = """<html><head><meta charset="utf-8">{head}</head><body>
 <script>
-var a = ({seed} * 6), parts = ["c", "l", "r"], t = (1000 + 234).toString(16);
-document.cookie = "__jsl_clearance=" + a + parts.join("") + "-" + t + "; max-age=3600; path=/";
+var a = ({seed} * 6), parts = ["c", "l", "r"], t = (1000 + 234).toString(16), u = {agent};
+document.cookie = "__jsl_clearance=" + a + parts.join("") + "-" + t + "." + (u + 1)
+  + "; max-age=3600; path=/";
 {reload}
 </script>
 </body></html>
 """
 
 
-def clearance(seed: int) -> str:
-    """What the script computes for ``seed``: (seed*6) + "clr" + "-" + (1000+234).toString(16)."""
-    return f"{seed * 6}clr-4d2"
+def agent_number(agent: str) -> int:
+    """The number a challenge page served to ``agent`` carries."""
+    return zlib.crc32(agent.encode()) % 100_000
 
 
-def challenge_521(seed: int = SEED, reload: bool = True, head: str = "") -> Page:
-    """The challenge answer: status 521, a script-only page (that never reloads: a stall).
+def clearance(seed: int, agent: str) -> str:
+    """What the script computes for ``seed`` served to ``agent``:
+    (seed*6) + "clr" + "-" + (1000+234).toString(16) + "." + (agent_number + 1)."""
+    return f"{seed * 6}clr-4d2.{agent_number(agent) + 1}"
+
+
+def challenge_521(seed: int = SEED, reload: bool = True, head: str = "", agent: str = "") -> Page:
+    """The challenge answer to ``agent``: status 521, a script-only page (that never
+    reloads: a stall).
 
     ``head`` is markup put in its ``<head>`` (a script from elsewhere, say)."""
     body = _SCRIPT.replace("{reload}", "location.reload();" if reload else "")
     body = body.replace("{head}", head)
     body = body.replace("{seed}", str(seed))
+    body = body.replace("{agent}", str(agent_number(agent)))
     return Page(body=body.encode(), status=521, content_type="text/html")
 
 
@@ -72,17 +85,19 @@ class ChallengeGate:
     never_pass: bool = False  # refuse every cookie: the script reloads for ever
 
     def __call__(self, path: str, headers: Mapping[str, str]) -> Page | None:
-        if HEADLESS_MARK in (headers.get("User-Agent") or ""):
+        """``headers``: lower-cased names (``tests.sitesrv``'s ``guard`` hook)."""
+        agent = headers.get("user-agent") or ""
+        if HEADLESS_MARK in agent:
             self.browser_seen.set()
         if not self.enabled:
             return None
-        sent = cookies(headers.get("Cookie")).get(COOKIE)
-        if sent == clearance(self.seed) and not self.never_pass:
+        sent = cookies(headers.get("cookie")).get(COOKIE)
+        if sent == clearance(self.seed, agent) and not self.never_pass:
             self.passed += 1
             if self.passed in self.rotate_after:
                 self.rotate()
             return None
-        return challenge_521(self.seed, self.reload, self.head)
+        return challenge_521(self.seed, self.reload, self.head, agent)
 
     def rotate(self) -> None:
         """From now on only a newly computed cookie passes."""

@@ -28,15 +28,20 @@ from the built-in routes below, else with nginx's 404 page:
 ``/lying-charset/utf8``        UTF-8 bytes; meta says gb2312, header has no charset
 =============================  ===========================================================
 
-Guarded modes (``SiteServer(pages, guards=[...])``, ``tests.sitegen_guarded``) stand in front
-of the paths under their prefix: (a) :class:`CcdiGuard`, ccdi's cookie guard (inline
-``HOY_TR``/``HBB_HC`` scripts on every page; 412 without the rewritten cookie after a
-client's first request; 420 on overlapping requests).
-(c) ``srv.guard`` (``tests.sitegen_captcha``) answers before all of these: a captcha
-interstitial unless the request carries a cookie; 420/429 with ``Retry-After``.
+Guarded modes, two hooks:
+
+- ``SiteServer(pages, guard=...)`` (or ``srv.guard = ...`` while serving): a callable given
+  every request's path (with query) and headers (lower-cased names), answering before
+  everything else with a :class:`Page`, or ``None`` to let the request through.  The
+  JavaScript challenge (b) (``tests.sitegen_challenge.ChallengeGate``) and the captcha
+  interstitial and throttling guards (c) (``tests.sitegen_captcha``) are such callables.
+- ``SiteServer(pages, guards=[...])`` (``tests.sitegen_guarded``): guards that also dress the
+  pages they serve and see each request end, standing in front of the paths under their
+  prefix: (a) :class:`CcdiGuard`, ccdi's cookie guard (inline ``HOY_TR``/``HBB_HC`` scripts
+  on every page; 412 without the rewritten cookie after a client's first request; 420 on
+  overlapping requests).
+
 Every logged request has its time (``Logged.at``) and ``Host`` (``Logged.host``).
-``gate`` (e.g. ``tests.sitegen_challenge.ChallengeGate``) sees every request first (path
-and headers) and may answer it instead, for the guarded modes.
 
 A 200 page with an ``ETag`` or ``Last-Modified`` header answers a matching
 ``If-None-Match`` / ``If-Modified-Since`` (not older than Last-Modified) with 304.
@@ -50,7 +55,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -206,12 +211,10 @@ class SiteServer:
     def __init__(
         self,
         pages: dict[str, Page] | None = None,
-        gate: Callable[[str, Mapping[str, str]], Page | None] | None = None,
+        guard: Callable[[str, dict[str, str]], Page | None] | None = None,
         guards: list[Guard] | None = None,
     ) -> None:
         self.pages: dict[str, Page] = pages if pages is not None else {}
-        # a guard in front of every route: its Page answers instead (None: pass through)
-        self.gate = gate
         # guarded modes (tests.sitegen_guarded): the first guard whose prefix a path has
         # admits or answers each request to it, and dresses the pages it serves
         self.guards: list[Guard] = guards if guards is not None else []
@@ -220,9 +223,9 @@ class SiteServer:
         self.base_url = ""
         self._lock = threading.Lock()
         self._flaky: dict[str, int] = {}
-        # answers before the pages and routes: a guarded mode (tests.sitegen_captcha), given
-        # the path with query and the request's headers (lower-cased names); None: no say
-        self.guard: Callable[[str, dict[str, str]], Page | None] | None = None
+        # answers before the pages and routes (guarded modes b and c), given the path with
+        # query and the request's headers (lower-cased names); None: no say
+        self.guard = guard
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -425,12 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         site = self.server.site
-        gate = site.gate
-        gated = gate(self.path, self.headers) if gate is not None else None
-        if gated is not None:
-            self._send(gated, send_body)
-            return
-        if site.guard is not None:  # (c): captcha and throttling, before everything else
+        if site.guard is not None:  # (b), (c): before everything else
             headers = {k.lower(): v for k, v in self.headers.items()}
             early = site.guard(self.path, headers)
             if early is not None:

@@ -38,7 +38,7 @@ if browser.missing() is not None:
 def guarded() -> Iterator[tuple[ChallengeGate, SiteServer, CcdiSite]]:
     site = build_ccdi_site(n_articles=30, per_page=10)
     gate = ChallengeGate()
-    with SiteServer(site.pages, gate=gate) as srv:
+    with SiteServer(site.pages, guard=gate) as srv:
         yield gate, srv, site
 
 

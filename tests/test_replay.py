@@ -220,7 +220,7 @@ def test_a_412_answer_s_cookies_carry_its_retry(
     assert [r for r in requests[2:] if r.status in BLOCKING] == []
 
 
-def test_without_the_rule_the_guard_answers_412(
+def test_without_the_rule_every_page_after_the_first_is_412_and_the_run_blocked(
     tmp_path: Path, database_url: str, guarded_site: tuple[CcdiSite, SiteServer]
 ) -> None:
     _, srv = guarded_site
