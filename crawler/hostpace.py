@@ -14,12 +14,26 @@ Repeated 420/429 answers also grow the host's delay between requests (multiplied
 ``delay``; each answer that is not throttled lets it decay by :data:`DECAY` back towards
 the site's configured ``delay_seconds``, never below it.
 
-API: :class:`HostPace` (the policy, pure: times are passed in) and
-:class:`HostPaceMiddleware` (the Scrapy downloader middleware using it).
+One pace per host in the process: ``govwatch crawl --all`` runs every site's crawler in one
+Scrapy process, and Scrapy's download slots (``CONCURRENT_REQUESTS_PER_DOMAIN``,
+``DOWNLOAD_DELAY``, even ``DOWNLOAD_SLOTS``) belong to one crawler each, so two sites on one
+host (ccdi's ``ccdi`` and ``ccdi-scdc``) would each send their own requests at once, and
+ccdi answers overlapping requests with 420.  So the hosts' states (pauses, grown delays) are
+shared by every crawler of the process (:data:`PROCESS_HOSTS`), and so are their turns
+(:class:`HostTurns`): a request takes one of its host's ``concurrent_requests_per_host``
+turns before it goes to the crawler's download slot, gives it back when it leaves the
+downloader (Scrapy's ``request_left_downloader`` signal, or its failure or answer before
+that), and starts no sooner than the host's delay after the previous start, whichever
+crawler sent it.
+
+API: :class:`HostPace` (the policy, pure: times are passed in), :class:`HostTurns` (a host's
+turns, process-wide) and :class:`HostPaceMiddleware` (the Scrapy downloader middleware
+using them).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -31,6 +45,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.task import deferLater
 
 from crawler.pagekind import CAPTCHA_MARKER_BYTES
@@ -47,6 +62,7 @@ MIN_SLOT_DELAY = 0.001  # a paused host's slot delay: Scrapy only tests pauses w
 RETRY_AFTER_MAX_SETTING = "GOVWATCH_RETRY_AFTER_MAX"
 DELAY_MAX_SETTING = "GOVWATCH_RETRY_BACKOFF_MAX"
 BACKOFF_SETTING = "GOVWATCH_RETRY_BACKOFF"
+_META_TURN = "govwatch_host_turn"
 
 
 @dataclass
@@ -108,6 +124,27 @@ class HostPace:
         return st.delay
 
 
+@dataclass
+class HostTurns:
+    """One host's turns, shared by every crawler of the process: at most ``limit`` requests
+    in flight, starts at least the host's delay apart."""
+
+    limit: int
+    slots: DeferredSemaphore = field(init=False)
+    next_start: float = 0.0  # monotonic time before which the next request may not start
+    in_flight: int = 0
+    most_in_flight: int = 0  # the run's highest (for tests and benchmarks)
+
+    def __post_init__(self) -> None:
+        self.slots = DeferredSemaphore(self.limit)
+
+
+# The process's hosts: their pace (pauses, delays) and their turns, whatever crawler asks.
+PROCESS_HOSTS: dict[str, HostState] = {}
+PROCESS_TURNS: dict[str, HostTurns] = {}
+_tokens = itertools.count(1)
+
+
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -131,23 +168,70 @@ class HostPaceMiddleware:
             max_delay=settings.getfloat(DELAY_MAX_SETTING, 60.0),
             retry_after_max=settings.getfloat(RETRY_AFTER_MAX_SETTING, 600.0),
             backoff=settings.getfloat(BACKOFF_SETTING, 2.0),
+            hosts=PROCESS_HOSTS,
         )
+        self.per_host = max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 1))
+        self._held: dict[int, HostTurns] = {}  # turns taken by this crawler's requests
         self._logged: dict[str, float] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HostPaceMiddleware:
         mw = cls(crawler)
         crawler.signals.connect(mw.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(mw.request_left, signal=signals.request_left_downloader)
         return mw
 
-    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        host = host_of(request.url)
-        wait = self.pace.wait(host, self.clock())
-        while wait > 0:
-            from twisted.internet import reactor  # the running one
+    def turns(self, host: str) -> HostTurns:
+        turns = PROCESS_TURNS.get(host)
+        if turns is None:
+            turns = PROCESS_TURNS[host] = HostTurns(self.per_host)
+        return turns
 
-            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
-            wait = self.pace.wait(host, self.clock())  # paused again meanwhile?
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        """Wait for a turn of the host (any crawler's request in flight holds one), then
+        for its pause and its delay since the previous start."""
+        host = host_of(request.url)
+        turns = self.turns(host)
+        await maybe_deferred_to_future(turns.slots.acquire())
+        token = next(_tokens)
+        self._held[token] = turns
+        turns.in_flight += 1
+        turns.most_in_flight = max(turns.most_in_flight, turns.in_flight)
+        request.meta[_META_TURN] = token
+        try:
+            wait = max(self.pace.wait(host, self.clock()), turns.next_start - self.clock())
+            while wait > 0:
+                from twisted.internet import reactor  # the running one
+
+                await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+                # paused again meanwhile?
+                wait = max(self.pace.wait(host, self.clock()), turns.next_start - self.clock())
+        except BaseException:
+            self._release(token)
+            raise
+        delay = max(self.pace.base_delay, self.pace.state(host).delay)
+        turns.next_start = self.clock() + delay
+
+    def request_left(self, request: Request, spider: Spider) -> None:
+        """The request left the downloader (answered or failed): its turn is given back."""
+        self._release(request.meta.get(_META_TURN))
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        self._release(request.meta.get(_META_TURN))  # answered before the downloader
+        return response
+
+    def process_exception(
+        self, request: Request, exception: BaseException, spider: Spider | None = None
+    ) -> None:
+        self._release(request.meta.get(_META_TURN))  # dropped before the downloader
+
+    def _release(self, token: object) -> None:
+        turns = self._held.pop(token, None) if isinstance(token, int) else None
+        if turns is not None:
+            turns.in_flight -= 1
+            turns.slots.release()
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         """Judge an answer as soon as it is downloaded: Scrapy's slot sends the host's next

@@ -14,6 +14,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.site import site_hosts
 from scheduler.config import Config
 from scheduler.schedule import TIMEZONE, Schedule, parse_schedule
 
@@ -36,6 +37,7 @@ class JobSpec:
     argv: tuple[str, ...]
     executor: str = COMMANDS
     site: str | None = None
+    hosts: tuple[str, ...] = ()  # a crawl's hosts: crawls sharing one take turns
 
 
 def build_jobs(config: Config) -> list[JobSpec]:
@@ -48,6 +50,7 @@ def build_jobs(config: Config) -> list[JobSpec]:
             argv=("crawl", site.name),
             executor=CRAWLS,
             site=site.name,
+            hosts=tuple(site_hosts([site])),
         )
         for site in config.sites
         if site.enabled
@@ -57,6 +60,8 @@ def build_jobs(config: Config) -> list[JobSpec]:
             name="check-links",
             schedule=parse_schedule(config.links.schedule, minimum),
             argv=("check-links",),
+            # the checker fetches guarded sites' pages too: not while they are crawled
+            hosts=tuple(h for h, rule in site_hosts(config.sites).items() if rule),
         )
     )
     if config.service.digest_schedule:  # each digest's own schedule is judged by `--due`

@@ -14,7 +14,8 @@ Promises, and where they are kept:
   are recorded in ``missed_runs`` (``EVENT_JOB_MISSED`` / ``EVENT_JOB_MAX_INSTANCES``);
 - at most one run per site (``max_instances=1``, plus a look at the database for crawls of
   other processes), at most ``max_concurrent_crawls`` crawls at once, each stopped at
-  ``crawl_time_limit_seconds`` (``scheduler.job_runner``);
+  ``crawl_time_limit_seconds`` (``scheduler.job_runner``); crawls of sites on one host
+  take turns (``scheduler.hostlocks``: ccdi answers overlapping requests with 420);
 - SIGTERM/SIGINT: no new work; running jobs get ``shutdown_grace_seconds`` to finish, then
   SIGTERM, then SIGKILL after ``kill_after_seconds``; their runs are recorded interrupted;
   a second signal skips the wait.  SIGHUP re-reads the configuration's jobs;
@@ -49,6 +50,7 @@ from scheduler import metrics
 from scheduler.config import Config
 from scheduler.dead_runs import close_dead_runs
 from scheduler.health import Health, HealthServer
+from scheduler.hostlocks import HostLocks
 from scheduler.job_runner import DOWNTIME, ERROR, MISFIRE, OVERLAP, JobRunner
 from scheduler.jobs import (
     COMMANDS,
@@ -89,6 +91,7 @@ class Service:
         listen: str = "",
     ) -> None:
         self.config = config
+        self.host_locks = HostLocks()
         self.settings = config.service
         self.db = db
         self.listen = listen
@@ -357,7 +360,8 @@ class Service:
     def _run_job(self, name: str) -> None:
         spec = self.jobs.get(name)
         if spec is not None:
-            self.runner.run(spec)
+            with self.host_locks.hold(spec.hosts):
+                self.runner.run(spec)
 
     def _on_event(self, event: JobEvent) -> None:
         """Record what APScheduler did not run (never silently dropped)."""

@@ -1,11 +1,18 @@
-"""The per-host pace policy (crawler.hostpace): pauses, growth after 420/429, slow decay."""
+"""The per-host pace policy (crawler.hostpace): pauses, growth after 420/429, slow decay;
+and one pace per host across the crawlers of one process (a real `govwatch crawl --all`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from crawler.blocking import blocked_reason, pace_in, pace_note
 from crawler.hostpace import HostPace
+from tests.conftest import run_cli
+from tests.sitesrv import CcdiGuard, SiteServer, build_ccdi_site
+
+N_EACH = 30
 
 
 def test_a_throttling_answer_pauses_the_host_for_its_retry_after() -> None:
@@ -56,3 +63,56 @@ def test_message_parts_name_the_reason_and_the_delays() -> None:
     note = pace_note({"a.example": (4.0, 2), "b.example": (1.0, 0)})
     assert note == "per-host delay: a.example 4.0s after 2 x 420/429"
     assert pace_in(f"captcha: x; {note}") == "a.example 4.0s after 2 x 420/429"
+
+
+def _two_sites_config(tmp_path: Path, srv: SiteServer) -> Path:
+    sites = "".join(
+        f"""
+[[sites]]
+name = "{name}"
+start_urls = ["{srv.url(f"/{channel}/")}"]
+article_url_pattern = '/{channel}/\\d{{6}}/t\\d{{8}}_\\d+\\.html$'
+list_link_selector = ".list_news_dl2 li a"
+cookie_rule = "ccdi"
+delay_seconds = 0
+"""
+        for name, channel in (("ccdi-a", "yaowenn"), ("ccdi-b", "scdc"))
+    )
+    path = tmp_path / "govwatch.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "gw.db"}"\n'
+        f"[crawl]\nretries = 2\nretry_backoff_seconds = 0\n{sites}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_two_sites_on_one_guarded_host_take_turns_across_crawlers(tmp_path: Path) -> None:
+    """`crawl --all` runs both sites' crawlers in one process; ccdi's guard answers 420 to
+    overlapping requests of one client (hold_ms keeps each in flight long enough to see)."""
+    first = build_ccdi_site(n_articles=N_EACH, per_page=10, body_kb=1)
+    second = build_ccdi_site(n_articles=N_EACH, per_page=10, body_kb=1, channel="scdc")
+    pages = {**second.pages, **first.pages}
+    with SiteServer(pages, guards=[CcdiGuard(hold_ms=15)]) as srv:
+        config = _two_sites_config(tmp_path, srv)
+        result = run_cli("--config", str(config), "crawl", "--all", timeout=300)
+        answers = [r.status for r in srv.requests if r.path != "/robots.txt"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 420 not in answers, answers
+    # the second crawler's first request came without the first's cookies: one 412, replayed
+    assert answers.count(412) <= 1, answers
+    for name in ("ccdi-a", "ccdi-b"):
+        out = run_cli(
+            "--config",
+            str(config),
+            "articles",
+            "--site",
+            name,
+            "--format",
+            "json",
+            "--limit",
+            "500",
+            "--duplicates",
+            "show",
+        )
+        assert len(out.stdout.splitlines()) == N_EACH, (name, out.stdout[:500])
