@@ -11,7 +11,9 @@ are never solved).  What happens then depends on the site's ``challenge`` settin
   challenge while a solve runs wait for it.  The browser's cookies go into the crawl's one
   cookie jar (:class:`crawler.cookiejar.ReplayCookiesMiddleware`), which sends them, keeps
   the lasting ones per host in the database (``host_cookies``, until they expire) and loads
-  them in the next run, which needs no browser while they pass.
+  them in the next run, which needs no browser while they pass.  The browser's User-Agent
+  is kept with them (``host_agents``, as long as its longest-lived cookie): WAFs bind their
+  clearance cookies to the agent, so the next run sends it from its first request on.
 - ``auto`` / ``replay`` / ``off``: cookie replay first.  A challenge page whose inline scripts
   set cookies with literal strings (ccdi's ``HOY_TR``) is asked once more with those cookies
   (cookie replay runs before this middleware in the response order, so they are in the jar);
@@ -35,7 +37,7 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.http.request import VerboseCookie
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -87,7 +89,7 @@ class _Host:
     solves: int = 0
     generation: int = 0  # bumped by each solve; requests remember the one they were sent with
     cookies: list[VerboseCookie] = field(default_factory=list)  # name, value, path
-    user_agent: str | None = None
+    user_agent: str | None = None  # the last solve's, or the one kept from an earlier run
     waiters: list[Deferred[None]] | None = None  # set while a solve runs
 
 
@@ -120,6 +122,8 @@ class ChallengeMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ChallengeMiddleware:
+        if not crawler.settings.getbool("COOKIES_ENABLED"):
+            raise NotConfigured("the browser's cookies need the crawl's cookie jar")
         mw = cls(crawler)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
@@ -145,22 +149,17 @@ class ChallengeMiddleware:
         if host is None:
             host = self.hosts[key] = _Host()
             replay = self._replay_middleware()
-            hostname = urlsplit(request.url).hostname
-            # cookies kept for this host (a browser's, or replay's): the jar loaded its start
-            # URLs' hosts when the spider opened; another host's are loaded now
-            if (
-                replay is not None
-                and hostname
-                and not set(jar_domains(hostname.lower())) <= replay.domains
-            ):
-                replay.load([hostname])
+            hostname = (urlsplit(request.url).hostname or "").lower()
+            if replay is not None and hostname:
+                # cookies kept for this host (a browser's, or replay's): the jar loaded its
+                # start URLs' hosts when the spider opened; another host's are loaded now
+                if not set(jar_domains(hostname)) <= replay.domains:
+                    replay.load([hostname])
+                # and the agent a browser got them with, if it did
+                host.user_agent = replay.load_agent(hostname)
         request.meta[_META_GENERATION] = host.generation
         if host.user_agent:
             request.headers[b"User-Agent"] = host.user_agent.encode()
-        if host.cookies and not request.cookies and self._replay_middleware() is None:
-            # into the jar (the cookie middleware runs next) before it writes this
-            # request's Cookie header: the request goes with the newest solve's cookies
-            request.cookies = list(host.cookies)
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if not is_challenge(response):
@@ -284,7 +283,7 @@ class ChallengeMiddleware:
         """Put the browser's cookies in the crawl's jar, which sends them and keeps the
         lasting ones for the next runs (session cookies are not kept)."""
         replay = self._replay_middleware()
-        if replay is None:  # no jar of ours: the cookies go with each request (host.cookies)
+        if replay is None:
             return
         hostname = (urlsplit(request.url).hostname or "").lower()
         jar = replay.jars[request.meta.get("cookiejar")]
@@ -313,6 +312,9 @@ class ChallengeMiddleware:
                 )
             )
         replay.save()  # at once: a crawl killed later keeps them
+        lasting = [float(c.get("expires", -1)) for c in solved.cookies]
+        if solved.user_agent and max(lasting, default=-1) > 0:
+            replay.save_agent(hostname, solved.user_agent, max(lasting))
 
     def _again(self, request: Request, host: _Host, retries: int) -> Request:
         """``request`` once more, with the browser's cookies and User-Agent."""
@@ -321,13 +323,7 @@ class ChallengeMiddleware:
         if host.user_agent:
             headers[b"User-Agent"] = host.user_agent.encode()
         meta = {**request.meta, _META_RETRIES: retries + 1, _META_GENERATION: host.generation}
-        in_jar = self._replay_middleware() is not None
-        return request.replace(
-            headers=headers,
-            cookies=request.cookies if in_jar else list(host.cookies),
-            meta=meta,
-            dont_filter=True,
-        )
+        return request.replace(headers=headers, meta=meta, dont_filter=True)
 
     def _replayed(self, request: Request) -> Request:
         """``request`` once more, with the cookies cookie replay has just put in the jar."""

@@ -12,7 +12,9 @@ the one jar it keeps, plus:
   the cookies it names for the request's host, as the site's scripts do in a browser;
 - cookies with an expiry are kept per host in the database: the run loads the live ones for
   its start URLs' hosts when the spider opens, and saves the jar every
-  :data:`SAVE_EVERY_SECONDS` and when the spider closes (so a killed crawl loses little).
+  :data:`SAVE_EVERY_SECONDS` and when the spider closes (so a killed crawl loses little);
+- with a browser's cookies, the User-Agent they were got with (:meth:`save_agent`,
+  :meth:`load_agent`: ``crawler.challenge`` calls them).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -97,6 +100,32 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         if kept:
             log.info("%s: %d stored cookie(s) loaded", self.label, len(kept))
         return len(kept)
+
+    def load_agent(self, host: str) -> str | None:
+        """The User-Agent kept for ``host`` with a browser's cookies, while they live."""
+        if self.db is None:
+            return None
+        try:
+            with self.db.session() as session:
+                agent = repository.live_agent(session, host)
+        except StorageError as exc:
+            log.warning("%s: kept User-Agent not loaded: %s", self.label, exc)
+            return None
+        if agent:
+            log.info("%s: host %s: the User-Agent kept with its cookies", self.label, host)
+        return agent
+
+    def save_agent(self, host: str, user_agent: str, expires: float) -> None:
+        """Keep the User-Agent a browser got ``host``'s cookies with, until ``expires``
+        (epoch seconds: its longest-lived cookie's expiry)."""
+        if self.db is None:
+            return
+        until = datetime.fromtimestamp(expires, UTC)
+        try:
+            with self.db.session() as session:
+                repository.save_agent(session, host, user_agent, until)
+        except StorageError as exc:
+            log.warning("%s: User-Agent not kept: %s", self.label, exc)
 
     def save(self) -> int:
         """Keep the jar's unexpired cookies that have an expiry; returns how many."""

@@ -13,7 +13,8 @@ same few pure helpers serve both:
 :class:`crawler.cookiejar.ReplayCookiesMiddleware`): cookies sent by servers and set by
 pages' inline scripts (:mod:`crawler.scriptcookies`), the configured sites' cookie rules
 applied before each request, and the sites' hosts' cookies loaded from and saved to the
-database (``host_cookies``) like the crawl's.
+database (``host_cookies``) like the crawl's, with the User-Agent a browser got them with
+(``host_agents``), sent in place of the checker's own to that host.
 """
 
 from __future__ import annotations
@@ -136,8 +137,13 @@ class CheckerCookies:
             host.lower(): (RULES[name] if name else None) for host, name in (rules or {}).items()
         }
         self.domains = {d for host in self.rules for d in jar_domains(host)}
+        self.agents: dict[str, str] = {}  # host -> the User-Agent kept with its cookies
         self.learned = 0  # cookies set by servers or scripts on the sites' hosts this run
         self._lock = threading.Lock()
+
+    def agent(self, url: str) -> str | None:
+        """The User-Agent to send to ``url``'s host, when a browser's is kept for it."""
+        return self.agents.get((urlsplit(url).hostname or "").lower())
 
     def is_site_host(self, url: str) -> bool:
         return (urlsplit(url).hostname or "").lower() in self.rules
@@ -177,12 +183,14 @@ class CheckerCookies:
         try:
             with db.session() as session:
                 kept = repository.live_cookies(session, self.domains)
+                agents = {host: repository.live_agent(session, host) for host in self.rules}
         except StorageError as exc:
             log.warning("link check: stored cookies not loaded: %s", exc)
             return 0
         with self._lock:
             for cookie in kept:
                 self.jar.set_cookie(jar_cookie(cookie))
+            self.agents = {host: agent for host, agent in agents.items() if agent}
         return len(kept)
 
     def save(self, db: Database) -> int:

@@ -265,14 +265,20 @@ class LinkFetcher:
             # aiohttp's total timeout covers the connection, the request and the body reads
             timeout = aiohttp.ClientTimeout(total=budget.left)
             started = time.monotonic()
+            headers = {}
             cookie = self.cookies.header(url)
+            if cookie:
+                headers["Cookie"] = cookie
+            agent = self.cookies.agent(url)
+            if agent:  # a browser's, kept with its cookies: they go together
+                headers["User-Agent"] = agent
             try:
                 async with self._session.request(
                     method,
                     url,
                     allow_redirects=False,
                     timeout=timeout,
-                    headers={"Cookie": cookie} if cookie else None,
+                    headers=headers or None,
                 ) as resp:
                     body = None
                     ctype = resp.headers.get("Content-Type")

@@ -56,7 +56,8 @@ def test_js_challenge_site_is_crawled_with_one_browser_start_and_none_next_run(
     tmp_path: Path, guarded: tuple[ChallengeGate, SiteServer, CcdiSite]
 ) -> None:
     _, srv, site = guarded
-    config = ccdi_config(tmp_path, srv)
+    links = "[links]\nallow_private_addresses = true\ndelay_seconds = 0\nretries = 0"
+    config = ccdi_config(tmp_path, srv, extra=links)
     result = run_cli("--config", str(config), "crawl", "local", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "local: succeeded" in result.stdout
@@ -69,7 +70,8 @@ def test_js_challenge_site_is_crawled_with_one_browser_start_and_none_next_run(
     solved = [r for r in srv.requests if r.status != 521]
     assert all(HEADLESS_MARK in (r.header("user-agent") or "") for r in solved)
 
-    # the next run starts with the kept cookie (it lives an hour): no browser, no 521
+    # the next run starts with the kept cookie (it lives an hour) and the agent it is bound
+    # to (the gate challenges the same cookie from another agent): no browser, no 521
     site.add_article(title="新发布的审查调查通报")
     srv.clear_log()
     result = run_cli("--config", str(config), "crawl", "local", timeout=180)
@@ -77,6 +79,17 @@ def test_js_challenge_site_is_crawled_with_one_browser_start_and_none_next_run(
     assert "1 new" in result.stdout
     assert STARTED not in result.stderr
     assert [r.path for r in srv.requests if r.status == 521] == []
+    assert srv.requests and all(
+        HEADLESS_MARK in (r.header("user-agent") or "") for r in srv.requests
+    )
+    assert len(articles(config)) == 31
+
+    # the link checker sends the kept agent with the kept cookie too: every page answers
+    srv.clear_log()
+    checked = run_cli("--config", str(config), "check-links", timeout=180)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    local = [r for r in srv.requests if r.path != "/robots.txt"]
+    assert len(local) > 30 and [r.path for r in local if r.status == 521] == []
 
 
 def test_cookies_that_stop_working_get_one_more_browser_start_and_no_third(

@@ -202,6 +202,22 @@ def test_kept_cookies_expire_and_are_replaced_per_domain(db: Database) -> None:
     ]
 
 
+def test_a_kept_user_agent_lives_as_long_as_its_cookies_and_is_replaced(db: Database) -> None:
+    now = datetime.now(UTC)
+    with db.session() as session:
+        repository.save_agent(session, "a.example", "HeadlessChrome/1", now + timedelta(hours=1))
+        repository.save_agent(session, "b.example", "HeadlessChrome/1", now - timedelta(hours=1))
+    with db.session() as session:
+        assert repository.live_agent(session, "a.example") == "HeadlessChrome/1"
+        assert repository.live_agent(session, "b.example") is None  # expired
+        assert repository.live_agent(session, "a.example", now + timedelta(hours=2)) is None
+        repository.save_agent(session, "a.example", "HeadlessChrome/2", now + timedelta(days=1))
+    with db.session() as session:
+        assert repository.live_agent(session, "a.example", now + timedelta(hours=2)) == (
+            "HeadlessChrome/2"
+        )
+
+
 def test_a_412_answer_s_cookies_carry_its_retry(
     tmp_path: Path, guarded_site: tuple[CcdiSite, SiteServer]
 ) -> None:

@@ -8,7 +8,7 @@ Every model module is imported here so ``Base.metadata`` knows all tables.
 from __future__ import annotations
 
 from storage.models.base import Base
-from storage.models.cookies import HostCookie
+from storage.models.cookies import HostAgent, HostCookie
 from storage.models.crawl import Article, CrawlError, CrawlPass, CrawlRun, SiteRow
 from storage.models.dedupe import DedupeBand, HttpValidator
 from storage.models.digest import (
@@ -31,6 +31,7 @@ __all__ = [
     "DigestDelivery",
     "DigestSubscription",
     "DigestWindow",
+    "HostAgent",
     "HostCookie",
     "HttpValidator",
     "Link",

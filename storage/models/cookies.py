@@ -1,4 +1,5 @@
-"""Model of the cookies a crawl keeps per host between runs (cookie replay)."""
+"""Models of what a crawl keeps per host between runs: cookies (cookie replay) and the
+browser's User-Agent they go with."""
 
 from __future__ import annotations
 
@@ -24,5 +25,20 @@ class HostCookie(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     secure: Mapped[bool]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class HostAgent(Base):
+    """The User-Agent a browser passed a host's JavaScript challenge with, kept with its
+    cookies (WAFs bind clearance cookies to the agent): the next run sends it with them.
+
+    Kept until the browser's longest-lived cookie for the host expires.
+    """
+
+    __tablename__ = "host_agents"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_agent: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]

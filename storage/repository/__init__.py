@@ -17,7 +17,7 @@ from storage.repository.articles import (
     store_articles,
 )
 from storage.repository.common import utcnow
-from storage.repository.cookies import live_cookies, save_cookies
+from storage.repository.cookies import live_agent, live_cookies, save_agent, save_cookies
 from storage.repository.dedupe import (
     get_validators,
     near_candidates,
@@ -123,6 +123,7 @@ __all__ = [
     "list_deliveries",
     "list_links",
     "list_windows",
+    "live_agent",
     "live_cookies",
     "metrics_snapshot",
     "missed_runs",
@@ -139,6 +140,7 @@ __all__ = [
     "run_errors",
     "run_of_process",
     "running_runs",
+    "save_agent",
     "save_articles",
     "save_cookies",
     "save_link_updates",

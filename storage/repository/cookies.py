@@ -1,4 +1,5 @@
-"""Cookies kept per host between crawl runs (cookie replay): load the live ones, save."""
+"""Cookies kept per host between crawl runs (cookie replay), and the browser User-Agent they
+go with: load the live ones, save."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from storage.models import HostCookie
+from storage.models import HostAgent, HostCookie
 from storage.records import StoredCookie
 from storage.repository.common import IN_CHUNK, insert_for, utcnow
 
@@ -85,3 +86,31 @@ def save_cookies(
         session.execute(stmt, rows[start : start + IN_CHUNK])
     session.execute(delete(HostCookie).where(HostCookie.expires_at <= now))
     return len(rows)
+
+
+def live_agent(session: Session, host: str, now: datetime | None = None) -> str | None:
+    """The User-Agent kept for ``host`` with its browser cookies, while they live."""
+    row = session.get(HostAgent, host)
+    if row is None or row.expires_at <= (now or utcnow()):
+        return None
+    return row.user_agent
+
+
+def save_agent(session: Session, host: str, user_agent: str, expires_at: datetime) -> None:
+    """Keep the User-Agent a browser passed ``host``'s challenge with, until ``expires_at``
+    (replacing the one kept before); expired ones are deleted."""
+    now = utcnow()
+    stmt = insert_for(session)(HostAgent).values(
+        host=host, user_agent=user_agent, expires_at=expires_at, updated_at=now
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[HostAgent.host],
+            set_={
+                "user_agent": stmt.excluded.user_agent,
+                "expires_at": stmt.excluded.expires_at,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+    )
+    session.execute(delete(HostAgent).where(HostAgent.expires_at <= now))
