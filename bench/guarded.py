@@ -12,7 +12,10 @@ alternating A B A B, each into a fresh SQLite database:
      is served as a new client's.
 
 Prints median wall and CPU seconds and peak RSS of each, the A/B wall-time ratio (target
->= 0.9), and checks that B stored every article with no 412/420 answered.
+>= 0.9), and checks that B stored every article with no 412/420 answered and no browser
+started.  Then the last B database is crawled once more (one article added, the same guard,
+which knows this client: a cookieless request would now get a 412): the run must start with
+the stored cookies (its first request carries them), get no 412/420, and store the new one.
 
 Part 2, browser solve: serves a ccdi-style site behind guarded mode (b)
 (``tests/sitegen_challenge.py``: 521 and a script that computes ``__jsl_clearance``) and runs
@@ -23,9 +26,14 @@ every 20 ms: the sum of the RSS of every process whose environment holds this ru
 (RSS counts shared pages once per process, so the sum overstates what the tree really holds;
 PSS is given too).
 
-    .venv/bin/python bench/guarded.py                # both: 300 articles, 3 pairs, 3 solves
-    .venv/bin/python bench/guarded.py --pages 1000 --pairs 5 --solves 0   # replay only
-    .venv/bin/python bench/guarded.py --pairs 0      # browser only
+Part 3, a JavaScript-challenge site crawled whole (issue 12's "done when"): a ccdi-style site
+of ``--challenge-pages`` articles (100) behind guarded mode (b), whose cookie is bound to the
+User-Agent that computed it; one ``govwatch crawl`` must store every article with exactly one
+browser start, and a second run (one article added) none, with the kept cookie and agent.
+
+    .venv/bin/python bench/guarded.py                # all: 300 articles, 3 pairs, 3 solves
+    .venv/bin/python bench/guarded.py --pages 1000 --pairs 5 --solves 0 --challenge-pages 0
+    .venv/bin/python bench/guarded.py --pairs 0 --challenge-pages 0     # browser solve only
 """
 
 from __future__ import annotations
@@ -49,9 +57,11 @@ from bench.crawl import ChildRusage, Sample, govwatch_argv, write_config  # noqa
 from crawler import browser  # noqa: E402
 from crawler.addresses import origin  # noqa: E402
 from tests.sitegen_challenge import ChallengeGate  # noqa: E402
-from tests.sitesrv import CcdiGuard, SiteServer, build_ccdi_site  # noqa: E402
+from tests.sitesrv import CcdiGuard, CcdiSite, SiteServer, build_ccdi_site  # noqa: E402
 
 MARK = "GOVWATCH_BENCH_MARK"
+BROWSER_STARTED = "govwatch browser: starting Chromium"  # crawler.browser's line per start
+BLOCKING = (412, 420)
 
 
 def attempt(
@@ -140,8 +150,10 @@ def bench_replay(args: argparse.Namespace) -> int:
             srv.guards = [CcdiGuard(seed=i)]
             sample, stored = attempt(srv, Path(tmp) / f"b{i}", start, list_pages + 1, env, True)
             guarded.append(sample)
-            blocked += sum(1 for r in srv.requests if r.status in (412, 420))
+            blocked += sum(1 for r in srv.requests if r.status in BLOCKING)
             assert stored == args.pages, f"guarded run {i} stored {stored}"
+            assert BROWSER_STARTED not in sample.output, "a browser started for replay"
+        again = second_run(srv, site, Path(tmp) / f"b{args.pairs - 1}", env) if args.pairs else 0
     print(f"{'':10} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'requests':>9}")
     for name, samples in (("unguarded", plain), ("guarded", guarded)):
         print(
@@ -151,12 +163,71 @@ def bench_replay(args: argparse.Namespace) -> int:
         )
     ratio = statistics.median(s.wall for s in plain) / statistics.median(s.wall for s in guarded)
     print(f"ratio unguarded/guarded (median wall): {ratio:.2f} (target >= 0.9)")
-    print(f"412/420 answers in the guarded runs: {blocked}")
+    print(f"412/420 answers in the guarded runs: {blocked}; no browser started")
+    print(
+        f"second guarded run on the last database: started with the stored cookies, "
+        f"{again} 412/420, {args.pages + 1} articles stored (one new), no browser"
+    )
     print(
         "pairs (unguarded, guarded):",
         ", ".join(f"({a.wall:.2f}, {b.wall:.2f})" for a, b in zip(plain, guarded, strict=True)),
     )
-    return 0 if blocked == 0 else 1
+    return 0 if blocked == 0 and again == 0 else 1
+
+
+def second_run(srv: SiteServer, site: CcdiSite, workdir: Path, env: dict[str, str]) -> int:
+    """Crawl ``workdir``'s database again with one article more; returns its 412/420s."""
+    site.add_article()
+    sample = ChildRusage.run(govwatch_argv(workdir / "bench.toml"), env, srv)
+    asked = [r for r in srv.requests if r.path != "/robots.txt"]
+    assert asked and "HOY_TR=" in (asked[0].header("cookie") or ""), "no stored cookie sent"
+    assert BROWSER_STARTED not in sample.output, "a browser started"
+    with sqlite3.connect(workdir / "gw.db") as conn:
+        (stored,) = conn.execute("SELECT count(*) FROM articles").fetchone()
+    assert stored == len(site.articles), f"second run: {stored} of {len(site.articles)} stored"
+    return sum(1 for r in asked if r.status in BLOCKING)
+
+
+def bench_challenge_site(args: argparse.Namespace) -> int:
+    why_not = browser.missing()
+    if why_not is not None:
+        print(why_not, file=sys.stderr)
+        return 2
+    n = args.challenge_pages
+    site = build_ccdi_site(n_articles=n, per_page=args.per_page, body_kb=args.body_kb)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVWATCH_")}
+    env["PYTHONPATH"] = str(REPO)
+    gate = ChallengeGate()
+    print(f"JavaScript-challenge site: {n} article pages, {len(site.list_paths)} list pages")
+    with SiteServer(site.pages, guard=gate) as srv, tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        config = write_config(
+            workdir,
+            srv.url(site.start_path),
+            f"sqlite:///{workdir / 'gw.db'}",
+            len(site.list_paths) + 1,
+        )
+        rows = []
+        for run in (1, 2):
+            if run == 2:
+                site.add_article()
+            sample = ChildRusage.run(govwatch_argv(config), env, srv)
+            with sqlite3.connect(workdir / "gw.db") as conn:
+                (stored,) = conn.execute("SELECT count(*) FROM articles").fetchone()
+            starts = sample.output.count(BROWSER_STARTED)
+            challenged = sum(1 for r in srv.requests if r.status == 521)
+            rows.append((run, sample, stored, starts, challenged))
+            print(
+                f"run {run}: {sample.wall:.2f} s wall, {sample.cpu:.2f} s CPU (crawl process), "
+                f"{stored} articles stored of {len(site.articles)}, {starts} browser start(s), "
+                f"{challenged} answers 521, {sample.requests} requests"
+            )
+    first, second = rows
+    ok = (
+        first[2] == n and first[3] == 1 and second[2] == n + 1 and second[3] == 0 and second[4] == 0
+    )
+    print("challenge site: " + ("as the issue asks" if ok else "NOT as the issue asks"))
+    return 0 if ok else 1
 
 
 def bench_browser(args: argparse.Namespace) -> int:
@@ -188,12 +259,20 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=3, help="A/B pairs (>= 3; 0: no replay part)")
     parser.add_argument("--body-kb", type=int, default=30, help="article body size in KiB")
     parser.add_argument("--solves", type=int, default=3, help="browser solves (0: no browser part)")
+    parser.add_argument(
+        "--challenge-pages",
+        type=int,
+        default=100,
+        help="articles of the JavaScript-challenge site crawled whole (default 100; 0: skip)",
+    )
     args = parser.parse_args()
     status = 0
     if args.pairs > 0:
         status = max(status, bench_replay(args))
     if args.solves > 0:
         status = max(status, bench_browser(args))
+    if args.challenge_pages > 0:
+        status = max(status, bench_challenge_site(args))
     return status
 
 
