@@ -132,8 +132,6 @@ class HostTurns:
     limit: int
     slots: DeferredSemaphore = field(init=False)
     next_start: float = 0.0  # monotonic time before which the next request may not start
-    in_flight: int = 0
-    most_in_flight: int = 0  # the run's highest (for tests and benchmarks)
 
     def __post_init__(self) -> None:
         self.slots = DeferredSemaphore(self.limit)
@@ -195,8 +193,6 @@ class HostPaceMiddleware:
         await maybe_deferred_to_future(turns.slots.acquire())
         token = next(_tokens)
         self._held[token] = turns
-        turns.in_flight += 1
-        turns.most_in_flight = max(turns.most_in_flight, turns.in_flight)
         request.meta[_META_TURN] = token
         try:
             wait = max(self.pace.wait(host, self.clock()), turns.next_start - self.clock())
@@ -230,7 +226,6 @@ class HostPaceMiddleware:
     def _release(self, token: object) -> None:
         turns = self._held.pop(token, None) if isinstance(token, int) else None
         if turns is not None:
-            turns.in_flight -= 1
             turns.slots.release()
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
