@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from crawler.credits import credit_line_names, credit_names
+
 # Labels of the other fields on an information line; a value stops where one begins.
 _NEXT_LABEL = (
     r"(?:作者|记者|通讯员|责任编辑|责编|编辑|发布时间|发表时间|发布日期|时间|日期|浏览|点击|"
@@ -19,9 +21,17 @@ _SOURCE_RE = re.compile(
     r"(?<![\u4e00-\u9fff])(?:信息|文章|稿件|新闻|本文|内容|消息)?(?:来源于?|来自|稿源|出处)"
     r"\s*[:：]\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
 )
+# "作者：张三" after a space, a bracket or a separator; the strong labels also glued to the
+# value before them ("来源：证券时报网作者：李在山").
 _AUTHOR_RE = re.compile(
-    r"(?:^|(?<=[\s(（\[【|丨/｜]))(?:作者|撰稿|撰文|记者|通讯员|文)\s*[:：/]\s*"
-    r"(?P<v>[^|丨｜/（）()【】\[\]，,。;；:：]{1,40})"
+    r"(?:(?:^|(?<=[\s(（\[【|丨/｜]))(?:作者|撰稿|撰文|执笔人?|记者|通讯员|文)\s*[:：/]"
+    r"|(?:作者|撰稿|撰文|执笔人?|记者|通讯员)\s*[:：])\s*"
+    r"(?P<v>[^|丨｜/（）()【】\[\]。;；:：]{1,60})"
+)
+# Where an author's value ends: the next field that is not another credit.
+_AUTHOR_END_RE = re.compile(
+    r"\s*(?:责任编辑|责编|编辑|来源|稿源|发布|发表|时间|日期|浏览|点击|阅读|字号|打印|分享|审核|校对|"
+    r"编审|摄影|供稿)|(?:19|20)\d{2}\s*[-/.年]"
 )
 _EDITOR_RE = re.compile(
     r"(?:责任编辑|责编|编辑)\s*[:：]?\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；:：]{1,20})"
@@ -54,16 +64,25 @@ def find_source(line: str) -> str | None:
 
 
 def find_author(line: str) -> str | None:
-    """The author named on ``line`` ("作者：张三 李四" → "张三 李四"), or ``None``."""
+    """The author named on ``line``, names only ("作者：张三 李四" → "张三 李四"), or ``None``.
+
+    Roles and titles go ("记者：本报记者 王五 通讯员 李四" → "王五 李四"); a value that is
+    not names (an organisation: "作者：某党支部") is returned as written when it is short.
+    """
     m = _AUTHOR_RE.search(line)
     if not m:
         return None
     value = m["v"]
-    nm = re.search(r"\s{2,}|\s" + _NEXT_LABEL, value)
-    if nm:
-        value = value[: nm.start()]
-    value = _cut(value)
-    if not value or len(value) > 30:
+    em = _AUTHOR_END_RE.search(value)
+    if em:
+        value = value[: em.start()]
+    value = _UI_TAIL_RE.sub("", value).strip(_TRAIL_PUNCT)
+    if not value:
+        return None
+    names = credit_names(value, strict=False)
+    if names:
+        return names
+    if len(value) > 30 or re.search(r"[，,。！？、\s]", value):
         return None
     return value
 
@@ -77,36 +96,10 @@ def find_editor(line: str) -> str | None:
     return value or None
 
 
-_NAMES = r"[\u4e00-\u9fff·]{2,4}(?:[\s、]+(?:通讯员\s*)?[\u4e00-\u9fff·]{2,4}){0,5}"
-# "本报记者 王五", "□ 本报记者 葛灵丹", "顶端新闻·河南商报记者马俊峰/文", "文/张三", "作者：李四"
-_REPORTER_LINE_RE = re.compile(
-    r"^[□■◇◆●]?\s*[\u4e00-\u9fff·\s]{0,16}?"
-    r"(?:记者|通讯员|作者|撰文|编译|文(?=\s*[/|丨:：]))\s*[:：/|丨]?\s*"
-    rf"(?P<names>{_NAMES})"
-    r"(?:\s*/?\s*(?:文|摄|文/图|图|报道|整理))?(?:\s*[\u4e00-\u9fff]{0,6}供图)?$"
-)
-_SOURCE_NAMES_RE = re.compile(rf"^(?:记者\s*)?(?P<names>{_NAMES})$")
-# Words that follow 记者 in headings, not names ("记者手记", "记者调查")
-_NOT_NAMES = frozenset(
-    {"手记", "来信", "调查", "观察", "追踪", "走访", "视角", "观点", "节日", "之家"}
-)
-_BYLINE_NOT_RE = re.compile(r"[。！？!?…，,；;:：“”]")
-
-
 def byline_names(line: str, source: str | None = None) -> str | None:
     """The author name(s) when ``line`` is a byline and nothing else, else ``None``.
 
     "本报记者 王五" → "王五"; "中央纪委国家监委网站 张三" (after the page's ``source``) →
-    "张三"; "文/李四 摄" → "李四".
+    "张三"; "文/李四 摄" → "李四" (see :func:`crawler.credits.credit_line_names`).
     """
-    text = line.strip(" 　（）()[]【】")
-    if len(text) > 40 or not text:
-        return None
-    m = _REPORTER_LINE_RE.match(text)
-    if m and not _BYLINE_NOT_RE.search(m["names"]) and m["names"] not in _NOT_NAMES:
-        return m["names"].strip()
-    if source and text.startswith(source) and len(text) - len(source) <= 20:
-        m = _SOURCE_NAMES_RE.match(text[len(source) :].strip())
-        if m:
-            return m["names"].strip()
-    return None
+    return credit_line_names(line, source)

@@ -30,6 +30,7 @@ from lxml.html import Element, HtmlElement
 
 from crawler.body import Line, body_lines, clean_paragraphs, find_body_container
 from crawler.byline import byline_names, find_author, find_editor, find_source
+from crawler.credits import body_credit, credit_names
 from crawler.decode import decode_html
 from crawler.dom import collapse_ws, parse_html, positioned_lines, visible_text
 from crawler.heading import Headline, find_headline, neighbour_titles, squash
@@ -72,6 +73,12 @@ _AUTHOR_LABEL_RE = re.compile(r"^\s*(?:作者|记者|撰稿|撰文|文)\s*[:：/
 _SOURCE_CLASS_RE = re.compile(
     r"source|laiyuan|(?:^|[\s_-])ly(?:$|[\s_-])|origin|media[-_]?name", re.I
 )
+# class/id of an element holding the author's names ("author", "zuozhe"; huanqiu.com marks
+# its own writers' names "original")
+_AUTHOR_CLASS_RE = re.compile(
+    r"author|zuozhe|writer|byline|reporter|(?:^|\s)original(?:$|\s)", re.I
+)
+_META_AUTHOR_KEYS = ("author", "article:author", "byline", "dc.creator")
 _META_TITLE_KEYS = ("articletitle", "og:title", "title", "twitter:title", "headline")
 
 
@@ -169,14 +176,20 @@ def extract_article(
         source = source_after_body(info)
     author = _field_text(page, configured, family, "author", _author_from_text)
     if author is None:
-        author = _first(find_author(line) for line in info.near) or headline.byline
+        author = (
+            _first(find_author(line) for line in info.near)
+            or _author_by_class(page, span)
+            or _headline_byline(headline.byline)
+        )
 
     publish_time = _publish_time(page, configured, family, info)
 
     body_text_lines: list[Line] = body_lines(container) if container is not None else []
     paragraphs, bylines = clean_paragraphs(body_text_lines, headline.title, source)
     if author is None:
-        author = _author_from_bylines(bylines, source)
+        author = _author_from_bylines(bylines, source) or body_credit(
+            [ln.text for ln in body_text_lines], paragraphs, source
+        )
     if source is None:
         source = _first(
             find_source(ln.text) for ln in body_text_lines[-3:] if len(ln.text) <= 120
@@ -184,6 +197,8 @@ def extract_article(
     editor = _first(find_editor(line) for line in info.tail) or _first(
         find_editor(ln.text) for ln in body_text_lines[-4:] if len(ln.text) <= 40
     )
+    if author is None:
+        author = _meta_author(page, editor, source)
 
     title = clean_optional(headline.title)
     body_text = clean_text("\n".join(paragraphs))
@@ -355,6 +370,44 @@ def _source_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
                 pos = page.order.get(el, -1)
                 if value and (span is None or pos < span[0] or pos > span[1]):
                     return value
+    return None
+
+
+def _author_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
+    """Names in an element before the body whose class/id names the author (.author)."""
+    body_el = page.root.find("body")
+    scope = body_el if body_el is not None else page.root
+    for el in scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li", "address"):
+        pos = page.order.get(el, -1)
+        if span is not None and pos >= span[0]:
+            break
+        ci = f"{el.get('class') or ''} {el.get('id') or ''}"
+        if ci.strip() and _AUTHOR_CLASS_RE.search(ci):
+            text = visible_text(el)
+            if text and len(text) <= 40:
+                value = find_author(text) or credit_names(text)
+                if value:
+                    return value
+    return None
+
+
+def _headline_byline(line: str | None) -> str | None:
+    if not line:
+        return None
+    return find_author(line) or credit_names(line) or line
+
+
+def _meta_author(page: _Page, editor: str | None, source: str | None) -> str | None:
+    """Names in the author meta tag, unless they are the editor's or the site's."""
+    for key in _META_AUTHOR_KEYS:
+        value = page.meta.get(key)
+        names = credit_names(value) if value else None
+        if not names:
+            continue
+        known = f"{editor or ''} {source or ''} {page.doc_title}"
+        if any(name in known for name in names.split()):
+            continue
+        return names
     return None
 
 
