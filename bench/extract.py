@@ -208,12 +208,13 @@ def main() -> int:
                 mark = {True: "y", False: "n", None: "-"}
                 print(
                     f"{r['file']:22} title {mark[r['title_ok']]} date {mark[r['date_ok']]} "
-                    f"source {mark[r['source_ok']]} body {r['body_f1']:.3f}"
+                    f"source {mark[r['source_ok']]} author {mark[r.get('author_ok')]} "
+                    f"body {r['body_f1']:.3f}"
                 )
 
     print(f"\nDev pages: {len(dev)} (scored by {corpus / 'score.py'})\n")
     header = (
-        f"{'extractor':12} {'title':>6} {'time':>6} {'source':>6} "
+        f"{'extractor':12} {'title':>6} {'time':>6} {'source':>6} {'author':>6} "
         f"{'F1 mean':>8} {'F1 min':>7} {'<0.8':>5} {'ms/page':>8}"
     )
     print(header)
@@ -221,6 +222,7 @@ def main() -> int:
     for name, (s, ms) in results.items():
         print(
             f"{name:12} {_fmt(s['title']):>6} {_fmt(s['date']):>6} {_fmt(s['source']):>6} "
+            f"{_fmt(s.get('author')):>6} "
             f"{s['body_f1_mean']:>8.3f} {s['body_f1_min']:>7.3f} {s['pages_below_0.8']:>5} "
             f"{ms:>8.1f}"
         )

@@ -19,7 +19,16 @@ _NEXT_LABEL = (
 )
 _SOURCE_RE = re.compile(
     r"(?<![\u4e00-\u9fff])(?:信息|文章|稿件|新闻|本文|内容|消息)?(?:来源于?|来自|稿源|出处)"
-    r"\s*[:：]\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
+    r"\s*[:：]\s*(?:[\[【]\s*)?(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
+)
+# Not a source: the poster's IP location ("来自内蒙古自治区", "IP属地：北京"), or a weekday.
+_GEO_LABEL_RE = re.compile(
+    r"^(?:来自|发布于|发自|IP\s*属地\s*[:：]?|属地\s*[:：]?)"
+    r"|^(?:中国)?(?:北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|"
+    r"河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|"
+    r"澳门)(?:省|市|(?:壮族|回族|维吾尔)?自治区|特别行政区)?$"
+    r"|^(?:星期|礼拜|周)[一二三四五六日天]$",
+    re.I,
 )
 # "作者：张三" after a space, a bracket or a separator; the strong labels also glued to the
 # value before them ("来源：证券时报网作者：李在山").
@@ -60,7 +69,13 @@ def find_source(line: str) -> str | None:
     if not m:
         return None
     value = _cut(m["v"])
-    return value or None
+    return value if value and not is_geo_label(value) else None
+
+
+def is_geo_label(value: str) -> bool:
+    """True for a place shown where a source could be: an IP-location label ("来自内蒙古自治区",
+    "IP属地：北京"), a bare province, or a weekday ("星期一")."""
+    return bool(_GEO_LABEL_RE.search(value.strip()))
 
 
 def find_author(line: str) -> str | None:

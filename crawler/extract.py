@@ -28,8 +28,14 @@ from datetime import datetime
 
 from lxml.html import Element, HtmlElement
 
-from crawler.body import Line, body_lines, clean_paragraphs, find_body_container
-from crawler.byline import byline_names, find_author, find_editor, find_source
+from crawler.body import (
+    Line,
+    body_lines,
+    clean_paragraphs,
+    find_body_container,
+    furniture_strength,
+)
+from crawler.byline import byline_names, find_author, find_editor, find_source, is_geo_label
 from crawler.credits import body_credit, credit_names
 from crawler.decode import decode_html
 from crawler.dom import collapse_ws, parse_html, positioned_lines, visible_text
@@ -71,8 +77,10 @@ _AUTHOR_LABEL_RE = re.compile(r"^\s*(?:作者|记者|撰稿|撰文|文)\s*[:：/
 # class/id of an element holding the source: "source", "laiyuan", "ly", or the publishing
 # account on platform pages ("media-name")
 _SOURCE_CLASS_RE = re.compile(
-    r"source|laiyuan|(?:^|[\s_-])ly(?:$|[\s_-])|origin|media[-_]?name", re.I
+    r"source|laiyuan|(?:^|[\s_-])ly(?:$|[\s_-])|origin(?!al)|media[-_]?name", re.I
 )
+# A class-named source element's text that is another field ("（责任编辑：某某）").
+_OTHER_FIELD_RE = re.compile(r"责任编辑|责编|编辑\s*[:：]|作者\s*[:：]|记者|通讯员")
 # class/id of an element holding the author's names ("author", "zuozhe"; huanqiu.com marks
 # its own writers' names "original")
 _AUTHOR_CLASS_RE = re.compile(
@@ -288,8 +296,12 @@ def _source_from_text(text: str) -> str | None:
     found = find_source(text)
     if found:
         return found
-    value = _SOURCE_LABEL_RE.sub("", text).strip()
-    return value if value and len(value) <= 60 and not find_times(value) else None
+    if _OTHER_FIELD_RE.search(text):
+        return None
+    value = _SOURCE_LABEL_RE.sub("", text).strip().strip("[]【】 ")
+    if not value or len(value) > 60 or find_times(value) or is_geo_label(value):
+        return None
+    return value
 
 
 def _author_from_text(text: str) -> str | None:
@@ -364,13 +376,30 @@ def _source_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
     for el in scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li"):
         ci = f"{el.get('class') or ''} {el.get('id') or ''}"
         if ci.strip() and _SOURCE_CLASS_RE.search(ci):
+            pos = page.order.get(el, -1)
+            after_body = span is not None and pos > span[1]
+            if span is not None and span[0] <= pos <= span[1]:
+                continue
             text = visible_text(el)
-            if text and len(text) <= 60:
-                value = _source_from_text(text)
-                pos = page.order.get(el, -1)
-                if value and (span is None or pos < span[0] or pos > span[1]):
-                    return value
+            if not text or len(text) > 60 or _in_page_furniture(el):
+                continue
+            # after the body, only a labelled source: an unlabelled text there is as likely
+            # a related article's
+            value = find_source(text) if after_body else _source_from_text(text)
+            if value:
+                return value
     return None
+
+
+def _in_page_furniture(el: HtmlElement) -> bool:
+    """True inside navigation, related-content lists and the like (by tag or class/id)."""
+    for anc in el.iterancestors():
+        tag = anc.tag if isinstance(anc.tag, str) else ""
+        if tag in ("nav", "footer", "aside", "body"):
+            return tag != "body"
+        if furniture_strength(anc) == 2:
+            return True
+    return False
 
 
 def _author_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
