@@ -44,13 +44,18 @@ _OTHER_LABEL_RE = re.compile(
     r"(?:信息|文章|稿件|本文)?(?:来源|稿源|出处)\s*[:：]|(?:发布|发表)?(?:时间|日期)\s*[:：]"
     r"|(?:浏览|点击|阅读)(?:量|数|次数)?\s*[:：]|(?:19|20)\d{2}\s*[-/.年]"
 )
-_EDITOR_RE = re.compile(r"责任编辑|责编|编辑\s*[:：]|审核|校对|编审")
+# Editors, proofreaders and the like: a credit stops where they begin ("新京报记者 张三 编辑
+# 李四 校对 王五"); a text that starts with one names no author.
+_EDITOR_RE = re.compile(
+    r"(?:^|(?<=[\s|丨｜/（(]))(?:责任编辑|责编|编辑|校对|审核|审校|编审|监制|美编|制图)"
+    r"|(?:责任编辑|责编|编辑|校对|审核|编审)\s*[:：]"
+)
 _SPLIT_RE = re.compile(r"[\s、，,;；/|丨｜&＆]+")
 _NAME_RE = re.compile(rf"^(?:[{_CJK}]{{2,4}}|[{_CJK}]{{1,8}}(?:·[{_CJK}]{{1,8}}){{1,3}})$")
 # Words that end organisations and places, not people's names.
 _ORG_END_RE = re.compile(
     r"(?:社|报|网|台|局|委|会|院|厅|办|站|所|处|馆|校|司|省|市|县|区|镇|乡|村|部|刊|中心|集团|"
-    r"公司|支部|客户端|网站|新闻|日报|晚报|时报|频道)$"
+    r"公司|支部|客户端|网站|新闻|日报|晚报|时报|频道|杂志|期刊|联播)$"
 )
 # Titles written before a name: "研究员徐占忱", "北京大学教授 张三".
 _TITLE_WORDS = (
@@ -65,6 +70,8 @@ _NOT_NAMES = frozenset(
      "转载", "网友", "读者", "记者", "作者", "通讯员", "图片", "视频", "新闻", "待续", "未完",
      "全文完", "本文完", "原标题", "编者按", "上接", "下转"}
 )  # fmt: skip
+# Parts of words that are not names: "本报综合", "据新华社", "图源网络".
+_NOT_NAME_PART_RE = re.compile(r"^(?:本报|本网|本刊|本台|据|综合|转自|选自)|[网报图讯]")
 _SENTENCE_RE = re.compile(r"[。！？!?…，,；;“”\"]")
 _BULLETS = "□■◇◆●○◎※★☆·- 　"
 _BRACKETS = " 　（）()[]【】〔〕"
@@ -90,7 +97,12 @@ def _names(tokens: list[str], strict: bool) -> list[str]:
                 tok = m["name"]
                 if not tok:
                     continue  # an affiliation alone: "某研究部部长"
-        if not _NAME_RE.match(tok) or tok in _NOT_NAMES or _ORG_END_RE.search(tok):
+        if (
+            not _NAME_RE.match(tok)
+            or tok in _NOT_NAMES
+            or _ORG_END_RE.search(tok)
+            or _NOT_NAME_PART_RE.search(tok)
+        ):
             return []
         if tok not in out:
             out.append(tok)
@@ -106,7 +118,10 @@ def credit_names(text: str, *, strict: bool = True, source: str | None = None) -
     "作者：" label) titles before a name are dropped too ("某部部长、研究员徐占忱" → "徐占忱").
     """
     text = text.strip(_BRACKETS).lstrip(_BULLETS)
-    if not text or len(text) > 80 or _EDITOR_RE.search(text):
+    m = _EDITOR_RE.search(text)
+    if m:
+        text = text[: m.start()].strip()
+    if not text or len(text) > 80:
         return None
     if _PHOTO_RE.search(text) and not _TEXT_ROLE_RE.search(text):
         return None  # a photographer's credit
@@ -153,6 +168,15 @@ def credit_line_names(line: str, source: str | None = None) -> str | None:
     return names
 
 
+def info_line_names(line: str) -> str | None:
+    """The names of an unlabelled credit on an information line ("2024-05-13 来源：重庆日报
+    记者 王五 通讯员 李四" → "王五 李四")."""
+    m = _ROLE_RE.search(line) or _SHORT_ROLE_RE.search(line)
+    if not m:
+        return None
+    return credit_names(line[m.start() :])
+
+
 def dateline_names(paragraph: str) -> str | None:
     """The names in a dateline's brackets at the start of the first paragraph.
 
@@ -163,8 +187,9 @@ def dateline_names(paragraph: str) -> str | None:
     if not m:
         return None
     inner = m["c"]
-    if not m["lead"] and not is_credit(inner):
-        return None
+    lead = m["lead"] or ""
+    if not lead.endswith("电") and not is_credit(inner):
+        return None  # "央视网消息（新闻联播）": bare names only after a news agency's 电
     return credit_names(inner)
 
 

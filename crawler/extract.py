@@ -36,7 +36,7 @@ from crawler.body import (
     furniture_strength,
 )
 from crawler.byline import byline_names, find_author, find_editor, find_source, is_geo_label
-from crawler.credits import body_credit, credit_names
+from crawler.credits import body_credit, credit_names, info_line_names
 from crawler.decode import decode_html
 from crawler.dom import collapse_ws, parse_html, positioned_lines, visible_text
 from crawler.heading import Headline, find_headline, neighbour_titles, squash
@@ -187,6 +187,7 @@ def extract_article(
         author = (
             _first(find_author(line) for line in info.near)
             or _author_by_class(page, span)
+            or _first(info_line_names(line) for line in info.under_title[1:])
             or _headline_byline(headline.byline)
         )
 

@@ -56,6 +56,7 @@ def paras(*texts: str) -> str:
         ("执笔人：张三", "张三"),
         ("本报记者 王五 通讯员 李四", "王五 李四"),
         ("《棱镜》作者 周纯", "周纯"),
+        ("新京报记者 张三 编辑 李四 校对 王五", "张三"),
     ],
 )
 def test_a_credit_line_at_the_top_gives_the_author_and_leaves_the_body(
@@ -79,6 +80,13 @@ def test_a_dateline_names_the_author_and_stays_in_the_body() -> None:
     assert art.author == "王五 赵六"
     assert art.body.split("\n")[0] == first
     assert art.source == "新华网"
+
+
+def test_an_unlabelled_credit_on_the_information_line() -> None:
+    info = "2024-05-13 08:49 来源：重庆日报 记者 王五 通讯员 李四"
+    art = extract(page(paras(P1, P2, P3), info=info))
+    assert art.author == "王五 李四"
+    assert art.source == "重庆日报"
 
 
 def test_a_newspaper_dateline_without_a_role_word() -> None:
@@ -244,6 +252,7 @@ def test_bare_names_on_a_line_are_not_taken_for_a_credit() -> None:
         ("新华社北京5月19日电（刘艺、杨吉）中国科学院专家19日介绍。", "刘艺 杨吉"),
         ("（一）加强日常监督，做到早发现早处置。", None),
         ("近日（5月9日），某县召开警示教育大会。", None),
+        ("央视网消息（新闻联播）：今天，全国纪检监察工作会议召开。", None),
     ],
 )
 def test_dateline_names(paragraph: str, want: str | None) -> None:
@@ -258,6 +267,8 @@ def test_dateline_names(paragraph: str, want: str | None) -> None:
         ("目前组合体运行正常。（完）", None),
         ("目前组合体运行正常。（新华社）", None),
         ("目前组合体运行正常。（来源：新华社）", None),
+        ("目前组合体运行正常。（本报综合）", None),
+        ("目前组合体运行正常。（图源网络）", None),
     ],
 )
 def test_closing_names(paragraph: str, want: str | None) -> None:
