@@ -18,9 +18,11 @@ _NEXT_LABEL = (
     r"阅读|字号|来源|打印|分享|访问量|浏览次数|阅读量|编审|审核|校对|摄影|供稿|稿源)"
 )
 _SOURCE_RE = re.compile(
-    r"(?<![\u4e00-\u9fff])(?:信息|文章|稿件|新闻|本文|内容|消息)?(?:来源于?|来自|稿源|出处)"
-    r"\s*[:：]\s*(?:[\[【]\s*)?(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
+    r"(?<![\u4e00-\u9fff])(?:信息|文章|稿件|新闻|本文|内容|消息)?(?P<l>来源于?|来自|稿源|出处)"
+    r"\s*(?:[:：]|(?<=源)\s*[|丨｜])\s*(?:[\[【]\s*)?(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
 )
+# "来自：呼和浩特市" is where the poster was, not a source.
+_PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{2,8}(?:省|市|州|盟|县|区|自治区|特别行政区)$")
 # Not a source: the poster's IP location ("来自内蒙古自治区", "IP属地：北京"), or a weekday.
 _GEO_LABEL_RE = re.compile(
     r"^(?:来自|发布于|发自|IP\s*属地\s*[:：]?|属地\s*[:：]?)"
@@ -69,7 +71,9 @@ def find_source(line: str) -> str | None:
     if not m:
         return None
     value = _cut(m["v"])
-    return value if value and not is_geo_label(value) else None
+    if not value or is_geo_label(value) or (m["l"] == "来自" and _PLACE_RE.match(value)):
+        return None
+    return value
 
 
 def is_geo_label(value: str) -> bool:

@@ -46,6 +46,7 @@ from crawler.infoline import (
     info_window,
     labeled_time_after_body,
     source_after_body,
+    source_before_time,
     source_from_lines,
     times_near_title,
 )
@@ -179,7 +180,7 @@ def extract_article(
 
     source = _field_text(page, configured, family, "source", _source_from_text)
     if source is None:
-        source = source_from_lines(info) or _source_by_class(page, span)
+        source = source_from_lines(info) or _source_by_class(page, span) or source_before_time(info)
     if source is None:
         source = source_after_body(info)
     author = _field_text(page, configured, family, "author", _author_from_text)
@@ -386,10 +387,21 @@ def _source_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
                 continue
             # after the body, only a labelled source: an unlabelled text there is as likely
             # a related article's
-            value = find_source(text) if after_body else _source_from_text(text)
+            labelled_only = after_body or _in_list_item(el)
+            value = find_source(text) if labelled_only else _source_from_text(text)
             if value:
                 return value
     return None
+
+
+def _in_list_item(el: HtmlElement) -> bool:
+    """True for an element in a list item (a list of other articles, most of the time)."""
+    for depth, anc in enumerate(el.iterancestors()):
+        if anc.tag == "li":
+            return True
+        if depth >= 3:
+            break
+    return el.tag == "li"
 
 
 def _in_page_furniture(el: HtmlElement) -> bool:

@@ -30,6 +30,13 @@ _UNLABELED_SOURCE_RE = re.compile(
     r"^(?:(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?)"
     r"\s*[·|丨｜/]?\s*(?P<v>\d{0,4}[^\s\d·|丨｜/:：，。][^\s·|丨｜/:：，。]{1,19})$"
 )
+# "人民日报 2024年05月13日", "新华网 | 2024-05-13 10:06": the name before the time
+_SOURCE_THEN_TIME_RE = re.compile(
+    r"^(?P<v>[^\s\d·|丨｜/:：，。][^\s·|丨｜/:：，。]{1,19})(?:\s+|\s*[·|丨｜/]\s*)"
+    r"(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+# Words of a label or a page's furniture, not of a source's name.
+_NOT_SOURCE_RE = re.compile(r"时间|日期|发布|更新|浏览|点击|阅读|星期|周[一二三四五六日天]|首页")
 
 
 _BARE_LABEL_RE = re.compile(r"^\S{1,6}\s*[:：]$")
@@ -128,7 +135,16 @@ def source_from_lines(info: InfoLines) -> str | None:
             return found
     for line in info.under_title:
         m = _UNLABELED_SOURCE_RE.match(line)
-        if m and not is_geo_label(m["v"]):
+        if m and not is_geo_label(m["v"]) and not _NOT_SOURCE_RE.search(m["v"]):
+            return m["v"]
+    return None
+
+
+def source_before_time(info: InfoLines) -> str | None:
+    """An unlabelled name just before the time under the headline ("人民日报 2024年05月13日")."""
+    for line in info.under_title:
+        m = _SOURCE_THEN_TIME_RE.match(line)
+        if m and not is_geo_label(m["v"]) and not _NOT_SOURCE_RE.search(m["v"]):
             return m["v"]
     return None
 

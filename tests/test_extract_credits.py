@@ -167,6 +167,18 @@ def test_a_bracketed_source_in_the_header() -> None:
     assert art.source == "人民网"
 
 
+@pytest.mark.parametrize(
+    ("info", "source"),
+    [
+        ("来源｜新华网 2024-05-13 08:49", "新华网"),
+        ("人民日报 2024年05月13日", "人民日报"),
+        ("新华网 | 2024-05-13 08:49", "新华网"),
+    ],
+)
+def test_other_header_forms_of_the_source(info: str, source: str) -> None:
+    assert extract(page(paras(P1, P2, P3), info=info)).source == source
+
+
 def test_a_source_run_together_with_the_time() -> None:
     info = "<span>2020-03-04 04:29:44</span><span>39健康网</span>"
     art = extract(page(paras(P1, P2, P3), info=info))
@@ -180,6 +192,7 @@ def test_a_source_run_together_with_the_time() -> None:
         "2024-05-13 08:49 来自内蒙古自治区",
         "2024-05-13 08:49 IP属地：北京",
         "2024-05-13 星期一",
+        "2024-05-13 08:49 来自：呼和浩特市",
     ],
 )
 def test_an_ip_location_label_is_not_the_source(info: str) -> None:
@@ -194,6 +207,15 @@ def test_a_page_without_a_source_gets_none_from_related_and_navigation_blocks() 
         '</a><span class="source">人民网</span></li></ul></div>'
     )
     art = extract(page(paras(P1, P2, P3), info="2024-05-13 08:49", before=before, after=after))
+    assert art.source is None
+
+
+def test_an_unlabelled_source_in_a_list_of_articles_before_the_body_is_not_taken() -> None:
+    before = (
+        '<ul class="latest"><li><a href="/a/3.html">全省纪检监察工作会议召开</a>'
+        '<span class="source">人民网</span></li></ul>'
+    )
+    art = extract(page(paras(P1, P2, P3), info="2024-05-13 08:49", before=before))
     assert art.source is None
 
 
