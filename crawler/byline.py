@@ -47,6 +47,11 @@ _AUTHOR_END_RE = re.compile(
 _EDITOR_RE = re.compile(
     r"(?:责任编辑|责编|编辑)\s*[:：]?\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；:：]{1,20})"
 )
+# Author fields that name nobody.
+_NO_AUTHOR = frozenset(
+    {"本站", "本网", "本台", "本刊", "编辑部", "佚名", "未知", "匿名", "管理员", "系统管理员",
+     "网站管理员", "admin", "administrator", "null", "none"}
+)  # fmt: skip
 _GLUED_LABEL_RE = re.compile(_NEXT_LABEL + r"\s*[:：]")
 _DATE_START_RE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]")
 # Link texts glued to the value on the line ("来源：求是网参与互动")
@@ -101,7 +106,7 @@ def find_author(line: str) -> str | None:
     names = credit_names(value, strict=False)
     if names:
         return names
-    if len(value) > 30 or re.search(r"[，,。！？、\s]", value):
+    if value.lower() in _NO_AUTHOR or len(value) > 30 or re.search(r"[，,。！？、\s]", value):
         return None
     return value
 

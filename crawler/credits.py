@@ -79,6 +79,11 @@ _BRACKETS = " 　（）()[]【】〔〕"
 _DATELINE_RE = re.compile(
     r"^(?P<lead>[^（(。！？]{0,40}?(?:电|讯|消息))?\s*[（(](?P<c>[^（）()]{2,40})[）)]"
 )
+# "本报讯 记者 王五 通讯员 李四 近日，…": roles and names set off by spaces, no brackets.
+_OPEN_DATELINE_RE = re.compile(
+    rf"^[^（(。！？，]{{0,30}}?(?:电|讯)\s+(?P<c>(?:(?:记者|通讯员|实习生)\s*"
+    rf"[{_CJK}·]{{2,4}}(?:[\s、]+[{_CJK}·]{{2,4}})*\s+)+)"
+)
 _BRACKET_AUTHOR_RE = re.compile(r"(?:作者|撰文|执笔人?)\s*[:：]\s*(?P<v>[^（）()：:]{2,60})[）)]")
 _HEAD_LINES = 8
 _TAIL_LINES = 3
@@ -181,11 +186,13 @@ def dateline_names(paragraph: str) -> str | None:
     """The names in a dateline's brackets at the start of the first paragraph.
 
     "新华社巴黎12月9日电（记者唐霁）法国…" → "唐霁"; "本报讯（记者 王五 通讯员 李四）…" →
-    "王五 李四".  Brackets at the start without a dateline need a role word in them.
+    "王五 李四"; "本报讯 记者 王五 近日，…" → "王五".  Brackets at the start without a news
+    agency's dateline need a role word in them.
     """
     m = _DATELINE_RE.match(paragraph)
     if not m:
-        return None
+        om = _OPEN_DATELINE_RE.match(paragraph)
+        return credit_names(om["c"]) if om else None
     inner = m["c"]
     lead = m["lead"] or ""
     if not lead.endswith("电") and not is_credit(inner):

@@ -89,6 +89,17 @@ def test_an_unlabelled_credit_on_the_information_line() -> None:
     assert art.source == "重庆日报"
 
 
+@pytest.mark.parametrize("nobody", ["本站", "admin", "佚名"])
+def test_an_author_field_that_names_nobody_gives_none(nobody: str) -> None:
+    info = f"2024-05-13 08:49 来源：某市纪委监委 作者：{nobody}"
+    assert extract(page(paras(P1, P2, P3), info=info)).author is None
+
+
+def test_an_organisation_as_the_labelled_author_is_kept() -> None:
+    info = "2024-05-13 08:49 来源：某市纪委监委 作者：医技药剂党支部"
+    assert extract(page(paras(P1, P2, P3), info=info)).author == "医技药剂党支部"
+
+
 def test_a_newspaper_dateline_without_a_role_word() -> None:
     art = extract(page(paras("本报讯（记者叶婉）" + P1, P2, P3)))
     assert art.author == "叶婉"
@@ -275,6 +286,8 @@ def test_bare_names_on_a_line_are_not_taken_for_a_credit() -> None:
         ("（一）加强日常监督，做到早发现早处置。", None),
         ("近日（5月9日），某县召开警示教育大会。", None),
         ("央视网消息（新闻联播）：今天，全国纪检监察工作会议召开。", None),
+        ("本报讯 记者 王五 通讯员 李四 近日，某市召开警示教育大会。", "王五 李四"),
+        ("本报讯 近日，某市召开警示教育大会。", None),
     ],
 )
 def test_dateline_names(paragraph: str, want: str | None) -> None:
