@@ -81,6 +81,7 @@ _SOURCE_CLASS_RE = re.compile(
     r"source|laiyuan|(?:^|[\s_-])ly(?:$|[\s_-])|origin(?!al)|media[-_]?name", re.I
 )
 # A class-named source element's text that is another field ("（责任编辑：某某）").
+_SENTENCE_RE = re.compile(r"[，。！？；,!?;“”]")
 _OTHER_FIELD_RE = re.compile(r"责任编辑|责编|编辑\s*[:：]|作者\s*[:：]|记者|通讯员")
 # class/id of an element holding the author's names ("author", "zuozhe"; huanqiu.com marks
 # its own writers' names "original")
@@ -301,7 +302,9 @@ def _source_from_text(text: str) -> str | None:
     if _OTHER_FIELD_RE.search(text):
         return None
     value = _SOURCE_LABEL_RE.sub("", text).strip().strip("[]【】 ")
-    if not value or len(value) > 60 or find_times(value) or is_geo_label(value):
+    if not value or len(value) > 30 or _SENTENCE_RE.search(value):
+        return None  # a sentence or a headline, not a name
+    if find_times(value) or is_geo_label(value):
         return None
     return value
 

@@ -230,6 +230,15 @@ def test_an_unlabelled_source_in_a_list_of_articles_before_the_body_is_not_taken
     assert art.source is None
 
 
+def test_a_headline_in_a_source_classed_element_is_not_the_source() -> None:
+    before = (
+        '<div class="source-box"><a href="/a/5.html">某市纪委监委召开全会，部署全年工作任务'
+        "</a></div>"
+    )
+    art = extract(page(paras(P1, P2, P3), info="2024-05-13 08:49", before=before))
+    assert art.source is None
+
+
 def test_an_editor_line_in_a_source_classed_element_is_not_the_source() -> None:
     after = '<div class="pageSource">（责任编辑：系统管理员）</div>'
     art = extract(page(paras(P1, P2, P3), info="2024-05-13 08:49", after=after))
