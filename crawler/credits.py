@@ -38,7 +38,9 @@ _LABEL_COLON_RE = re.compile(r"^\s*[:：/|丨｜]\s*")
 # A name followed by what they did: "斯凌整理", "马俊峰/文" (after the split), "张三报道".
 _NAME_SUFFIX_RE = re.compile(r"(?<=[" + _CJK + r"]{2})(?:整理|报道|编译|撰文|执笔|采写|口述)$")
 _PHOTO_RE = re.compile(r"摄影?\s*$|供图|^\s*(?:摄影|图片|图)\s*[/|丨｜:：]")
-_TEXT_ROLE_RE = re.compile(r"(?:^|[\s(（])(?:文|图文|文\s*/\s*图)\s*[/|丨｜:：]|作者|执笔|撰文")
+_TEXT_ROLE_RE = re.compile(
+    r"(?:^|[\s(（])(?:文|图文|文\s*/\s*图)\s*[/|丨｜:：]|图\s*/\s*文|作者|执笔|撰文"
+)
 # Labels of fields that are not the author; a credit stops where one begins.
 _OTHER_LABEL_RE = re.compile(
     r"(?:信息|文章|稿件|本文)?(?:来源|稿源|出处)\s*[:：]|(?:发布|发表)?(?:时间|日期)\s*[:：]"
