@@ -36,7 +36,10 @@ _SOURCE_THEN_TIME_RE = re.compile(
     r"(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$"
 )
 # Words of a label or a page's furniture, not of a source's name.
-_NOT_SOURCE_RE = re.compile(r"时间|日期|发布|更新|浏览|点击|阅读|星期|周[一二三四五六日天]|首页")
+_NOT_SOURCE_RE = re.compile(
+    r"时间|日期|发布|更新|浏览|点击|阅读|星期|周[一二三四五六日天]|首页|播报|朗读|收听|分享|打印|字号|"
+    r"收藏|评论"
+)
 
 
 _BARE_LABEL_RE = re.compile(r"^\S{1,6}\s*[:：]$")

@@ -184,6 +184,7 @@ def test_a_bracketed_source_in_the_header() -> None:
         ("来源｜新华网 2024-05-13 08:49", "新华网"),
         ("人民日报 2024年05月13日", "人民日报"),
         ("新华网 | 2024-05-13 08:49", "新华网"),
+        ("来源单位：某市财政局 发布日期：2024-05-13", "某市财政局"),
     ],
 )
 def test_other_header_forms_of_the_source(info: str, source: str) -> None:
@@ -204,9 +205,10 @@ def test_a_source_run_together_with_the_time() -> None:
         "2024-05-13 08:49 IP属地：北京",
         "2024-05-13 星期一",
         "2024-05-13 08:49 来自：呼和浩特市",
+        "2024-05-13 08:49 语音播报",
     ],
 )
-def test_an_ip_location_label_is_not_the_source(info: str) -> None:
+def test_an_ip_location_weekday_or_widget_label_is_not_the_source(info: str) -> None:
     art = extract(page(paras(P1, P2, P3), info=info))
     assert art.source is None
 
