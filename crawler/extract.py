@@ -80,8 +80,9 @@ _AUTHOR_LABEL_RE = re.compile(r"^\s*(?:作者|记者|撰稿|撰文|文)\s*[:：/
 _SOURCE_CLASS_RE = re.compile(
     r"source|laiyuan|(?:^|[\s_-])ly(?:$|[\s_-])|origin(?!al)|media[-_]?name", re.I
 )
-# A class-named source element's text that is another field ("（责任编辑：某某）").
+# An unlabelled source with sentence punctuation is a sentence or a headline, not a name.
 _SENTENCE_RE = re.compile(r"[，。！？；,!?;“”]")
+# A class-named source element's text that is another field ("（责任编辑：某某）").
 _OTHER_FIELD_RE = re.compile(r"责任编辑|责编|编辑\s*[:：]|作者\s*[:：]|记者|通讯员")
 # class/id of an element holding the author's names ("author", "zuozhe"; huanqiu.com marks
 # its own writers' names "original")
