@@ -8,8 +8,9 @@ Usage (from the repository root):
 Reads ``../shared/corpus`` (``manifest.json``, ``pages/``, ``truth/``, ``score.py``).  On the
 dev pages (the ones with truth) it runs govwatch, trafilatura and gne, scores each with the
 corpus's own ``score.py`` and prints a side-by-side table.  On the holdout pages (no truth)
-it runs govwatch alone and counts how many pages got a title, a time, a source and a body of
-at least 200 characters; ``--sample N`` prints N of them to eyeball.
+(``holdout``, ``holdout2``) it runs govwatch alone and counts how many pages got a title, a
+time, a source, an author and a body of at least 200 characters; ``--sample N`` prints N of
+them to eyeball.
 
 Every extractor is given the same text (the page decoded by govwatch's ``decode_html``) and
 the page URL when the manifest knows it; times from trafilatura and gne are normalised to
@@ -192,7 +193,10 @@ def main() -> int:
     manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
     scorer = _load_scorer(corpus)
     dev = [e for e in manifest if e.get("split") == "dev" and e.get("kind") == "article"]
-    holdout = [e for e in manifest if e.get("split") == "holdout" and e.get("kind") == "article"]
+    holdouts = {
+        split: [e for e in manifest if e.get("split") == split and e.get("kind") == "article"]
+        for split in ("holdout", "holdout2")
+    }
 
     names = args.only or list(EXTRACTORS)
     results: dict[str, tuple[dict, float]] = {}
@@ -208,12 +212,13 @@ def main() -> int:
                 mark = {True: "y", False: "n", None: "-"}
                 print(
                     f"{r['file']:22} title {mark[r['title_ok']]} date {mark[r['date_ok']]} "
-                    f"source {mark[r['source_ok']]} body {r['body_f1']:.3f}"
+                    f"source {mark[r['source_ok']]} author {mark[r.get('author_ok')]} "
+                    f"body {r['body_f1']:.3f}"
                 )
 
     print(f"\nDev pages: {len(dev)} (scored by {corpus / 'score.py'})\n")
     header = (
-        f"{'extractor':12} {'title':>6} {'time':>6} {'source':>6} "
+        f"{'extractor':12} {'title':>6} {'time':>6} {'source':>6} {'author':>6} "
         f"{'F1 mean':>8} {'F1 min':>7} {'<0.8':>5} {'ms/page':>8}"
     )
     print(header)
@@ -221,17 +226,20 @@ def main() -> int:
     for name, (s, ms) in results.items():
         print(
             f"{name:12} {_fmt(s['title']):>6} {_fmt(s['date']):>6} {_fmt(s['source']):>6} "
+            f"{_fmt(s.get('author')):>6} "
             f"{s['body_f1_mean']:>8.3f} {s['body_f1_min']:>7.3f} {s['pages_below_0.8']:>5} "
             f"{ms:>8.1f}"
         )
 
     if "govwatch" in names:
-        _holdout(holdout, corpus, args.sample, args.seed)
+        for split, pages in holdouts.items():
+            if pages:
+                _holdout(split, pages, corpus, args.sample, args.seed)
     return 0
 
 
-def _holdout(pages: list[dict[str, Any]], corpus: Path, sample: int, seed: int) -> None:
-    got = {"title": 0, "time": 0, "source": 0, "body": 0}
+def _holdout(split: str, pages: list[dict[str, Any]], corpus: Path, sample: int, seed: int) -> None:
+    got = {"title": 0, "time": 0, "source": 0, "author": 0, "body": 0}
     extracted = []
     for entry in pages:
         raw = (corpus / "pages" / entry["file"]).read_bytes()
@@ -240,11 +248,13 @@ def _holdout(pages: list[dict[str, Any]], corpus: Path, sample: int, seed: int) 
         got["title"] += bool(art.title)
         got["time"] += art.publish_time is not None
         got["source"] += bool(art.source)
+        got["author"] += bool(art.author)
         got["body"] += len(art.body) >= 200
     n = len(pages)
     print(
-        f"\nHoldout pages: {n} (no truth): title {got['title']}/{n}, time {got['time']}/{n}, "
-        f"source {got['source']}/{n}, body >= 200 chars {got['body']}/{n}"
+        f"\n{split.capitalize()} pages: {n} (no truth): title {got['title']}/{n}, "
+        f"time {got['time']}/{n}, source {got['source']}/{n}, author {got['author']}/{n}, "
+        f"body >= 200 chars {got['body']}/{n}"
     )
     if sample:
         rng = random.Random(seed)

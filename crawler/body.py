@@ -79,6 +79,8 @@ _INFO_LABEL_RE = re.compile(
     r"(?:来源|发布时间|发表时间|发布日期|时间|日期|作者|记者|编辑|浏览|点击|阅读|字号)\s*[:：]"
 )
 _DATE_RE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
+# A line that is only a credit is dropped when it is among the first lines of the body.
+_HEAD_CREDIT_LINES = 8
 _SENTENCE_END_RE = re.compile(r"[。！？!?…”」』]")
 
 
@@ -344,6 +346,9 @@ def clean_paragraphs(
                 bylines.append(ln.text)
             continue
         text = ln.text
+        if i < _HEAD_CREDIT_LINES and i < len(kept) - 2 and byline_names(text, source):
+            bylines.append(text)  # a credit line among the first lines ("《棱镜》作者 周纯")
+            continue
         if i <= max(head_end, cut) + 1:
             if is_info_line(text) and not _SENTENCE_END_RE.search(text):
                 continue

@@ -10,22 +10,48 @@ from __future__ import annotations
 
 import re
 
+from crawler.credits import credit_line_names, credit_names
+
 # Labels of the other fields on an information line; a value stops where one begins.
 _NEXT_LABEL = (
     r"(?:作者|记者|通讯员|责任编辑|责编|编辑|发布时间|发表时间|发布日期|时间|日期|浏览|点击|"
     r"阅读|字号|来源|打印|分享|访问量|浏览次数|阅读量|编审|审核|校对|摄影|供稿|稿源)"
 )
 _SOURCE_RE = re.compile(
-    r"(?<![\u4e00-\u9fff])(?:信息|文章|稿件|新闻|本文|内容|消息)?(?:来源于?|来自|稿源|出处)"
-    r"\s*[:：]\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
+    r"(?<![\u4e00-\u9fff])(?:信息|文章|稿件|新闻|本文|内容|消息)?(?P<l>来源(?:于|单位)?|来自|稿源|出处)"
+    r"\s*(?:[:：]|(?<=源)\s*[|丨｜])\s*(?:[\[【]\s*)?(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；]{1,60})"
 )
+# "来自：呼和浩特市" is where the poster was, not a source.
+_PLACE_RE = re.compile(r"^[\u4e00-\u9fff]{2,8}(?:省|市|州|盟|县|区|自治区|特别行政区)$")
+# Not a source: the poster's IP location ("来自内蒙古自治区", "IP属地：北京"), or a weekday.
+_GEO_LABEL_RE = re.compile(
+    r"^(?:来自|发布于|发自|IP\s*属地\s*[:：]?|属地\s*[:：]?)"
+    r"|^(?:中国)?(?:北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|"
+    r"河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|"
+    r"澳门)(?:省|市|(?:壮族|回族|维吾尔)?自治区|特别行政区)?$"
+    r"|^(?:星期|礼拜|周)[一二三四五六日天]$",
+    re.I,
+)
+# "作者：张三" after a space, a bracket or a separator; the strong labels also glued to the
+# value before them ("来源：证券时报网作者：李在山").
 _AUTHOR_RE = re.compile(
-    r"(?:^|(?<=[\s(（\[【|丨/｜]))(?:作者|撰稿|撰文|记者|通讯员|文)\s*[:：/]\s*"
-    r"(?P<v>[^|丨｜/（）()【】\[\]，,。;；:：]{1,40})"
+    r"(?:(?:^|(?<=[\s(（\[【|丨/｜]))(?:作者|撰稿|撰文|执笔人?|记者|通讯员|文)\s*[:：/]"
+    r"|(?:作者|撰稿|撰文|执笔人?|记者|通讯员)\s*[:：])\s*"
+    r"(?P<v>[^|丨｜/（）()【】\[\]。;；:：]{1,60})"
+)
+# Where an author's value ends: the next field that is not another credit.
+_AUTHOR_END_RE = re.compile(
+    r"\s*(?:责任编辑|责编|编辑|来源|稿源|发布|发表|时间|日期|浏览|点击|阅读|字号|打印|分享|审核|校对|"
+    r"编审|摄影|供稿)|(?:19|20)\d{2}\s*[-/.年]"
 )
 _EDITOR_RE = re.compile(
     r"(?:责任编辑|责编|编辑)\s*[:：]?\s*(?P<v>[^\s|丨｜/（）()【】\[\]，,。;；:：]{1,20})"
 )
+# Author fields that name nobody.
+_NO_AUTHOR = frozenset(
+    {"本站", "本网", "本台", "本刊", "编辑部", "佚名", "未知", "匿名", "管理员", "系统管理员",
+     "网站管理员", "admin", "administrator", "null", "none"}
+)  # fmt: skip
 _GLUED_LABEL_RE = re.compile(_NEXT_LABEL + r"\s*[:：]")
 _DATE_START_RE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]")
 # Link texts glued to the value on the line ("来源：求是网参与互动")
@@ -50,20 +76,37 @@ def find_source(line: str) -> str | None:
     if not m:
         return None
     value = _cut(m["v"])
-    return value or None
+    if not value or is_geo_label(value) or (m["l"] == "来自" and _PLACE_RE.match(value)):
+        return None
+    return value
+
+
+def is_geo_label(value: str) -> bool:
+    """True for a place shown where a source could be: an IP-location label ("来自内蒙古自治区",
+    "IP属地：北京"), a bare province, or a weekday ("星期一")."""
+    return bool(_GEO_LABEL_RE.search(value.strip()))
 
 
 def find_author(line: str) -> str | None:
-    """The author named on ``line`` ("作者：张三 李四" → "张三 李四"), or ``None``."""
+    """The author named on ``line``, names only ("作者：张三 李四" → "张三 李四"), or ``None``.
+
+    Roles and titles go ("记者：本报记者 王五 通讯员 李四" → "王五 李四"); a value that is
+    not names (an organisation: "作者：某党支部") is returned as written when it is short.
+    """
     m = _AUTHOR_RE.search(line)
     if not m:
         return None
     value = m["v"]
-    nm = re.search(r"\s{2,}|\s" + _NEXT_LABEL, value)
-    if nm:
-        value = value[: nm.start()]
-    value = _cut(value)
-    if not value or len(value) > 30:
+    em = _AUTHOR_END_RE.search(value)
+    if em:
+        value = value[: em.start()]
+    value = _UI_TAIL_RE.sub("", value).strip(_TRAIL_PUNCT)
+    if not value:
+        return None
+    names = credit_names(value, strict=False)
+    if names:
+        return names
+    if value.lower() in _NO_AUTHOR or len(value) > 30 or re.search(r"[，,。！？、\s]", value):
         return None
     return value
 
@@ -77,36 +120,10 @@ def find_editor(line: str) -> str | None:
     return value or None
 
 
-_NAMES = r"[\u4e00-\u9fff·]{2,4}(?:[\s、]+(?:通讯员\s*)?[\u4e00-\u9fff·]{2,4}){0,5}"
-# "本报记者 王五", "□ 本报记者 葛灵丹", "顶端新闻·河南商报记者马俊峰/文", "文/张三", "作者：李四"
-_REPORTER_LINE_RE = re.compile(
-    r"^[□■◇◆●]?\s*[\u4e00-\u9fff·\s]{0,16}?"
-    r"(?:记者|通讯员|作者|撰文|编译|文(?=\s*[/|丨:：]))\s*[:：/|丨]?\s*"
-    rf"(?P<names>{_NAMES})"
-    r"(?:\s*/?\s*(?:文|摄|文/图|图|报道|整理))?(?:\s*[\u4e00-\u9fff]{0,6}供图)?$"
-)
-_SOURCE_NAMES_RE = re.compile(rf"^(?:记者\s*)?(?P<names>{_NAMES})$")
-# Words that follow 记者 in headings, not names ("记者手记", "记者调查")
-_NOT_NAMES = frozenset(
-    {"手记", "来信", "调查", "观察", "追踪", "走访", "视角", "观点", "节日", "之家"}
-)
-_BYLINE_NOT_RE = re.compile(r"[。！？!?…，,；;:：“”]")
-
-
 def byline_names(line: str, source: str | None = None) -> str | None:
     """The author name(s) when ``line`` is a byline and nothing else, else ``None``.
 
     "本报记者 王五" → "王五"; "中央纪委国家监委网站 张三" (after the page's ``source``) →
-    "张三"; "文/李四 摄" → "李四".
+    "张三"; "文/李四 摄" → "李四" (see :func:`crawler.credits.credit_line_names`).
     """
-    text = line.strip(" 　（）()[]【】")
-    if len(text) > 40 or not text:
-        return None
-    m = _REPORTER_LINE_RE.match(text)
-    if m and not _BYLINE_NOT_RE.search(m["names"]) and m["names"] not in _NOT_NAMES:
-        return m["names"].strip()
-    if source and text.startswith(source) and len(text) - len(source) <= 20:
-        m = _SOURCE_NAMES_RE.match(text[len(source) :].strip())
-        if m:
-            return m["names"].strip()
-    return None
+    return credit_line_names(line, source)

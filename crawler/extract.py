@@ -28,8 +28,15 @@ from datetime import datetime
 
 from lxml.html import Element, HtmlElement
 
-from crawler.body import Line, body_lines, clean_paragraphs, find_body_container
-from crawler.byline import byline_names, find_author, find_editor, find_source
+from crawler.body import (
+    Line,
+    body_lines,
+    clean_paragraphs,
+    find_body_container,
+    furniture_strength,
+)
+from crawler.byline import byline_names, find_author, find_editor, find_source, is_geo_label
+from crawler.credits import body_credit, credit_names, info_line_names
 from crawler.decode import decode_html
 from crawler.dom import collapse_ws, parse_html, positioned_lines, visible_text
 from crawler.heading import Headline, find_headline, neighbour_titles, squash
@@ -39,6 +46,7 @@ from crawler.infoline import (
     info_window,
     labeled_time_after_body,
     source_after_body,
+    source_before_time,
     source_from_lines,
     times_near_title,
 )
@@ -70,8 +78,18 @@ _AUTHOR_LABEL_RE = re.compile(r"^\s*(?:作者|记者|撰稿|撰文|文)\s*[:：/
 # class/id of an element holding the source: "source", "laiyuan", "ly", or the publishing
 # account on platform pages ("media-name")
 _SOURCE_CLASS_RE = re.compile(
-    r"source|laiyuan|(?:^|[\s_-])ly(?:$|[\s_-])|origin|media[-_]?name", re.I
+    r"source|laiyuan|(?:^|[\s_-])ly(?:$|[\s_-])|origin(?!al)|media[-_]?name", re.I
 )
+# An unlabelled source with sentence punctuation is a sentence or a headline, not a name.
+_SENTENCE_RE = re.compile(r"[，。！？；,!?;“”]")
+# A class-named source element's text that is another field ("（责任编辑：某某）").
+_OTHER_FIELD_RE = re.compile(r"责任编辑|责编|编辑\s*[:：]|作者\s*[:：]|记者|通讯员")
+# class/id of an element holding the author's names ("author", "zuozhe"; huanqiu.com marks
+# its own writers' names "original")
+_AUTHOR_CLASS_RE = re.compile(
+    r"author|zuozhe|writer|byline|reporter|(?:^|\s)original(?:$|\s)", re.I
+)
+_META_AUTHOR_KEYS = ("author", "article:author", "byline", "dc.creator")
 _META_TITLE_KEYS = ("articletitle", "og:title", "title", "twitter:title", "headline")
 
 
@@ -164,19 +182,26 @@ def extract_article(
 
     source = _field_text(page, configured, family, "source", _source_from_text)
     if source is None:
-        source = source_from_lines(info) or _source_by_class(page, span)
+        source = source_from_lines(info) or _source_by_class(page, span) or source_before_time(info)
     if source is None:
         source = source_after_body(info)
     author = _field_text(page, configured, family, "author", _author_from_text)
     if author is None:
-        author = _first(find_author(line) for line in info.near) or headline.byline
+        author = (
+            _first(find_author(line) for line in info.near)
+            or _author_by_class(page, span)
+            or _first(info_line_names(line) for line in info.under_title[1:])
+            or _headline_byline(headline.byline)
+        )
 
     publish_time = _publish_time(page, configured, family, info)
 
     body_text_lines: list[Line] = body_lines(container) if container is not None else []
     paragraphs, bylines = clean_paragraphs(body_text_lines, headline.title, source)
     if author is None:
-        author = _author_from_bylines(bylines, source)
+        author = _author_from_bylines(bylines, source) or body_credit(
+            [ln.text for ln in body_text_lines], paragraphs, source
+        )
     if source is None:
         source = _first(
             find_source(ln.text) for ln in body_text_lines[-3:] if len(ln.text) <= 120
@@ -184,6 +209,8 @@ def extract_article(
     editor = _first(find_editor(line) for line in info.tail) or _first(
         find_editor(ln.text) for ln in body_text_lines[-4:] if len(ln.text) <= 40
     )
+    if author is None:
+        author = _meta_author(page, editor, source)
 
     title = clean_optional(headline.title)
     body_text = clean_text("\n".join(paragraphs))
@@ -273,8 +300,14 @@ def _source_from_text(text: str) -> str | None:
     found = find_source(text)
     if found:
         return found
-    value = _SOURCE_LABEL_RE.sub("", text).strip()
-    return value if value and len(value) <= 60 and not find_times(value) else None
+    if _OTHER_FIELD_RE.search(text):
+        return None
+    value = _SOURCE_LABEL_RE.sub("", text).strip().strip("[]【】 ")
+    if not value or len(value) > 30 or _SENTENCE_RE.search(value):
+        return None  # a sentence or a headline, not a name
+    if find_times(value) or is_geo_label(value):
+        return None
+    return value
 
 
 def _author_from_text(text: str) -> str | None:
@@ -349,12 +382,78 @@ def _source_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
     for el in scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li"):
         ci = f"{el.get('class') or ''} {el.get('id') or ''}"
         if ci.strip() and _SOURCE_CLASS_RE.search(ci):
+            pos = page.order.get(el, -1)
+            after_body = span is not None and pos > span[1]
+            if span is not None and span[0] <= pos <= span[1]:
+                continue
             text = visible_text(el)
-            if text and len(text) <= 60:
-                value = _source_from_text(text)
-                pos = page.order.get(el, -1)
-                if value and (span is None or pos < span[0] or pos > span[1]):
+            if not text or len(text) > 60 or _in_page_furniture(el):
+                continue
+            # after the body, only a labelled source: an unlabelled text there is as likely
+            # a related article's
+            labelled_only = after_body or _in_list_item(el)
+            value = find_source(text) if labelled_only else _source_from_text(text)
+            if value:
+                return value
+    return None
+
+
+def _in_list_item(el: HtmlElement) -> bool:
+    """True for an element in a list item (a list of other articles, most of the time)."""
+    for depth, anc in enumerate(el.iterancestors()):
+        if anc.tag == "li":
+            return True
+        if depth >= 3:
+            break
+    return el.tag == "li"
+
+
+def _in_page_furniture(el: HtmlElement) -> bool:
+    """True inside navigation, related-content lists and the like (by tag or class/id)."""
+    for anc in el.iterancestors():
+        tag = anc.tag if isinstance(anc.tag, str) else ""
+        if tag in ("nav", "footer", "aside", "body"):
+            return tag != "body"
+        if furniture_strength(anc) == 2:
+            return True
+    return False
+
+
+def _author_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
+    """Names in an element before the body whose class/id names the author (.author)."""
+    body_el = page.root.find("body")
+    scope = body_el if body_el is not None else page.root
+    for el in scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li", "address"):
+        pos = page.order.get(el, -1)
+        if span is not None and pos >= span[0]:
+            break
+        ci = f"{el.get('class') or ''} {el.get('id') or ''}"
+        if ci.strip() and _AUTHOR_CLASS_RE.search(ci):
+            text = visible_text(el)
+            if text and len(text) <= 40:
+                value = find_author(text) or credit_names(text)
+                if value:
                     return value
+    return None
+
+
+def _headline_byline(line: str | None) -> str | None:
+    if not line:
+        return None
+    return find_author(line) or credit_names(line) or line
+
+
+def _meta_author(page: _Page, editor: str | None, source: str | None) -> str | None:
+    """Names in the author meta tag, unless they are the editor's or the site's."""
+    for key in _META_AUTHOR_KEYS:
+        value = page.meta.get(key)
+        names = credit_names(value) if value else None
+        if not names:
+            continue
+        known = f"{editor or ''} {source or ''} {page.doc_title}"
+        if any(name in known for name in names.split()):
+            continue
+        return names
     return None
 
 

@@ -11,6 +11,7 @@ heading-like and not the body are the pretitle (before) and subtitle (after).
 from __future__ import annotations
 
 import bisect
+import copy
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -39,6 +40,18 @@ _NOT_TITLE_RE = re.compile(
     r"|^(?:\d{3}\s*)?(?:NotFound|Forbidden|nginx|BadGateway|ServerError)|页面不存在|已被?删除",
     re.I,
 )
+
+# A "listen to this article" widget inside the headline element: its controls by tag or
+# class/id, and the texts it shows ("播报文章", "语音播报文章", "00:00 / 03:12").
+_WIDGET_TAGS = frozenset({"audio", "button", "video", "svg", "canvas"})
+_WIDGET_CLASS_RE = re.compile(
+    r"audio|voice|speech|tts|listen|bobao|broadcast|player|read-?aloud|langdu|yuyin", re.I
+)
+_WIDGET_TEXT_RE = re.compile(
+    r"(?:\s*(?:(?:语音)?播报(?:这篇|本篇)?(?:文章|本文|全文)|语音播报|(?:朗读|收听|听)(?:全文|本文|文章)|"
+    r"\d{1,2}:\d{2}(?:\s*/\s*\d{1,2}:\d{2})?))+\s*$"
+)
+_WIDGET_WORD_RE = re.compile(r"播报|朗读|收听|听全文|听本文|听文章")
 
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _TAG_WEIGHT = {"h1": 3.0, "h2": 2.2, "h3": 1.4, "h4": 0.8, "h5": 0.4, "h6": 0.3}
@@ -103,6 +116,30 @@ def _candidates(root: HtmlElement) -> list[HtmlElement]:
         seen.add(el)
         out.append(el)
     return out
+
+
+def _is_widget(el: HtmlElement) -> bool:
+    if tag_of(el) in _WIDGET_TAGS:
+        return True
+    ci = class_id(el)
+    return bool(ci and _WIDGET_CLASS_RE.search(ci))
+
+
+def _heading_lines(el: HtmlElement) -> list[str]:
+    """The element's text lines without an audio widget's controls and labels."""
+    widgets = [d for d in el.iterdescendants() if isinstance(d.tag, str) and _is_widget(d)]
+    if widgets:
+        el = copy.deepcopy(el)
+        for d in [d for d in el.iterdescendants() if isinstance(d.tag, str) and _is_widget(d)]:
+            if d.getparent() is not None:
+                d.drop_tree()  # keeps the text after it
+    lines = []
+    for line in text_lines(el):
+        if _WIDGET_WORD_RE.search(line):
+            line = _WIDGET_TEXT_RE.sub("", line).strip()
+        if line and not _WIDGET_TEXT_RE.fullmatch(line):
+            lines.append(line)
+    return lines
 
 
 def _hidden_or_in_hidden(el: HtmlElement) -> bool:
@@ -174,7 +211,7 @@ def find_headline(
 
     best: tuple[float, HtmlElement | None, int, str, str | None] | None = None
     for el in _candidates(root):
-        kept = [ln for ln in text_lines(el) if not _INFO_LINE_RE.search(ln)]
+        kept = [ln for ln in _heading_lines(el) if not _INFO_LINE_RE.search(ln)]
         byline = None
         if len(kept) >= 2 and _NAME_LINE_RE.match(kept[-1]):
             byline = kept.pop()  # "标题 / 王诗雨": the author under the headline

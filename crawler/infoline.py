@@ -13,18 +13,32 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from crawler.byline import find_source
+from crawler.byline import find_source, is_geo_label
 from crawler.dom import is_body_sentence
 from crawler.pubtime import FoundTime, find_times, labeled_time
 
 _LINES_BEFORE_TITLE = 3
 _LINES_AFTER_TITLE = 8
 _LINES_AFTER_BODY = 8
+# An unlabelled "date name" source is the information line: one of the lines just under the
+# headline, not a dated item further down (a related article's title).
+_UNLABELED_SOURCE_LINES = 3
 _SENTENCE_PUNCT_RE = re.compile(r"[，。！？；]")
-# "2019-05-17 · 苏皖城市报道", "2024-05-13 06:15 经济日报": a name right after the time
+# "2019-05-17 · 苏皖城市报道", "2024-05-13 06:15 经济日报": a name right after the time, or
+# run together with it ("2020-03-04 04:29:44 39健康网")
 _UNLABELED_SOURCE_RE = re.compile(
     r"^(?:(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?)"
-    r"\s*[·|丨｜/\s]\s*(?P<v>[^\s\d·|丨｜/:：，。]{2,20})$"
+    r"\s*[·|丨｜/]?\s*(?P<v>\d{0,4}[^\s\d·|丨｜/:：，。][^\s·|丨｜/:：，。]{1,19})$"
+)
+# "人民日报 2024年05月13日", "新华网 | 2024-05-13 10:06": the name before the time
+_SOURCE_THEN_TIME_RE = re.compile(
+    r"^(?P<v>[^\s\d·|丨｜/:：，。][^\s·|丨｜/:：，。]{1,19})(?:\s+|\s*[·|丨｜/]\s*)"
+    r"(?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+# Words of a label or a page's furniture, not of a source's name.
+_NOT_SOURCE_RE = re.compile(
+    r"时间|日期|发布|更新|浏览|点击|阅读|星期|周[一二三四五六日天]|首页|播报|朗读|收听|分享|打印|字号|"
+    r"收藏|评论"
 )
 
 
@@ -37,6 +51,7 @@ class InfoLines:
 
     near: list[str]
     tail: list[str]
+    under_title: tuple[str, ...] = ()  # the headline's line and the few lines under it
 
 
 def body_first_position(lines: list[tuple[int, str]], start: int, end: int) -> int:
@@ -55,6 +70,7 @@ def info_window(
 ) -> InfoLines:
     """The lines around the headline (stopping where the body starts) and after the body."""
     near: list[str] = []
+    under: list[str] = []
     body_first = body_span[0] if body_span is not None else None
     if title_pos is not None and title_pos >= 0:
         idx = bisect.bisect_left(lines, title_pos, key=lambda ln: ln[0])
@@ -63,14 +79,16 @@ def info_window(
             if body_first is not None and pos >= body_first and pos > title_pos:
                 break
             near.append(text)
+        under = near[idx - lo : idx - lo + 1 + _UNLABELED_SOURCE_LINES]
     elif body_first is not None:
         idx = bisect.bisect_left(lines, body_first, key=lambda ln: ln[0])
         near = [t for _, t in lines[max(0, idx - _LINES_AFTER_TITLE) : idx]]
+        under = near[-_UNLABELED_SOURCE_LINES:]
     tail: list[str] = []
     if body_span is not None:
         idx = bisect.bisect_right(lines, body_span[1], key=lambda ln: ln[0])
         tail = [t for _, t in lines[idx : idx + _LINES_AFTER_BODY]]
-    return InfoLines(near=near, tail=tail)
+    return InfoLines(near=near, tail=tail, under_title=tuple(under))
 
 
 def _joined_labels(lines: list[str]) -> list[str]:
@@ -118,9 +136,18 @@ def source_from_lines(info: InfoLines) -> str | None:
         found = find_source(line)
         if found:
             return found
-    for line in info.near:
+    for line in info.under_title:
         m = _UNLABELED_SOURCE_RE.match(line)
-        if m:
+        if m and not is_geo_label(m["v"]) and not _NOT_SOURCE_RE.search(m["v"]):
+            return m["v"]
+    return None
+
+
+def source_before_time(info: InfoLines) -> str | None:
+    """An unlabelled name just before the time under the headline ("人民日报 2024年05月13日")."""
+    for line in info.under_title:
+        m = _SOURCE_THEN_TIME_RE.match(line)
+        if m and not is_geo_label(m["v"]) and not _NOT_SOURCE_RE.search(m["v"]):
             return m["v"]
     return None
 
