@@ -31,6 +31,7 @@ from scheduler.output import (
     articles_table,
     beijing,
     iso,
+    published,
     table,
 )
 from storage import migrate, repository
@@ -211,6 +212,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
                 "url": c.url,
                 "title": c.title,
                 "publish_time": iso(c.publish_time, zone=BEIJING),
+                "publish_time_precision": c.publish_time_precision,
             }
             for c in copies
         ]
@@ -220,7 +222,8 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         if copies:  # "also published by", after the header lines, before the body
             head, sep, body = text.partition("\n\n")
             also = "".join(
-                f"{'also in:':<12}{c.site} {beijing(c.publish_time)} {c.url} (id {c.id})\n"
+                f"{'also in:':<12}{c.site} {published(c.publish_time, c.publish_time_precision)} "
+                f"{c.url} (id {c.id})\n"
                 for c in copies
             )
             text = f"{head}\n{also.rstrip()}{sep}{body}"
@@ -414,6 +417,7 @@ def extract_one(given: str, url: str | None, site: Site | None, config: Config) 
         "url": article.url,
         "title": article.title,
         "publish_time": iso(article.publish_time),
+        "publish_time_precision": article.publish_time_precision,
         "source": article.source,
         "author": article.author,
         "editor": article.editor,
