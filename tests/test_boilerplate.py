@@ -166,3 +166,17 @@ def test_a_multi_line_headline_block_is_dropped() -> None:
 )
 def test_edge_kind(line: str, kind: str | None) -> None:
     assert edge_kind(line) == kind
+
+
+def test_a_second_bold_line_after_a_br_that_differs_slightly_is_dropped() -> None:
+    # the headline block in one paragraph: a kicker, <br>, the headline with a word changed
+    inner = (
+        "<p><strong>节前纪律提醒</strong><br/><strong>严查节假日期间“四风”问题</strong></p>"
+        + _paras()
+    )
+    assert _body(inner, title="严查节日期间“四风”问题") == _PARAS
+
+
+def test_a_bold_first_paragraph_unlike_the_headline_is_kept() -> None:
+    inner = "<p><strong>纪律规矩面前没有例外</strong></p>" + _paras()
+    assert _body(inner) == ["纪律规矩面前没有例外", *_PARAS]
