@@ -453,6 +453,11 @@ def extract_text(record: dict[str, Any]) -> str:
             "error",
         )
     ]
+    if record.get("publish_time_precision"):  # how much of the time the page showed
+        head = [
+            (k, f"{v} ({record['publish_time_precision']})" if k == "publish_time" else v)
+            for k, v in head
+        ]
     lines = [f"{k + ':':<14}{v}" for k, v in head if v]
     lines += [f"{'links:':<14}{len(record['links'])}"]
     lines += [f"{'warning:':<14}{w}" for w in record["warnings"]]

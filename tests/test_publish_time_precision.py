@@ -121,8 +121,9 @@ def test_extract_json_carries_the_precision(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (row,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert row["publish_time_precision"] == "url"
-    text_out = run_cli("extract", str(bare), "--format", "text", cwd=tmp_path)
-    assert "publish_time" not in text_out.stdout  # no date on the page, none in its path
+    text_out = run_cli("extract", str(bare), str(day), "--format", "text", cwd=tmp_path)
+    assert "publish_time: 2024-06-30T00:00:00+08:00 (day)\n" in text_out.stdout
+    assert text_out.stdout.count("publish_time:") == 1  # no date on the bare page, nor in its path
 
 
 def _new(site_id: int, n: int, when: datetime | None, precision: str | None) -> NewArticle:
