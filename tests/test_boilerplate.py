@@ -158,6 +158,7 @@ def test_a_multi_line_headline_block_is_dropped() -> None:
         ("转载请注明出处", "copyright"),
         ("下一篇：某县开展节前廉政提醒", "teaser"),
         ("阅读原文", "teaser"),
+        ("返回搜狐，查看更多", "teaser"),
         ("—— END ——", "teaser"),
         (_PARA_1, None),
         ("来源于群众的意见建议，我们认真梳理，逐条研究。", None),
