@@ -52,9 +52,17 @@ Extractor = Callable[[str, bytes, str], Prediction]
 
 def _govwatch(text: str, raw: bytes, url: str) -> Prediction:
     art = extract_article(raw, url)
+    when = art.publish_time
     return {
         "title": art.title,
-        "publish_time": art.publish_time.isoformat() if art.publish_time else None,
+        # a time of day the page did not show is not predicted (the date alone is)
+        "publish_time": (
+            None
+            if when is None
+            else when.date().isoformat()
+            if art.publish_time_precision in ("day", "url")
+            else when.isoformat()
+        ),
         "source": art.source,
         "author": art.author,
         "body": art.body,
@@ -240,6 +248,7 @@ def main() -> int:
 
 def _holdout(split: str, pages: list[dict[str, Any]], corpus: Path, sample: int, seed: int) -> None:
     got = {"title": 0, "time": 0, "source": 0, "author": 0, "body": 0}
+    precision: dict[str, int] = {}
     extracted = []
     for entry in pages:
         raw = (corpus / "pages" / entry["file"]).read_bytes()
@@ -247,20 +256,25 @@ def _holdout(split: str, pages: list[dict[str, Any]], corpus: Path, sample: int,
         extracted.append((entry["file"], art))
         got["title"] += bool(art.title)
         got["time"] += art.publish_time is not None
+        if art.publish_time_precision:
+            precision[art.publish_time_precision] = precision.get(art.publish_time_precision, 0) + 1
         got["source"] += bool(art.source)
         got["author"] += bool(art.author)
         got["body"] += len(art.body) >= 200
     n = len(pages)
     print(
         f"\n{split.capitalize()} pages: {n} (no truth): title {got['title']}/{n}, "
-        f"time {got['time']}/{n}, source {got['source']}/{n}, author {got['author']}/{n}, "
+        f"time {got['time']}/{n} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(precision.items()))}), "
+        f"source {got['source']}/{n}, author {got['author']}/{n}, "
         f"body >= 200 chars {got['body']}/{n}"
     )
     if sample:
         rng = random.Random(seed)
         for file, art in rng.sample(extracted, min(sample, len(extracted))):
             body = art.body.replace("\n", " / ")
-            print(f"\n== {file}\n title: {art.title}\n time: {art.publish_time}")
+            when = f"{art.publish_time} ({art.publish_time_precision})"
+            print(f"\n== {file}\n title: {art.title}\n time: {when}")
             print(f" source: {art.source} author: {art.author}")
             print(f" body[{len(art.body)}]: {body[:160]} … {body[-120:]}")
 

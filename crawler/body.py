@@ -18,10 +18,13 @@ Two steps, both plain lxml:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from lxml.html import HtmlElement
 
+from crawler.boilerplate import trim_edges
 from crawler.byline import byline_names
 from crawler.dom import BLOCK_TAGS, INVISIBLE_TAGS, collapse_ws, is_hidden, tag_of
 
@@ -82,6 +85,9 @@ _DATE_RE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}
 # A line that is only a credit is dropped when it is among the first lines of the body.
 _HEAD_CREDIT_LINES = 8
 _SENTENCE_END_RE = re.compile(r"[。！？!?…”」』]")
+_NON_WORD_RE = re.compile(r"[\W_]+")
+_HEADLINE_SIMILARITY = 0.8
+_HEADLINE_BLOCK_MAX = 4  # lines of a bold/centered headline block after the repeat
 
 
 @dataclass(slots=True)
@@ -331,13 +337,17 @@ def clean_paragraphs(
         head_end = len(kept)
     # A headline repeat within the first lines takes the lines above it (kicker) along.
     cut = 0
+    loose_title = _loose(title or "")
     for i, ln in enumerate(kept[: min(len(kept), 6)]):
-        sq = squash(ln.text)
-        repeat = sq_title and sq and (sq == sq_title or (len(sq) >= 4 and sq in sq_title))
-        if repeat and all(len(k.text) <= 80 for k in kept[:i]):
+        if _is_headline_repeat(ln, loose_title) and all(len(k.text) <= 80 for k in kept[:i]):
             cut = i + 1
-            # heading-like lines right after the repeat (subtitle, byline) go too
-            while cut < len(kept) and cut <= i + 2 and _is_display_line(kept[cut]):
+            # heading-like lines right after the repeat (subtitle, byline) go too, and the
+            # rest of a headline block set in bold or centered (引题、主题、副题)
+            while (
+                cut < len(kept)
+                and (cut <= i + 2 or (cut <= i + _HEADLINE_BLOCK_MAX and kept[cut].emphasis))
+                and _is_display_line(kept[cut])
+            ):
                 cut += 1
     out: list[str] = []
     for i, ln in enumerate(kept):
@@ -358,7 +368,18 @@ def clean_paragraphs(
             if sq_title and squash(text) == sq_title:
                 continue
         out.append(text)
-    # The tail: trailing editor lines, info lines, a closing byline.
+    # The tail: trailing editor lines, info lines, a closing byline, and boilerplate at
+    # both edges (:mod:`crawler.boilerplate`), until none is left.
+    while True:
+        before = (len(out), out[-1] if out else "")
+        _trim_tail(out, source, bylines)
+        out = trim_edges(out)
+        if (len(out), out[-1] if out else "") == before:
+            break
+    return _drop_repeated_block(out), bylines
+
+
+def _trim_tail(out: list[str], source: str | None, bylines: list[str]) -> None:
     while out:
         last = out[-1]
         if _FURNITURE_LINE_RE.match(last) or (is_info_line(last) and len(last) < 40):
@@ -368,7 +389,30 @@ def clean_paragraphs(
             bylines.append(out.pop())
         else:
             break
-    return _drop_repeated_block(out), bylines
+
+
+def _loose(text: str) -> str:
+    """Text for comparing headlines: NFKC, without whitespace, punctuation or symbols."""
+    return _NON_WORD_RE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def _is_headline_repeat(ln: Line, loose_title: str) -> bool:
+    """True when the line repeats the headline, maybe with other quotes or a column name
+    ("深度关注|"), a word more ("…座谈会强调") or, set in bold, a character or two changed."""
+    if not loose_title:
+        return False
+    loose = _loose(ln.text)
+    if not loose:
+        return False
+    if loose == loose_title or (len(loose) >= 4 and loose in loose_title):
+        return True
+    if len(loose_title) >= 6 and loose_title in loose and len(loose) <= len(loose_title) + 4:
+        return True
+    return (
+        ln.emphasis
+        and len(ln.text) <= 80
+        and SequenceMatcher(None, loose, loose_title).ratio() >= _HEADLINE_SIMILARITY
+    )
 
 
 def _is_real_paragraph(ln: Line, sq_title: str) -> bool:

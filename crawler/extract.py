@@ -54,6 +54,7 @@ from crawler.links import extract_links
 from crawler.pagekind import UNREADABLE_REASON, is_readable, judge_tree
 from crawler.pubtime import (
     FoundTime,
+    PublishTime,
     choose_publish_time,
     find_times,
     labeled_time,
@@ -221,7 +222,8 @@ def extract_article(
     return ExtractedArticle(
         url=url,
         title=title,
-        publish_time=publish_time,
+        publish_time=publish_time.value if publish_time else None,
+        publish_time_precision=publish_time.precision if publish_time else None,
         source=clean_optional(source),
         author=clean_optional(author),
         body=body_text,
@@ -476,7 +478,7 @@ def _time_from_text_str(text: str) -> str | None:
 
 def _publish_time(
     page: _Page, configured: Selectors | None, family: Selectors | None, info: InfoLines
-) -> datetime | None:
+) -> PublishTime | None:
     near: list[FoundTime] = []
     selected = _field_text(page, configured, family, "publish_time", _time_from_text_str)
     if selected:

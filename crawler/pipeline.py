@@ -61,6 +61,7 @@ class StoragePipeline:
                 fetched_url=a.url,
                 title=a.title or "",
                 publish_time=a.publish_time,
+                publish_time_precision=a.publish_time_precision,
                 source=a.source,
                 author=a.author,
                 body=a.body,

@@ -4,8 +4,9 @@ Every datetime returned is timezone-aware: Beijing time (+08:00) unless the text
 own offset (ISO strings in meta tags sometimes do).
 
 Formats understood: ``2024-06-30 10:06``, ``2024-06-30 10:06:33``, ``2024/6/30``,
-``2024.06.30``, ``2024年06月30日 10:06``, ``2024年6月30日10时06分``, ISO 8601 with ``T`` and
-an offset.  Dates in URLs: ``t20240630_123.html``, ``/2024-06/30/``, ``/20240630/``,
+``2024.06.30``, ``2024年06月30日 10:06``, ``2024年6月30日10时06分``, ``2024-06-30 下午3:05``
+(15:05, with 上午/下午/晚上 …), ISO 8601 with ``T`` and an offset.  Dates in URLs:
+``t20240630_123.html``, ``/2024-06/30/``, ``/20240630/``,
 ``/2024/0630/``, ``/2024-06-30/``.
 """
 
@@ -15,12 +16,15 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from storage.records import TimePrecision
+
 BEIJING = timezone(timedelta(hours=8))
 
 _DATETIME_RE = re.compile(
     r"(?<![\d.])(?P<y>(?:19|20)\d{2})\s*(?P<s1>[-/.]|年)\s*(?P<m>\d{1,2})\s*(?:[-/.]|月)\s*"
     r"(?P<d>\d{1,2})(?!\d)\s*(?:日|号)?"
-    r"(?:\s*(?:T|,|，)?\s*(?:(?:上午|下午|晚上|早上)\s*)?(?P<H>\d{1,2})\s*(?:[:：]|时|点)\s*"
+    r"(?:\s*(?:T|,|，)?\s*(?:(?P<half>上午|下午|中午|晚上|早上|凌晨|傍晚)\s*)?"
+    r"(?P<H>\d{1,2})\s*(?:[:：]|时|点)\s*"
     r"(?P<M>\d{1,2})(?:\s*(?:[:：]|分)\s*(?P<S>\d{1,2}))?(?:\.\d+)?"
     r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?"
 )
@@ -35,6 +39,7 @@ _LABEL_RE = re.compile(
     r"|(?P<r1>(?<![\u4e00-\u9fff])(?:时间|日期)|\b(?:time|date)\b)",
     re.I,
 )
+_MORNING = frozenset({"上午", "早上", "凌晨"})
 _LABEL_TAIL_RE = re.compile(r"\s*[:：]?\s*")
 _URL_DATE_RES = (
     re.compile(r"[/_]t?(?P<y>20\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)_\d+"),
@@ -83,7 +88,7 @@ class FoundTime:
 def _build(m: re.Match[str]) -> FoundTime | None:
     try:
         year, month, day = int(m["y"]), int(m["m"]), int(m["d"])
-        hour = int(m["H"]) if m["H"] is not None else 0
+        hour = _hour_of_day(int(m["H"]), m["half"]) if m["H"] is not None else 0
         minute = int(m["M"]) if m["M"] is not None else 0
         second = int(m["S"]) if m["S"] is not None else 0
         tz = BEIJING
@@ -95,6 +100,18 @@ def _build(m: re.Match[str]) -> FoundTime | None:
     if value.year < 1990 or value > datetime.now(BEIJING) + timedelta(days=2):
         return None
     return FoundTime(value=value, has_clock=m["H"] is not None, start=m.start())
+
+
+def _hour_of_day(hour: int, half: str | None) -> int:
+    """The 24-hour clock hour of ``hour`` said with 上午/下午 …: 下午3:05 is 15:05,
+    上午12:30 is 00:30, 下午12:30 is 12:30, 晚上10点 is 22:00; a 24-hour hour is kept."""
+    if half is None or hour > 12:
+        return hour
+    if half in _MORNING:
+        return 0 if hour == 12 else hour
+    if half == "中午":
+        return hour + 12 if hour < 11 else hour  # 中午1点 is 13:00, 中午12点 is 12:00
+    return hour if hour == 12 else hour + 12
 
 
 def _parse_offset(text: str) -> timezone:
@@ -172,17 +189,33 @@ def to_beijing(value: datetime) -> datetime:
     return value.astimezone(BEIJING)
 
 
+@dataclass(frozen=True, slots=True)
+class PublishTime:
+    """The chosen publish time and how precisely it is known: ``minute`` when the page shows
+    the time of day, ``day`` when it shows the date only, ``url`` when the date was only read
+    from the URL.  For ``day`` and ``url`` the value is midnight, Beijing time: a time of
+    day nobody stated, never to be shown."""
+
+    value: datetime
+    precision: TimePrecision
+
+
+def _found(ft: FoundTime) -> PublishTime:
+    return PublishTime(to_beijing(ft.value), "minute" if ft.has_clock else "day")
+
+
 def choose_publish_time(
     near_title: list[FoundTime],
     labeled_elsewhere: FoundTime | None,
     in_url: date | None,
     in_meta: FoundTime | None,
-) -> datetime | None:
+) -> PublishTime | None:
     """Choose the publish time from the evidence, most trusted first.
 
     ``near_title`` are the times on the lines around the headline (labeled ones first);
     a visible time whose date disagrees with the URL's date by more than a day loses to one
-    that agrees; the meta tags fill in only when nothing visible agrees.
+    that agrees; the meta tags fill in only when nothing visible agrees; the URL's date alone
+    comes last, marked as such.
     """
     candidates = [ft for ft in near_title]
     if labeled_elsewhere is not None:
@@ -191,13 +224,14 @@ def choose_publish_time(
     if in_url is not None:
         agreeing = [ft for ft in candidates if abs((ft.value.date() - in_url).days) <= 1]
         if agreeing:
-            return to_beijing(agreeing[0].value)
+            return _found(agreeing[0])
         if in_meta is not None and in_meta.value.date() == in_url:
-            return to_beijing(in_meta.value)
+            return _found(in_meta)
         if not candidates:
-            return datetime(in_url.year, in_url.month, in_url.day, tzinfo=BEIJING)
+            midnight = datetime(in_url.year, in_url.month, in_url.day, tzinfo=BEIJING)
+            return PublishTime(midnight, "url")
     if candidates:
-        return to_beijing(candidates[0].value)
+        return _found(candidates[0])
     if in_meta is not None:
-        return to_beijing(in_meta.value)
+        return _found(in_meta)
     return None

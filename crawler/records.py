@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from storage.records import TimePrecision
+
 LinkKind = Literal["a", "img", "iframe", "script", "link", "embed", "attachment"]
 PageKind = Literal["article", "challenge", "error"]  # see crawler.pagekind
 
@@ -61,6 +63,9 @@ class ExtractedArticle:
     source: str | None
     author: str | None
     body: str
+    # minute: the page shows the time of day; day: the date only (the time is midnight,
+    # not to be shown); url: no date shown, the URL's date was used; None with no time
+    publish_time_precision: TimePrecision | None = None
     subtitle: str | None = None  # 副标题, shown under the title
     pretitle: str | None = None  # 引题, shown above the title
     editor: str | None = None  # 责任编辑

@@ -134,6 +134,7 @@ def _articles(
                 title=a.title,
                 url=a.url,
                 publish_time=a.publish_time,
+                publish_time_precision=a.publish_time_precision,
                 first_seen=a.first_seen,
                 source=a.source,
                 excerpt=excerpt(a.body_start, subscription.excerpt_chars),

@@ -57,6 +57,8 @@ class DigestArticle:
     excerpt: str
     also_published_by: tuple[Copy, ...] = ()
     republished_from: Copy | None = None  # the earlier copy, when it is not in this digest
+    # minute | day | url (see storage.records.TimePrecision); None: not recorded
+    publish_time_precision: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,7 @@ class DigestArticle:
             "title": self.title,
             "url": self.url,
             "publish_time": _iso(self.publish_time, BEIJING),
+            "publish_time_precision": self.publish_time_precision,
             "first_seen": _iso(self.first_seen),
             "source": self.source,
             "excerpt": self.excerpt,
@@ -86,6 +89,7 @@ class DigestArticle:
             title=d["title"],
             url=d["url"],
             publish_time=_time(d["publish_time"]),
+            publish_time_precision=d.get("publish_time_precision"),  # absent before 0009
             first_seen=first_seen,
             source=d["source"],
             excerpt=d["excerpt"],

@@ -19,6 +19,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from digest.records import BEIJING, Digest, DigestArticle, LinkChange
+from storage.records import DATE_ONLY_PRECISIONS
 from storage.text import clean_text
 
 SEP = "\x1e"  # separates the blocks of chat Markdown; never in the text (it is replaced)
@@ -49,8 +50,14 @@ def beijing(value: datetime | None) -> str:
 
 
 def article_line(a: DigestArticle) -> str:
-    """Time (Beijing) and source of an article, for the line under its title."""
-    when = beijing(a.publish_time) if a.publish_time else f"first seen {beijing(a.first_seen)}"
+    """Time (Beijing) and source of an article, for the line under its title: the date alone
+    when the page showed no time of day (or no date: the URL's), never a made-up 00:00."""
+    if a.publish_time is None:
+        when = f"first seen {beijing(a.first_seen)}"
+    elif a.publish_time_precision in DATE_ONLY_PRECISIONS:
+        when = a.publish_time.astimezone(BEIJING).strftime("%Y-%m-%d")
+    else:
+        when = beijing(a.publish_time)
     return f"{when} · {a.source}" if a.source else when
 
 

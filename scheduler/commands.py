@@ -31,6 +31,7 @@ from scheduler.output import (
     articles_table,
     beijing,
     iso,
+    published,
     table,
 )
 from storage import migrate, repository
@@ -211,6 +212,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
                 "url": c.url,
                 "title": c.title,
                 "publish_time": iso(c.publish_time, zone=BEIJING),
+                "publish_time_precision": c.publish_time_precision,
             }
             for c in copies
         ]
@@ -220,7 +222,8 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         if copies:  # "also published by", after the header lines, before the body
             head, sep, body = text.partition("\n\n")
             also = "".join(
-                f"{'also in:':<12}{c.site} {beijing(c.publish_time)} {c.url} (id {c.id})\n"
+                f"{'also in:':<12}{c.site} {published(c.publish_time, c.publish_time_precision)} "
+                f"{c.url} (id {c.id})\n"
                 for c in copies
             )
             text = f"{head}\n{also.rstrip()}{sep}{body}"
@@ -419,6 +422,7 @@ def extract_one(given: str, url: str | None, site: Site | None, config: Config) 
         "url": article.url,
         "title": article.title,
         "publish_time": iso(article.publish_time),
+        "publish_time_precision": article.publish_time_precision,
         "source": article.source,
         "author": article.author,
         "editor": article.editor,
@@ -454,6 +458,11 @@ def extract_text(record: dict[str, Any]) -> str:
             "error",
         )
     ]
+    if record.get("publish_time_precision"):  # how much of the time the page showed
+        head = [
+            (k, f"{v} ({record['publish_time_precision']})" if k == "publish_time" else v)
+            for k, v in head
+        ]
     lines = [f"{k + ':':<14}{v}" for k, v in head if v]
     lines += [f"{'links:':<14}{len(record['links'])}"]
     lines += [f"{'warning:':<14}{w}" for w in record["warnings"]]

@@ -17,17 +17,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from crawler.textclean import clean_text
-from storage.records import ArticleView
+from storage.records import DATE_ONLY_PRECISIONS, ArticleView
 
 # CSV cells starting with these are formulas to a spreadsheet (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+_SHOW_FMT = "%Y-%m-%d %H:%M %z"
 ARTICLE_FIELDS = (
     "id",
     "site",
     "url",
     "title",
     "publish_time",
+    "publish_time_precision",
     "source",
     "author",
     "body",
@@ -92,6 +94,22 @@ def beijing(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "" if value is None else value.astimezone(BEIJING).strftime(fmt)
 
 
+def published(
+    value: datetime | None,
+    precision: str | None,
+    fmt: str = "%Y-%m-%d %H:%M",
+    *,
+    say_url: bool = False,
+) -> str:
+    """A publish time in Beijing time; the date alone when the page showed no time of day
+    (``day``) or no date at all (``url``: the date is the URL's, said so when ``say_url``),
+    never a made-up 00:00."""
+    if value is not None and precision in DATE_ONLY_PRECISIONS:
+        day = beijing(value, "%Y-%m-%d")
+        return f"{day} (date from the URL)" if precision == "url" and say_url else day
+    return beijing(value, fmt)
+
+
 def iso(value: datetime | None, *, zone: timezone | None = None) -> str | None:
     if value is None:
         return None
@@ -124,7 +142,13 @@ def articles_csv(articles: Sequence[ArticleView]) -> str:
 
 def articles_table(articles: Sequence[ArticleView]) -> str:
     rows = [
-        (str(a.id), beijing(a.publish_time), a.site, a.title or "(no title)", a.source or "")
+        (
+            str(a.id),
+            published(a.publish_time, a.publish_time_precision),
+            a.site,
+            a.title or "(no title)",
+            a.source or "",
+        )
         for a in articles
     ]
     return table(("ID", "PUBLISHED", "SITE", "TITLE", "SOURCE"), rows, (6, 16, 10, 60, 20))
@@ -138,7 +162,11 @@ def article_text(article: ArticleView) -> str:
         ("subtitle", article.subtitle),
         ("site", article.site),
         ("url", article.url),
-        ("published", beijing(article.publish_time, "%Y-%m-%d %H:%M %z") or None),
+        (
+            "published",
+            published(article.publish_time, article.publish_time_precision, _SHOW_FMT, say_url=True)
+            or None,
+        ),
         ("source", article.source),
         ("author", article.author),
         ("editor", article.editor),

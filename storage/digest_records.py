@@ -40,6 +40,7 @@ class WindowArticle:
     source: str | None
     body_start: str
     duplicate_of: int | None  # the earliest stored copy of the same story
+    publish_time_precision: str | None = None  # minute | day | url; None: not recorded
 
 
 @dataclass(frozen=True, slots=True)

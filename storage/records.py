@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
+
+# How precisely an article's publish time is known: the page showed the time of day
+# ("minute"), the date only ("day"), or no date at all and the URL's date was used ("url").
+# For "day" and "url" the stored time is midnight Beijing time and must not be shown.
+TimePrecision = Literal["minute", "day", "url"]
+DATE_ONLY_PRECISIONS: frozenset[str] = frozenset({"day", "url"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,7 @@ class NewArticle:
     editor: str | None = None
     body_hash: int | None = None  # signed 64-bit hash of the normalised body
     bands: tuple[int, ...] = ()  # near-duplicate index keys; empty: never linked as a copy
+    publish_time_precision: TimePrecision | None = None  # None: no time, or not recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,7 @@ class StoryCopy:
     title: str
     publish_time: datetime | None
     first_seen: datetime
+    publish_time_precision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +136,7 @@ class ArticleView:
     changed_at: datetime | None = None  # when the last edit was seen
     gone_at: datetime | None = None  # its page answered 404/410 (or a soft 404) since then
     gone_status: int | None = None  # the HTTP status it answered with
+    publish_time_precision: str | None = None  # minute | day | url; None: not recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,7 @@ def test_payload_is_the_documented_json() -> None:
         "title",
         "url",
         "publish_time",
+        "publish_time_precision",
         "first_seen",
         "source",
         "excerpt",

@@ -113,6 +113,8 @@ class Article(Base):
     pretitle: Mapped[str | None] = mapped_column(Text)  # 引题
     subtitle: Mapped[str | None] = mapped_column(Text)  # 副标题
     publish_time: Mapped[datetime | None]
+    # minute | day | url (migration 0009); NULL: no time, or stored before 0009
+    publish_time_precision: Mapped[str | None] = mapped_column(String(8))
     source: Mapped[str | None] = mapped_column(Text)  # 来源
     author: Mapped[str | None] = mapped_column(Text)  # 作者 / 记者
     editor: Mapped[str | None] = mapped_column(Text)  # 责任编辑

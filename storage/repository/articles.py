@@ -97,6 +97,7 @@ def _text_fields(a: NewArticle) -> dict[str, Any]:
         "pretitle": a.pretitle,
         "subtitle": a.subtitle,
         "publish_time": a.publish_time,
+        "publish_time_precision": a.publish_time_precision if a.publish_time else None,
         "source": a.source,
         "author": a.author,
         "editor": a.editor,

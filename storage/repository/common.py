@@ -37,6 +37,7 @@ def article_view(a: Article, site: str) -> ArticleView:
         pretitle=a.pretitle,
         subtitle=a.subtitle,
         publish_time=a.publish_time,
+        publish_time_precision=a.publish_time_precision,
         source=a.source,
         author=a.author,
         editor=a.editor,

@@ -208,6 +208,7 @@ def story_copies(session: Session, article_id: int) -> list[StoryCopy]:
             title=a.title,
             publish_time=a.publish_time,
             first_seen=a.first_seen,
+            publish_time_precision=a.publish_time_precision,
         )
         for a, site in session.execute(stmt)
     ]

@@ -169,6 +169,7 @@ def _window_article(a: Article, site: str, site_title: str, body: str) -> Window
         source=a.source,
         body_start=body,
         duplicate_of=a.duplicate_of,
+        publish_time_precision=a.publish_time_precision,
     )
 
 
