@@ -15,6 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+
 from scheduler import inprocess
 from scheduler.config import Config
 from scheduler.digest_jobs import next_wake, run_digest
@@ -163,10 +170,15 @@ class JobRunner:
             repository.job_finished(
                 session, spec.name, result=outcome.result, message=outcome.message
             )
-        if result.ended in (inprocess.DONE, inprocess.RAISED):
+        if result.ended not in (inprocess.DONE, inprocess.RAISED):
+            return  # left behind: its trigger's next time stands
+        try:
             wake = next_wake(self.db, config, digest, repository.utcnow())
-            if wake is not None:
-                self.reschedule(spec.name, wake)
+        except GovwatchError as exc:
+            log.warning("job %s: cannot tell when it is due next: %s", spec.name, exc)
+            return
+        if wake is not None:
+            self.reschedule(spec.name, wake)
 
     def _started(self, spec: JobSpec, pid: int) -> None:
         if spec.site is not None:
@@ -232,6 +244,28 @@ class JobRunner:
             f": {message}" if message else "",
         )
         return Outcome(outcome, message)
+
+    def record_event(self, event: JobEvent) -> None:
+        """Record a run APScheduler did not start: too late, or the last one still runs."""
+        name = event.job_id
+        if event.code == EVENT_JOB_MISSED:
+            due: datetime = event.scheduled_run_time
+            late = (repository.utcnow() - due).total_seconds()
+            message = (
+                f"could start only {late:.0f}s after its time, past the misfire grace time of "
+                f"{self.settings.misfire_grace_seconds}s (all crawl slots busy, or the host "
+                "was suspended)"
+            )
+            log.warning("job %s: missed: %s", name, message)
+            self.record_missed(name, MISFIRE, message, due)
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            times: list[datetime] = event.scheduled_run_times
+            message = "the previous run was still running"
+            log.info("job %s: skipped: %s", name, message)
+            self.record_missed(name, OVERLAP, message, times[-1] if times else None)
+        elif event.code == EVENT_JOB_ERROR:
+            exc = getattr(event, "exception", None)
+            self.record_missed(name, ERROR, f"{type(exc).__name__}: {exc}")
 
     def record_missed(
         self, job: str, reason: str, message: str, scheduled_at: datetime | None = None

@@ -54,7 +54,7 @@ from scheduler import metrics
 from scheduler.config import Config
 from scheduler.dead_runs import close_dead_runs
 from scheduler.health import Health, HealthServer
-from scheduler.job_runner import DOWNTIME, ERROR, MISFIRE, OVERLAP, JobRunner
+from scheduler.job_runner import DOWNTIME, JobRunner
 from scheduler.jobs import (
     COMMANDS,
     CRAWLS,
@@ -357,8 +357,8 @@ class Service:
                 options: dict[str, Any] = {}
                 if first.at is not None:
                     options["next_run_time"] = first.at
-                if spec.digest is not None:  # however late: the database says what is due
-                    options.update(next_run_time=first.at or now, misfire_grace_time=None)
+                if spec.digest is not None:  # now, then when it says; however late
+                    options.update(next_run_time=now, misfire_grace_time=None)
                 scheduler.add_job(
                     self._run_job,
                     make_trigger(spec.schedule, first.at or now, jitter),
@@ -391,27 +391,8 @@ class Service:
 
     def _on_event(self, event: JobEvent) -> None:
         """Record what APScheduler did not run (never silently dropped)."""
-        name = event.job_id
-        if name not in self.jobs:
-            return
-        if event.code == EVENT_JOB_MISSED:
-            due: datetime = event.scheduled_run_time
-            late = (repository.utcnow() - due).total_seconds()
-            message = (
-                f"could start only {late:.0f}s after its time, past the misfire grace time of "
-                f"{self.settings.misfire_grace_seconds}s (all crawl slots busy, or the host "
-                "was suspended)"
-            )
-            log.warning("job %s: missed: %s", name, message)
-            self.runner.record_missed(name, MISFIRE, message, due)
-        elif event.code == EVENT_JOB_MAX_INSTANCES:
-            times: list[datetime] = event.scheduled_run_times
-            message = "the previous run was still running"
-            log.info("job %s: skipped: %s", name, message)
-            self.runner.record_missed(name, OVERLAP, message, times[-1] if times else None)
-        elif event.code == EVENT_JOB_ERROR:
-            exc = getattr(event, "exception", None)
-            self.runner.record_missed(name, ERROR, f"{type(exc).__name__}: {exc}")
+        if event.job_id in self.jobs:
+            self.runner.record_event(event)
 
     def _heartbeat(self) -> None:
         self._tick = time.monotonic()
