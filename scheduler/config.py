@@ -71,6 +71,7 @@ class ServiceConfig:
     zero_articles_warning_hours: float = _SERVICE["zero_articles_warning_hours"].default
     history_days: int = _SERVICE["history_days"].default
     digest_schedule: str = _SERVICE["digest_schedule"].default
+    digest_time_limit_seconds: float = _SERVICE["digest_time_limit_seconds"].default
 
 
 @dataclass(frozen=True, slots=True)

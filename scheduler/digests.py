@@ -1,8 +1,9 @@
 """``govwatch digest``: build, preview and send digests; and the service's tick.
 
-:func:`deliver_due` is what the background service calls (as ``govwatch digest --due``, every
-minute or so): it builds the digests whose schedule has come (once per due time, however late
-the tick), then sends every delivery that is due, first sends and retries alike.
+:func:`deliver_due` is what the background service runs for each digest, in the service's own
+process (``scheduler.digest_jobs``), and ``govwatch digest --due`` from the command line: it
+builds the digests whose schedule has come (once per due time, however late the tick), then
+sends every delivery that is due, first sends and retries alike.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +20,11 @@ from apscheduler.triggers.cron import CronTrigger
 
 from crawler.textclean import clean_text
 from digest import outbox
+from digest.channels import Sender, sender_for
 from digest.outbox import DeliveryReport
 from digest.records import Digest
 from digest.render import payload, render_html, render_text, subject
-from digest.subscription import HealthThresholds, Subscription
+from digest.subscription import Channel, HealthThresholds, Subscription
 from scheduler.config import Config
 from scheduler.output import beijing, table
 from scheduler.schedule import TIMEZONE, parse_schedule
@@ -52,13 +54,19 @@ def is_due(schedule_text: str, reference: datetime | None, now: datetime) -> boo
     """Whether the schedule has fired since ``reference`` (the last build, or first sight)."""
     if reference is None:
         return False
+    due = due_time(schedule_text, reference)
+    return due is not None and due <= now
+
+
+def due_time(schedule_text: str, reference: datetime) -> datetime | None:
+    """The schedule's first time after ``reference`` (``None``: a cron that never fires)."""
     schedule = parse_schedule(schedule_text, 1)
     if schedule.interval_seconds is not None:
-        return now >= reference + timedelta(seconds=schedule.interval_seconds)
+        return reference + timedelta(seconds=schedule.interval_seconds)
     assert schedule.cron is not None
     trigger = CronTrigger.from_crontab(schedule.cron, timezone=TIMEZONE)
-    fire = trigger.get_next_fire_time(None, reference + timedelta(seconds=1))
-    return fire is not None and fire <= now
+    fire: datetime | None = trigger.get_next_fire_time(None, reference + timedelta(seconds=1))
+    return fire
 
 
 def open_window(
@@ -75,10 +83,14 @@ def open_window(
 
 
 def deliver_due(
-    db: Database, config: Config, now: datetime | None = None, only: str | None = None
+    db: Database,
+    config: Config,
+    now: datetime | None = None,
+    only: str | None = None,
+    senders: Callable[[Channel], Sender] = sender_for,
 ) -> list[DeliveryReport]:
-    """One tick of the service: build the digests that are due, send what is due (of the
-    subscription ``only``, when given: the service runs one tick per subscription).
+    """One tick: build the digests that are due, send what is due (of the subscription
+    ``only``, when given: the service runs one job per subscription, in its own process).
 
     A subscription seen for the first time is recorded and gets its first digest at its next
     scheduled time.  Failures are logged per subscription; the tick goes on.
@@ -100,7 +112,7 @@ def deliver_due(
                 open_window(db, config, sub, now)
         except GovwatchError as exc:
             log.error("digest %s: cannot build: %s", sub.name, exc)
-    return outbox.deliver_due(db, config.digests, now=now, only=only)
+    return outbox.deliver_due(db, config.digests, now=now, only=only, senders=senders)
 
 
 def cmd_digest(args: argparse.Namespace, config: Config) -> int:

@@ -3,7 +3,9 @@
 For a crawl job: refuse to start while another process still crawls the site (at most one
 run per site, even across service restarts and manual ``govwatch crawl``), start the child,
 and afterwards close the run if the child could not (stopped at its time limit, killed,
-crashed).  Whatever does not happen is recorded as a missed run, with the reason.
+crashed).  A digest job runs in the service's process, bounded by ``[service]
+digest_time_limit_seconds`` (``scheduler.inprocess``), and then sets when it runs next.
+Whatever does not happen is recorded as a missed run, with the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduler.config import ServiceConfig
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+
+from scheduler import inprocess
+from scheduler.config import Config
+from scheduler.digest_jobs import next_wake, run_digest
+from scheduler.inprocess import InProcessJobs, RunResult
 from scheduler.jobs import JobSpec
 from scheduler.supervisor import (
     SHUTDOWN,
@@ -57,13 +69,17 @@ class JobRunner:
         self,
         db: Database,
         supervisor: Supervisor,
-        settings: ServiceConfig,
+        config: Callable[[], Config],
         stopping: Callable[[], bool],
+        reschedule: Callable[[str, datetime], None],
     ) -> None:
         self.db = db
         self.supervisor = supervisor
-        self.settings = settings
+        self.config = config
+        self.settings = config().service  # [service] changes take effect at the next start
         self.stopping = stopping
+        self.reschedule = reschedule
+        self.inprocess = InProcessJobs()
 
     def run(self, spec: JobSpec) -> None:
         """Run the job once; every failure is logged and recorded, never raised."""
@@ -92,6 +108,9 @@ class JobRunner:
                 return
         with self.db.session() as session:
             repository.job_started(session, spec.name)
+        if spec.digest is not None:
+            self._run_digest(spec, spec.digest)
+            return
         launched = repository.utcnow()
         limit = self.settings.crawl_time_limit_seconds
         try:
@@ -122,6 +141,44 @@ class JobRunner:
             repository.job_finished(
                 session, spec.name, result=outcome.result, message=outcome.message
             )
+
+    def _run_digest(self, spec: JobSpec, digest: str) -> None:
+        config = self.config()
+        limit = self.settings.digest_time_limit_seconds
+        try:
+            result = self.inprocess.run(
+                spec.name, lambda run: run_digest(self.db, config, digest, run.go_on), limit
+            )
+        except inprocess.Busy:
+            message = "its previous run, left behind at its time limit, is still running"
+            log.warning("job %s: not started: %s", spec.name, message)
+            self.record_missed(spec.name, OVERLAP, message)
+            return
+        except inprocess.Closed:
+            self.record_missed(spec.name, STOPPING, "due while the service was stopping")
+            return
+        outcome = _in_process_outcome(spec.name, result, limit)
+        log.log(
+            logging.INFO if outcome.result == "ok" else logging.WARNING,
+            "job %s: %s in %.1fs (in-process)%s",
+            spec.name,
+            outcome.result,
+            result.seconds,
+            f": {outcome.message}" if outcome.message else "",
+        )
+        with self.db.session() as session:
+            repository.job_finished(
+                session, spec.name, result=outcome.result, message=outcome.message
+            )
+        if result.ended not in (inprocess.DONE, inprocess.RAISED):
+            return  # left behind: its trigger's next time stands
+        try:
+            wake = next_wake(self.db, config, digest, repository.utcnow())
+        except GovwatchError as exc:
+            log.warning("job %s: cannot tell when it is due next: %s", spec.name, exc)
+            return
+        if wake is not None:
+            self.reschedule(spec.name, wake)
 
     def _started(self, spec: JobSpec, pid: int) -> None:
         if spec.site is not None:
@@ -188,6 +245,28 @@ class JobRunner:
         )
         return Outcome(outcome, message)
 
+    def record_event(self, event: JobEvent) -> None:
+        """Record a run APScheduler did not start: too late, or the last one still runs."""
+        name = event.job_id
+        if event.code == EVENT_JOB_MISSED:
+            due: datetime = event.scheduled_run_time
+            late = (repository.utcnow() - due).total_seconds()
+            message = (
+                f"could start only {late:.0f}s after its time, past the misfire grace time of "
+                f"{self.settings.misfire_grace_seconds}s (all crawl slots busy, or the host "
+                "was suspended)"
+            )
+            log.warning("job %s: missed: %s", name, message)
+            self.record_missed(name, MISFIRE, message, due)
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            times: list[datetime] = event.scheduled_run_times
+            message = "the previous run was still running"
+            log.info("job %s: skipped: %s", name, message)
+            self.record_missed(name, OVERLAP, message, times[-1] if times else None)
+        elif event.code == EVENT_JOB_ERROR:
+            exc = getattr(event, "exception", None)
+            self.record_missed(name, ERROR, f"{type(exc).__name__}: {exc}")
+
     def record_missed(
         self, job: str, reason: str, message: str, scheduled_at: datetime | None = None
     ) -> None:
@@ -199,6 +278,22 @@ class JobRunner:
                 )
         except GovwatchError as exc:
             log.error("job %s: cannot record a missed run (%s): %s", job, reason, exc)
+
+
+def _in_process_outcome(name: str, result: RunResult, limit: float) -> Outcome:
+    if result.ended == inprocess.TIME_LIMIT:
+        return Outcome(
+            "failed", f"still running at the time limit of {limit:g}s: left to end, sending no more"
+        )
+    if result.ended == inprocess.SHUTDOWN:
+        return Outcome("interrupted", "stopped by the service's shutdown")
+    exc = result.error
+    if exc is None:
+        return Outcome(*result.value)
+    if not isinstance(exc, GovwatchError):  # a bug; still, it never takes the service down
+        log.error("job %s: failed", name, exc_info=exc)
+        return Outcome("failed", f"{type(exc).__name__}: {exc}")
+    return Outcome("failed", str(exc))
 
 
 def _command_outcome(result: ChildResult, limit: float) -> Outcome:

@@ -1,7 +1,8 @@
 """The service's jobs: what runs, on which schedule, and when each first runs after a start.
 
-Every job is a ``govwatch`` command run in a process of its own (see
-``scheduler.supervisor``).  Adding a job is one :class:`JobSpec` in :func:`build_jobs`.
+Crawls and link checks are ``govwatch`` commands run in processes of their own (see
+``scheduler.supervisor``); digests run in the service's own process, each on its own schedule
+(``scheduler.digest_jobs``).  Adding a job is one :class:`JobSpec` in :func:`build_jobs`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from scheduler.schedule import TIMEZONE, Schedule, parse_schedule
 
 # Executors (thread pools) of the scheduler: each thread watches one child process.
 CRAWLS = "crawls"  # crawl processes, at most [service] max_concurrent_crawls at once
-COMMANDS = "commands"  # other jobs' processes (link checks, digests)
+COMMANDS = "commands"  # other jobs' processes (link checks)
+DIGESTS = "digests"  # digest jobs, in-process (each waits for a thread of its own)
 INTERNAL = "internal"  # the service's own heartbeat and housekeeping, in-process
 
 
@@ -29,15 +31,17 @@ class JobSpec:
     """One scheduled job: ``govwatch ARGV...`` in its own process, on ``schedule``.
 
     ``site`` is set for crawl jobs: their runs are recorded in ``crawl_runs`` by the child,
-    and the service closes a run the child could not (killed, crashed).
+    and the service closes a run the child could not (killed, crashed).  ``digest`` is set
+    for a digest's job, which runs in the service's process (no ``argv``).
     """
 
     name: str  # unique: crawl:SITE, check-links, digest:NAME
     schedule: Schedule
-    argv: tuple[str, ...]
+    argv: tuple[str, ...] = ()
     executor: str = COMMANDS
     site: str | None = None
     hosts: tuple[str, ...] = ()  # a crawl's hosts: crawls sharing one take turns
+    digest: str | None = None
 
 
 def build_jobs(config: Config) -> list[JobSpec]:
@@ -64,10 +68,14 @@ def build_jobs(config: Config) -> list[JobSpec]:
             hosts=tuple(h for h, rule in site_hosts(config.sites).items() if rule),
         )
     )
-    if config.service.digest_schedule:  # each digest's own schedule is judged by `--due`
-        tick = parse_schedule(config.service.digest_schedule, minimum)
+    if config.service.digest_schedule:  # empty: the service sends no digests
         jobs += [
-            JobSpec(name=f"digest:{d.name}", schedule=tick, argv=("digest", d.name, "--due"))
+            JobSpec(
+                name=f"digest:{d.name}",
+                schedule=parse_schedule(d.schedule, 1),  # checked against the minimum on load
+                executor=DIGESTS,
+                digest=d.name,
+            )
             for d in config.digests
             if d.enabled
         ]

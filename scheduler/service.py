@@ -1,9 +1,11 @@
 """``govwatch run``: the background service.
 
 One APScheduler 3 ``BackgroundScheduler`` with an in-memory job store, rebuilt from the
-configuration on every start (a job store must never be shared by two schedulers).  Each job
-(a site's crawl, and later the link check and the digests) is a ``govwatch`` command in a
-process of its own, watched by a thread of a bounded pool (``scheduler.supervisor``).
+configuration on every start (a job store must never be shared by two schedulers).  A site's
+crawl and the link check are ``govwatch`` commands in processes of their own, watched by a
+thread of a bounded pool (``scheduler.supervisor``); the small jobs run in this process on
+their own triggers: the heartbeat, housekeeping, and each digest (``scheduler.digest_jobs``,
+on a thread of its own bounded by ``digest_time_limit_seconds``: ``scheduler.inprocess``).
 
 Promises, and where they are kept:
 
@@ -15,7 +17,9 @@ Promises, and where they are kept:
 - at most one run per site (``max_instances=1``, plus a look at the database for crawls of
   other processes), at most ``max_concurrent_crawls`` crawls at once, each stopped at
   ``crawl_time_limit_seconds`` (``scheduler.job_runner``); crawls of sites on one host
-  take turns (``scheduler.hostlocks``: ccdi answers overlapping requests with 420);
+  take turns (``scheduler.hostlocks``: ccdi answers overlapping requests with 420); a
+  digest job that runs past ``digest_time_limit_seconds`` is left behind, sending nothing
+  more;
 - SIGTERM/SIGINT: no new work; running jobs get ``shutdown_grace_seconds`` to finish, then
   SIGTERM, then SIGKILL after ``kill_after_seconds``; their runs are recorded interrupted;
   a second signal skips the wait.  SIGHUP re-reads the configuration's jobs;
@@ -27,6 +31,7 @@ Promises, and where they are kept:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -43,6 +48,7 @@ from apscheduler.events import (
     JobEvent,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -51,10 +57,11 @@ from scheduler.config import Config
 from scheduler.dead_runs import close_dead_runs
 from scheduler.health import Health, HealthServer
 from scheduler.hostlocks import HostLocks
-from scheduler.job_runner import DOWNTIME, ERROR, MISFIRE, OVERLAP, JobRunner
+from scheduler.job_runner import DOWNTIME, JobRunner
 from scheduler.jobs import (
     COMMANDS,
     CRAWLS,
+    DIGESTS,
     INTERNAL,
     JobSpec,
     build_jobs,
@@ -98,7 +105,9 @@ class Service:
         self.reload_config = reload_config
         self.lock = leader_lock(db)
         self.supervisor = Supervisor(child_argv, self.settings.kill_after_seconds)
-        self.runner = JobRunner(db, self.supervisor, self.settings, lambda: self._stopping)
+        self.runner = JobRunner(
+            db, self.supervisor, lambda: self.config, lambda: self._stopping, self._wake_at
+        )
         self.jobs: dict[str, JobSpec] = {}
         self.scheduler: BackgroundScheduler | None = None
         self.instance_id: int | None = None
@@ -174,6 +183,7 @@ class Service:
         self._leader = True
         self._stopping = False
         self.supervisor.reopen()
+        self.runner.inprocess.reopen()
         with self.db.session() as session:
             self.instance_id = repository.start_instance(
                 session, host=socket.gethostname(), pid=os.getpid()
@@ -181,10 +191,12 @@ class Service:
         close_dead_runs(self.db)  # runs a crashed service or crawl left running
         specs = build_jobs(self.config)
         commands = sum(spec.executor == COMMANDS for spec in specs)
+        digests = sum(spec.executor == DIGESTS for spec in specs)
         scheduler = BackgroundScheduler(
             executors={
                 CRAWLS: ThreadPoolExecutor(self.settings.max_concurrent_crawls),
                 COMMANDS: ThreadPoolExecutor(max(_COMMAND_WORKERS, commands)),
+                DIGESTS: ThreadPoolExecutor(max(1, digests)),
                 INTERNAL: ThreadPoolExecutor(1),
             },
             job_defaults={
@@ -254,10 +266,11 @@ class Service:
         """Stop the jobs (and, when ``final``, record the service's stop)."""
         self._stopping = True
         self.supervisor.close()
+        self.runner.inprocess.close()
         scheduler = self.scheduler
         assert scheduler is not None
         scheduler.pause()
-        running = self.supervisor.running()
+        running = self._running()
         if running:
             grace = self.settings.shutdown_grace_seconds
             log.info(
@@ -267,8 +280,9 @@ class Service:
                 ", ".join(running),
             )
             if not self._wait_for_children(grace):
-                left = self.supervisor.running()
+                left = self._running()
                 log.warning("stopping %d job(s) still running: %s", len(left), ", ".join(left))
+                self.runner.inprocess.abandon_all()
                 self.supervisor.stop_all(SHUTDOWN)
         scheduler.shutdown(wait=True)  # job threads record what their children left
         if not final:
@@ -286,7 +300,7 @@ class Service:
     def _wait_for_children(self, grace: float) -> bool:
         """Wait for running jobs to end; False at the deadline or at a second signal."""
         deadline = time.monotonic() + grace
-        while self.supervisor.running():
+        while self._running():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -320,12 +334,15 @@ class Service:
                 else:
                     state = states.get(spec.name)
                     last = None if state is None else state.last_started_at
+                # a digest is never jittered: its job runs now (it records a new digest, or
+                # builds one due meanwhile) and then sets its next time itself
+                jitter = 0 if spec.digest is not None else self.settings.jitter_seconds
                 first = plan_first_run(
                     spec.name,
                     spec.schedule,
                     last,
                     now,
-                    jitter_seconds=self.settings.jitter_seconds,
+                    jitter_seconds=jitter,
                     grace_seconds=self.settings.misfire_grace_seconds,
                 )
                 if first.missed_since is not None:
@@ -344,9 +361,11 @@ class Service:
                 options: dict[str, Any] = {}
                 if first.at is not None:
                     options["next_run_time"] = first.at
+                if spec.digest is not None:  # now, then when it says; however late
+                    options.update(next_run_time=now, misfire_grace_time=None)
                 scheduler.add_job(
                     self._run_job,
-                    make_trigger(spec.schedule, first.at or now, self.settings.jitter_seconds),
+                    make_trigger(spec.schedule, first.at or now, jitter),
                     args=[spec.name],
                     id=spec.name,
                     name=spec.name,
@@ -363,29 +382,22 @@ class Service:
             with self.host_locks.hold(spec.hosts):
                 self.runner.run(spec)
 
+    def _wake_at(self, name: str, at: datetime) -> None:
+        """Run job ``name`` next at ``at`` (a digest's next due time or retry)."""
+        scheduler = self.scheduler
+        if scheduler is None or self._stopping:
+            return
+        with contextlib.suppress(JobLookupError):  # removed meanwhile (SIGHUP)
+            scheduler.modify_job(name, next_run_time=at)
+
+    def _running(self) -> list[str]:
+        """The jobs running now: child processes and in-process runs."""
+        return self.supervisor.running() + self.runner.inprocess.running()
+
     def _on_event(self, event: JobEvent) -> None:
         """Record what APScheduler did not run (never silently dropped)."""
-        name = event.job_id
-        if name not in self.jobs:
-            return
-        if event.code == EVENT_JOB_MISSED:
-            due: datetime = event.scheduled_run_time
-            late = (repository.utcnow() - due).total_seconds()
-            message = (
-                f"could start only {late:.0f}s after its time, past the misfire grace time of "
-                f"{self.settings.misfire_grace_seconds}s (all crawl slots busy, or the host "
-                "was suspended)"
-            )
-            log.warning("job %s: missed: %s", name, message)
-            self.runner.record_missed(name, MISFIRE, message, due)
-        elif event.code == EVENT_JOB_MAX_INSTANCES:
-            times: list[datetime] = event.scheduled_run_times
-            message = "the previous run was still running"
-            log.info("job %s: skipped: %s", name, message)
-            self.runner.record_missed(name, OVERLAP, message, times[-1] if times else None)
-        elif event.code == EVENT_JOB_ERROR:
-            exc = getattr(event, "exception", None)
-            self.runner.record_missed(name, ERROR, f"{type(exc).__name__}: {exc}")
+        if event.job_id in self.jobs:
+            self.runner.record_event(event)
 
     def _heartbeat(self) -> None:
         self._tick = time.monotonic()
@@ -468,7 +480,7 @@ class Service:
                 "scheduler": bool(scheduler_ok),
                 "database": db_ok,
                 "heartbeat_age_seconds": None if age is None else round(age, 1),
-                "running": self.supervisor.running(),
+                "running": self._running(),
                 "pid": os.getpid(),
             },
         )
@@ -491,5 +503,5 @@ class Service:
             self.db,
             leader=self._leader,
             started_at=self.started_at,
-            running=self.supervisor.running(),
+            running=self._running(),
         )

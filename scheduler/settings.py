@@ -286,9 +286,17 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         "digest_schedule": Setting(
             str,
             "every 1m",
-            "when the service runs govwatch digest NAME --due for each enabled [[digests]] "
-            "(builds it when its own schedule has come; sends and retries deliveries); "
-            "empty: never",
+            "how often at most the service's job of each enabled [[digests]] looks for "
+            "deliveries left due by other processes (it runs in the service's process at the "
+            "digest's own schedule and at its retries' times anyway); empty: the service "
+            "sends no digests",
+        ),
+        "digest_time_limit_seconds": Setting(
+            (int, float),
+            300.0,
+            "a digest job of the service still running after this long is left to end on "
+            "its own, sending nothing more, and recorded failed; the service goes on",
+            check=between(0, DAY, above=True),
         ),
     },
     "links": {
