@@ -2,6 +2,11 @@
 
 Exit status: 0 success; 1 a command ran but something failed (a crawl run, the database);
 2 bad configuration or bad command-line input.  Users see one line, never a traceback.
+
+Start-up: this module imports nothing heavy, so ``govwatch --help`` (and a usage error)
+answers at once; the configuration and the commands (SQLAlchemy, Scrapy, numpy …) are
+imported once the arguments are parsed, each command importing only what it uses
+(``tests/test_startup.py`` holds this).
 """
 
 from __future__ import annotations
@@ -13,8 +18,6 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from crawler.linkrecords import LINK_STATUSES
-from scheduler import commands
-from scheduler.config import load_config
 from scheduler.logs import setup_logging
 from storage.errors import ConfigError, GovwatchError, UsageError
 
@@ -180,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level or ("INFO" if args.verbose or args.command == "run" else "WARNING")
     setup_logging(level, args.log_format)
     try:
+        from scheduler import commands
+        from scheduler.config import load_config
+
         config = load_config(args.config)
         return commands.run(args, config)
     except (ConfigError, UsageError) as exc:

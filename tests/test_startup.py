@@ -1,0 +1,121 @@
+"""Start-up: each command imports only what it uses (the import graph, not a stopwatch).
+
+``govwatch --help`` must not import the database layer, Scrapy or numpy; ``status`` and
+``check-config`` must not import Scrapy, Twisted, numpy or Alembic (a database already at
+the newest schema is recognised without Alembic).  Each case runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage import migrate
+from storage.database import Database
+from storage.errors import SchemaError
+
+REPO = Path(__file__).resolve().parents[1]
+CRAWL_ONLY = {"scrapy", "twisted", "numpy", "alembic"}
+DATABASE = {"sqlalchemy", "psycopg", "psycopg2"}
+DIGEST_ONLY = {"jinja2", "apscheduler.schedulers", "aiohttp"}
+
+# runs govwatch's main() with the arguments given, then prints the modules it imported
+_PROBE = """
+import contextlib, io, json, sys
+from scheduler.cli import main
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        status = main(sys.argv[1:])
+except SystemExit as exc:  # --help
+    status = exc.code
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported_by(*argv: str) -> tuple[int, set[str]]:
+    """The exit status and the modules a ``govwatch`` command imported, in a fresh process."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    return probe["status"], set(probe["modules"])
+
+
+def loaded(modules: set[str], packages: set[str]) -> set[str]:
+    """Which of ``packages`` (or their submodules) are among ``modules``."""
+    return {p for p in packages if any(m == p or m.startswith(p + ".") for m in modules)}
+
+
+def test_help_imports_neither_the_database_nor_the_crawler() -> None:
+    status, modules = imported_by("--help")
+    assert status == 0
+    assert "scheduler.cli" in modules  # the probe did run the command line
+    assert loaded(modules, CRAWL_ONLY | DATABASE | DIGEST_ONLY) == set()
+    assert loaded(modules, {"scheduler.commands", "scheduler.config"}) == set()
+
+
+def test_a_usage_error_imports_nothing_heavy() -> None:
+    status, modules = imported_by("no-such-command")
+    assert status == 2
+    assert loaded(modules, CRAWL_ONLY | DATABASE) == set()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "govwatch.toml"
+    path.write_text(
+        f"""
+[database]
+url = "sqlite:///{tmp_path / "gw.db"}"
+
+[[sites]]
+name = "local"
+start_urls = ["http://127.0.0.1:9/"]
+article_url_pattern = 'content_\\d+'
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_status_on_a_current_database_imports_no_crawler_and_no_alembic(config: Path) -> None:
+    status, modules = imported_by("--config", str(config), "init")
+    assert status == 0
+    assert "alembic" in modules  # creating the schema is Alembic's work
+    status, modules = imported_by("--config", str(config), "status")
+    assert status == 0
+    assert "scheduler.status" in modules and "sqlalchemy" in modules
+    assert loaded(modules, CRAWL_ONLY | DIGEST_ONLY) == set()
+
+
+def test_check_config_imports_no_crawler(config: Path) -> None:
+    status, modules = imported_by("--config", str(config), "check-config")
+    assert status == 0
+    assert loaded(modules, CRAWL_ONLY | DIGEST_ONLY) == set()
+
+
+def test_the_migration_files_heads_are_alembics() -> None:
+    assert migrate.shipped_heads() == migrate.head_revisions()
+
+
+def test_a_database_at_another_revision_is_left_to_alembic(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'gw.db'}")
+    head = migrate.head_revision()
+    assert migrate.upgrade(db) == (None, head)
+    assert migrate.upgrade(db) == (head, head)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaError, match="newer than this govwatch knows"):
+        migrate.upgrade(db)
+    db.dispose()
