@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from crawler.cookierules import rule_problem
 from crawler.selectors import compile_selector
-from crawler.site import CHALLENGE_MODES, DEFAULT_USER_AGENT
+from crawler.site import AUTO_WORKERS, CHALLENGE_MODES, DEFAULT_USER_AGENT
 from scheduler.health import parse_listen
 from storage.errors import ConfigError
 
@@ -107,6 +107,13 @@ def request_headers(value: Any) -> str | None:
     return None
 
 
+def worker_count(value: Any) -> str | None:
+    """``extract_workers``: a count from 0 to 64, or ``"auto"``."""
+    if value == AUTO_WORKERS or (isinstance(value, int) and 0 <= value <= 64):
+        return None
+    return f'must be a number from 0 to 64, or "{AUTO_WORKERS}"'
+
+
 def log_level(value: Any) -> str | None:
     levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
     return None if str(value).upper() in levels else f"must be one of {', '.join(levels)}"
@@ -193,10 +200,11 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         ),
         "log_level": Setting(str, "WARNING", "level of Scrapy's own log messages", check=log_level),
         "extract_workers": Setting(
-            int,
-            1,
-            "worker processes that extract articles while the crawl fetches; 0: none",
-            check=between(0, 64),
+            (int, str),
+            AUTO_WORKERS,
+            "worker processes that extract articles while the crawl fetches; 0: none; "
+            '"auto": one per core but one, at least one',
+            check=worker_count,
         ),
         "allowed_networks": Setting(
             list,
