@@ -12,7 +12,10 @@ imported once the arguments are parsed, each command importing only what it uses
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -205,10 +208,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+_exit_status = 1  # what the process exits with if main() never returns
+
+
+def run() -> NoReturn:
+    """The ``govwatch`` executable (and ``python -m scheduler``): :func:`main`, then exit
+    without tearing the interpreter's heap down.
+
+    A crawl process's teardown, freeing every object one by one, took 0.3-0.9 s: a fifth of
+    a 300-page crawl's whole process.  Every exit handler still runs (multiprocessing's and
+    the thread pools' clean-up, registered later, run earlier); logging and the standard
+    streams are flushed; only the freeing of memory the process hands back anyway is skipped.
+    """
+    global _exit_status
+    atexit.register(_end_process)  # registered first, so it runs after every other handler
+    try:
+        _exit_status = main()
+    except SystemExit as exc:  # argparse's --help
+        code = exc.code
+        _exit_status = code if isinstance(code, int) else (0 if code is None else 1)
+        raise
+    except KeyboardInterrupt:  # before main() could catch it
+        _exit_status = 130
+        raise
+    sys.exit(_exit_status)
+
+
+def _end_process() -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
+            stream.flush()
+    os._exit(_exit_status)
+
+
 def _fail(exc: BaseException, status: int) -> int:
     print(f"govwatch: error: {exc}", file=sys.stderr)
     return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

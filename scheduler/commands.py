@@ -46,9 +46,17 @@ _RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
 CRAWL_OK = frozenset({"succeeded", "warning"})
 
 
+# databases the command opened, closed when it ends (the process skips its teardown)
+_opened: list[Database] = []
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     handler: Callable[[argparse.Namespace, Config], int] = COMMANDS[args.command]
-    return handler(args, config)
+    try:
+        return handler(args, config)
+    finally:
+        while _opened:
+            _opened.pop().dispose()
 
 
 def open_database(config: Config) -> Database:
@@ -58,6 +66,7 @@ def open_database(config: Config) -> Database:
     from storage.database import Database
 
     db = Database(config.database.url)
+    _opened.append(db)
     migrate.upgrade(db)
     with db.session() as session:
         repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
@@ -70,6 +79,7 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
     from storage.database import Database
 
     db = Database(config.database.url)
+    _opened.append(db)
     before, after = migrate.upgrade(db)
     with db.session() as session:
         repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])

@@ -119,3 +119,39 @@ def test_a_database_at_another_revision_is_left_to_alembic(tmp_path: Path) -> No
     with pytest.raises(SchemaError, match="newer than this govwatch knows"):
         migrate.upgrade(db)
     db.dispose()
+
+
+def _govwatch(*argv: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = ["-m", "scheduler"] if code is None else ["-c", code]
+    return subprocess.run(
+        [sys.executable, *command, *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_executable_skips_teardown_but_keeps_status_output_and_exit_handlers() -> None:
+    assert _govwatch("--help").returncode == 0
+    assert _govwatch("no-such-command").returncode == 2
+    # piped stdout is block-buffered: all of it arrives, as it does without run()
+    skipped = _govwatch("check-config")
+    kept = _govwatch(
+        "check-config", code="import sys; from scheduler.cli import main; sys.exit(main())"
+    )
+    assert skipped.returncode == kept.returncode == 0
+    assert skipped.stdout == kept.stdout and len(skipped.stdout) > 1000
+    # an exit handler registered while the command runs (as multiprocessing's is) still runs
+    late = _govwatch(
+        code="import atexit, scheduler.cli as cli\n"
+        "command = cli.main\n"
+        "def main():\n"
+        "    atexit.register(print, 'late handler ran')\n"
+        "    return command(['no-such-command'])\n"
+        "cli.main = main\n"
+        "cli.run()\n"
+    )
+    assert late.returncode == 2
+    assert late.stdout == "late handler ran\n"
