@@ -155,3 +155,14 @@ def test_the_executable_skips_teardown_but_keeps_status_output_and_exit_handlers
     )
     assert late.returncode == 2
     assert late.stdout == "late handler ran\n"
+
+
+def test_an_extraction_worker_imports_neither_twisted_nor_the_database() -> None:
+    # a worker process unpickles crawler.extraction's functions: that is all it imports
+    probe = "import json, sys, crawler.extraction; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    modules = set(json.loads(result.stdout))
+    assert "crawler.extract" in modules and "numpy" in modules
+    assert loaded(modules, {"twisted", "scrapy", "alembic"} | DATABASE) == set()
