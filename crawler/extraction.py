@@ -1,9 +1,10 @@
 """One page's extraction and fingerprints, timed: the work an extraction worker does.
 
-Light to import (the extractor, the fingerprints, no Twisted, no Scrapy), so a worker
-process started by :mod:`crawler.offload` loads only this module: :func:`extract_page` (pure;
-the crawl process runs it itself when it has no worker) and the worker's start-up,
-:func:`quiet_worker`.
+Light to import (no Twisted, no Scrapy; the extractor and numpy's fingerprints load on the
+first page, or on :func:`warm_up`), so a worker process started by :mod:`crawler.offload`
+loads only this module: :func:`extract_page` (pure; the crawl process runs it itself when it
+has no worker) and the worker's start-up, :func:`quiet_worker`.  A crawl process with a
+worker never imports the extractor or numpy for it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from crawler.extract import extract_article
-from crawler.fingerprint import Fingerprint, fingerprint
-from crawler.records import ExtractedArticle, Selectors
+if TYPE_CHECKING:
+    from crawler.records import ExtractedArticle, Fingerprint, Selectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,9 @@ def extract_page(
     body: bytes, url: str, content_type: str | None, selectors: Selectors | None
 ) -> Extraction:
     """Extract one page and fingerprint its body: pure, so it runs in any process."""
+    from crawler.extract import extract_article
+    from crawler.fingerprint import fingerprint
+
     started = time.perf_counter()
     article = extract_article(body, url, content_type=content_type, selectors=selectors)
     extracted = time.perf_counter()
@@ -45,6 +49,12 @@ def extract_page(
             "fingerprint": time.perf_counter() - extracted,
         },
     )
+
+
+def warm_up() -> None:
+    """Import what :func:`extract_page` needs (a worker's first task, while Scrapy starts)."""
+    import crawler.extract
+    import crawler.fingerprint  # noqa: F401
 
 
 def quiet_worker(crawl_pid: int | None = None) -> None:

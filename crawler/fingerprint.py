@@ -27,11 +27,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
+
+from crawler.records import Fingerprint
 
 SHINGLE = 3  # characters per shingle
 PERMUTATIONS = 128
@@ -69,15 +70,6 @@ _PERM_A_COLUMN = _PERM_A[:, None]
 _PERM_B_COLUMN = _PERM_B[:, None]
 _BAND_SALT = np.array([_constant(f"govwatch/band/{i}") for i in range(BANDS)], np.uint64)
 _CHUNK = 2048  # shingles per step of the MinHash loop (bounds its memory: 2 MiB)
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """The fingerprints of one body; ``bands`` is empty when the body is too short."""
-
-    body_hash: int  # signed 64-bit hash of the normalised body
-    bands: tuple[int, ...]  # signed 64-bit LSH keys, one per band
-    length: int  # characters of the normalised body
 
 
 def normalize_body(body: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from crawler.extraction import Extraction, extract_page, quiet_worker
+from crawler.extraction import Extraction, extract_page, quiet_worker, warm_up
 from crawler.records import Selectors
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class PageExtractor:
                 initializer=quiet_worker,
                 initargs=(os.getpid(),),
             )
+            # start a worker now: its start-up overlaps the crawl's, not its first page
+            self._pool.submit(warm_up)
 
     def extract(
         self, body: bytes, url: str, content_type: str | None, selectors: Selectors | None

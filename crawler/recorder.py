@@ -18,7 +18,6 @@ from datetime import timedelta
 
 from crawler import blocking
 from crawler.canonical import canonicalize
-from crawler.fingerprint import is_same_story
 from crawler.passes import PassBook
 from crawler.records import PageLink
 from crawler.selector_stats import SelectorStats
@@ -49,6 +48,14 @@ def settled(kind: str, status: int | None) -> bool:
 
 # Links found on pages are stored for the link checker once this many are waiting.
 LINK_BATCH = 2000
+
+
+def _same_story(body_a: str, body_b: str) -> bool:
+    """:func:`crawler.fingerprint.is_same_story`, imported (numpy with it) when first asked:
+    a crawl whose articles are not copies of stored ones never needs it."""
+    from crawler.fingerprint import is_same_story
+
+    return is_same_story(body_a, body_b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +221,7 @@ class RunRecorder:
         """Store fetched articles (new, edited, copies of a story); returns how many were new."""
         with self.timed("store"), self.db.session() as session:
             result = repository.save_articles(
-                session, articles, run_id=self.run_id, same_story=is_same_story
+                session, articles, run_id=self.run_id, same_story=_same_story
             )
         self.stored += len(articles)
         with self.timed("store"):

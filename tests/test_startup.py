@@ -157,12 +157,22 @@ def test_the_executable_skips_teardown_but_keeps_status_output_and_exit_handlers
     assert late.stdout == "late handler ran\n"
 
 
-def test_an_extraction_worker_imports_neither_twisted_nor_the_database() -> None:
-    # a worker process unpickles crawler.extraction's functions: that is all it imports
-    probe = "import json, sys, crawler.extraction; print(json.dumps(sorted(sys.modules)))"
+def _modules_after(code: str) -> set[str]:
+    probe = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
-    modules = set(json.loads(result.stdout))
+    return set(json.loads(result.stdout))
+
+
+def test_an_extraction_worker_imports_neither_twisted_nor_the_database() -> None:
+    # a worker unpickles crawler.extraction's functions, and warms up: that is all it loads
+    modules = _modules_after("import crawler.extraction\ncrawler.extraction.warm_up()")
     assert "crawler.extract" in modules and "numpy" in modules
     assert loaded(modules, {"twisted", "scrapy", "alembic"} | DATABASE) == set()
+
+
+def test_the_crawl_process_leaves_extraction_and_numpy_to_its_worker() -> None:
+    modules = _modules_after("import crawler.runner, crawler.pipeline, crawler.spider")
+    assert "scrapy" in modules and "crawler.extraction" in modules
+    assert loaded(modules, {"numpy", "crawler.extract", "crawler.fingerprint"}) == set()
