@@ -70,6 +70,7 @@ class Sample:
     cpu: float
     rss_mb: float  # the largest single process
     tree_mb: float  # the whole process tree, sampled
+    pss_mb: float  # the whole process tree's proportional set size, sampled
     first: float  # seconds from spawn to the first request answered
     last: float  # seconds from spawn to the last request answered
     requests: int
@@ -85,20 +86,25 @@ class Sample:
 
 
 class TreeRss:
-    """Peak summed RSS of a process and its descendants, sampled from /proc."""
+    """Peak summed RSS and PSS of a process and its descendants, sampled from /proc.
+
+    RSS counts a page shared by several processes (a library's code, the fork server's pages
+    in its workers) once per process; PSS divides it among the processes sharing it.
+    """
 
     def __init__(self, root: int, interval: float = 0.1) -> None:
-        self.root, self.interval, self.peak = root, interval, 0
+        self.root, self.interval, self.peak, self.peak_pss = root, interval, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.sample())
+            rss, pss = self.sample()
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self._stop.wait(self.interval)
 
-    def sample(self) -> int:
+    def sample(self) -> tuple[int, int]:
         parents: dict[int, int] = {}
         rss: dict[int, int] = {}
         for name in os.listdir("/proc"):  # noqa: PTH208
@@ -120,12 +126,23 @@ class TreeRss:
                 if child not in tree:
                     tree.add(child)
                     frontier.append(child)
-        return sum(rss.get(pid, 0) for pid in tree)
+        return sum(rss.get(pid, 0) for pid in tree), sum(_pss(pid) for pid in tree)
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
         self._stop.set()
         self._thread.join()
-        return self.peak / 2**20
+        return self.peak / 2**20, self.peak_pss / 2**20
+
+
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:  # noqa: PTH123
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def run_child(argv: list[str], env: dict[str, str], srv: SiteServer | None) -> Sample:
@@ -146,7 +163,7 @@ def run_child(argv: list[str], env: dict[str, str], srv: SiteServer | None) -> S
         tree = TreeRss(pid)
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - started
-        tree_mb = tree.stop()
+        tree_mb, pss_mb = tree.stop()
         out.seek(0)
         text = out.read()
     code = os.waitstatus_to_exitcode(status)
@@ -158,6 +175,7 @@ def run_child(argv: list[str], env: dict[str, str], srv: SiteServer | None) -> S
         cpu=usage.ru_utime + usage.ru_stime,
         rss_mb=usage.ru_maxrss / 1024,
         tree_mb=max(tree_mb, usage.ru_maxrss / 1024),
+        pss_mb=pss_mb,
         first=times[0] - started if times else float("nan"),
         last=times[-1] - started if times else float("nan"),
         requests=len(times),
@@ -327,7 +345,7 @@ def report(
 ) -> None:
     site = "distinct articles" if kind == "distinct" else "near-copy-heavy"
     print(f"\n== {site}, {pages} pages (+{list_pages} lists), {backend}, {len(bare)} pairs ==")
-    head = ("wall s", "cpu s", "to 1st", "in-crawl", "after", "peak MB", "tree MB", "requests")
+    head = ("wall s", "cpu s", "to 1st", "in-crawl", "after", "peak MB", "tree MB", "tree PSS")
     print(f"{'':9}" + "".join(f"{h:>10}" for h in head))
     for name, samples in (("bare", bare), ("govwatch", gov)):
         cols = [
@@ -338,8 +356,9 @@ def report(
             median([s.after for s in samples]),
             max(s.rss_mb for s in samples),
             max(s.tree_mb for s in samples),
+            max(s.pss_mb for s in samples),
         ]
-        print(f"{name:9}" + "".join(f"{c:10.2f}" for c in cols) + f"{samples[-1].requests:10d}")
+        print(f"{name:9}" + "".join(f"{c:10.2f}" for c in cols) + f"  {samples[-1].requests} req")
     bw, gw = median([s.wall for s in bare]), median([s.wall for s in gov])
     target = RATIO_TARGET.get((backend, pages))
     goal = f" (target >= {target})" if target else ""
@@ -349,7 +368,12 @@ def report(
     start_gap = median([s.first for s in gov]) - median([s.first for s in bare])
     print(f"govwatch's first request after bare's: {start_gap:+.2f} s (target <= 0.3)")
     rss = max(s.tree_mb for s in gov) / max(s.tree_mb for s in bare)
-    print(f"peak RSS govwatch/bare (process trees): {rss:.2f} (target <= {RSS_TARGET})")
+    pss = max(s.pss_mb for s in gov) / max(s.pss_mb for s in bare)
+    print(
+        f"peak memory govwatch/bare (process trees): RSS {rss:.2f}, PSS {pss:.2f}, largest "
+        f"process {max(s.rss_mb for s in gov) / max(s.rss_mb for s in bare):.2f} "
+        f"(target <= {RSS_TARGET})"
+    )
     print(
         "pairs (bare, govwatch) wall:",
         ", ".join(f"({b.wall:.2f}, {g.wall:.2f})" for b, g in zip(bare, gov, strict=True)),
