@@ -15,12 +15,15 @@ Both are whole processes, interpreter start-up and shutdown included (what the s
 it starts a process per crawl).  Sites: ``distinct`` (every article its own story) and
 ``copies`` (four in five articles a near-copy of another: the fingerprint path).  Per case:
 
-- wall time, CPU time (the child's and the children it waited for, ``os.wait4``);
+- wall time, CPU time (the child's and the children it waited for, ``os.wait4``; not its
+  ``ru_maxrss``: a child spawned by a large parent inherits the parent's high-water mark, so
+  the 3,000-page site held here showed as every child's peak);
 - the time to the first request and after the last one (the site server's own log), and
   the in-crawl time between them: the in-crawl ratio is that of the crawls alone;
-- peak RSS: of the largest single process (``wait4``'s ``ru_maxrss``) and of the whole
-  process tree (crawl process, fork server, extraction workers: RSS summed, sampled from
-  /proc every 0.1 s; shared pages count once per process, so this overstates a little);
+- peak memory, sampled from /proc every 0.1 s: RSS of the largest single process, and of
+  the whole process tree (crawl process, fork server, extraction workers) RSS summed (a
+  page shared by several processes counts once per process) and PSS summed (a shared page
+  divided among its processes: the tree's real share of memory);
 - govwatch's per-stage seconds (the run's ``timings`` log line) and the copies it linked.
 
 Then start-up alone: ``govwatch --help`` and ``govwatch status`` (whole processes).
@@ -68,7 +71,7 @@ STARTUP_TARGET = 0.3  # seconds, govwatch --help
 class Sample:
     wall: float
     cpu: float
-    rss_mb: float  # the largest single process
+    rss_mb: float  # the largest single process, sampled
     tree_mb: float  # the whole process tree, sampled
     pss_mb: float  # the whole process tree's proportional set size, sampled
     first: float  # seconds from spawn to the first request answered
@@ -93,18 +96,20 @@ class TreeRss:
     """
 
     def __init__(self, root: int, interval: float = 0.1) -> None:
-        self.root, self.interval, self.peak, self.peak_pss = root, interval, 0, 0
+        self.root, self.interval = root, interval
+        self.peak = self.peak_pss = self.peak_one = 0  # tree RSS, tree PSS, largest process RSS
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss, pss = self.sample()
+            rss, pss, one = self.sample()
             self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
+            self.peak_one = max(self.peak_one, one)
             self._stop.wait(self.interval)
 
-    def sample(self) -> tuple[int, int]:
+    def sample(self) -> tuple[int, int, int]:
         parents: dict[int, int] = {}
         rss: dict[int, int] = {}
         for name in os.listdir("/proc"):  # noqa: PTH208
@@ -126,12 +131,13 @@ class TreeRss:
                 if child not in tree:
                     tree.add(child)
                     frontier.append(child)
-        return sum(rss.get(pid, 0) for pid in tree), sum(_pss(pid) for pid in tree)
+        sizes = [rss.get(pid, 0) for pid in tree]
+        return sum(sizes), sum(_pss(pid) for pid in tree), max(sizes)
 
-    def stop(self) -> tuple[float, float]:
+    def stop(self) -> tuple[float, float, float]:
         self._stop.set()
         self._thread.join()
-        return self.peak / 2**20, self.peak_pss / 2**20
+        return self.peak / 2**20, self.peak_pss / 2**20, self.peak_one / 2**20
 
 
 def _pss(pid: int) -> int:
@@ -163,7 +169,7 @@ def run_child(argv: list[str], env: dict[str, str], srv: SiteServer | None) -> S
         tree = TreeRss(pid)
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - started
-        tree_mb, pss_mb = tree.stop()
+        tree_mb, pss_mb, one_mb = tree.stop()
         out.seek(0)
         text = out.read()
     code = os.waitstatus_to_exitcode(status)
@@ -173,8 +179,8 @@ def run_child(argv: list[str], env: dict[str, str], srv: SiteServer | None) -> S
     return Sample(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        rss_mb=usage.ru_maxrss / 1024,
-        tree_mb=max(tree_mb, usage.ru_maxrss / 1024),
+        rss_mb=one_mb,
+        tree_mb=tree_mb,
         pss_mb=pss_mb,
         first=times[0] - started if times else float("nan"),
         last=times[-1] - started if times else float("nan"),
