@@ -52,6 +52,21 @@ class Range:
         return f"must be {first} and at most {self.high:g}"
 
 
+@dataclass(frozen=True, slots=True)
+class RangeOrWord(Range):
+    """A number's range, or one word that stands for a number (``"auto"``)."""
+
+    word: str = ""
+
+    def __call__(self, value: Any) -> str | None:
+        if value == self.word:
+            return None
+        if isinstance(value, str):
+            return f'must be a number or "{self.word}"'
+        problem = Range.__call__(self, value)
+        return f'{problem}, or "{self.word}"' if problem else None
+
+
 def between(low: float, high: float, *, above: bool = False) -> Range:
     return Range(low, high, above)
 
@@ -105,13 +120,6 @@ def request_headers(value: Any) -> str | None:
         if problem:
             return f"{name}: {problem}"
     return None
-
-
-def worker_count(value: Any) -> str | None:
-    """``extract_workers``: a count from 0 to 64, or ``"auto"``."""
-    if value == AUTO_WORKERS or (isinstance(value, int) and 0 <= value <= 64):
-        return None
-    return f'must be a number from 0 to 64, or "{AUTO_WORKERS}"'
 
 
 def log_level(value: Any) -> str | None:
@@ -204,7 +212,7 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             AUTO_WORKERS,
             "worker processes that extract articles while the crawl fetches; 0: none; "
             '"auto": one per core but one, at least one',
-            check=worker_count,
+            check=RangeOrWord(0, 64, word=AUTO_WORKERS),
         ),
         "allowed_networks": Setting(
             list,
