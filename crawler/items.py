@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.fingerprint import Fingerprint
-from crawler.records import ExtractedArticle
+from crawler.records import ExtractedArticle, Fingerprint
 
 
 @dataclass(frozen=True, slots=True)

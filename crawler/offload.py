@@ -5,6 +5,7 @@ reactor spends its life alternating between fetching and parsing.  Handing the p
 (extraction and fingerprints, the CPU-heavy part of the pipeline) to a worker process lets
 the next page download while the last one is parsed, on a second core.  With
 ``extract_workers = 0`` (or when the worker dies) the same work runs in the crawl process.
+The work itself is :func:`crawler.extraction.extract_page`: a worker imports only that.
 """
 
 from __future__ import annotations
@@ -12,80 +13,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import select
-import signal
-import threading
-import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from crawler.extract import extract_article
-from crawler.fingerprint import Fingerprint, fingerprint
-from crawler.records import ExtractedArticle, Selectors
+from crawler.extraction import Extraction, extract_page, quiet_worker, warm_up
+from crawler.records import Selectors
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Extraction:
-    """An extracted page, the fingerprints of its body and the seconds each step took."""
-
-    article: ExtractedArticle
-    prints: Fingerprint
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
-def extract_page(
-    body: bytes, url: str, content_type: str | None, selectors: Selectors | None
-) -> Extraction:
-    """Extract one page and fingerprint its body: pure, so it runs in any process."""
-    started = time.perf_counter()
-    article = extract_article(body, url, content_type=content_type, selectors=selectors)
-    extracted = time.perf_counter()
-    prints = fingerprint(article.body)
-    return Extraction(
-        article=article,
-        prints=prints,
-        seconds={
-            "extract": extracted - started,
-            "fingerprint": time.perf_counter() - extracted,
-        },
-    )
-
-
-def _quiet_worker(crawl_pid: int | None = None) -> None:
-    # Ctrl-C reaches the whole process group: the crawl process decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if crawl_pid is not None:
-        threading.Thread(
-            target=_exit_with, args=(crawl_pid,), name="crawl-watch", daemon=True
-        ).start()
-
-
-def _exit_with(pid: int) -> None:
-    """End this worker when the crawl process ``pid`` ends, even by SIGKILL.
-
-    A worker is a child of the fork server, not of the crawl: without this, a killed crawl
-    (the service kills a hung one) left its worker running on, holding the crawl's
-    stdout and stderr open.
-    """
-    try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # no pidfd (not Linux, old kernel): poll
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass
-            time.sleep(1.0)
-    select.select([fd], [], [])  # readable once the process has exited
-    os._exit(0)
 
 
 class PageExtractor:
@@ -97,9 +34,11 @@ class PageExtractor:
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_quiet_worker,
+                initializer=quiet_worker,
                 initargs=(os.getpid(),),
             )
+            # start a worker now: its start-up overlaps the crawl's, not its first page
+            self._pool.submit(warm_up)
 
     def extract(
         self, body: bytes, url: str, content_type: str | None, selectors: Selectors | None

@@ -104,6 +104,12 @@ class PassBook:
         """Articles newly stored: count those only a resumed walk found."""
         self.recovered += sum(1 for url in new_urls if url in self.resumed)
 
+    def forget(self, urls: Iterable[str]) -> None:
+        """Articles stored: their books are closed (the run keeps no state per article)."""
+        for url in urls:
+            self.article_start.pop(url, None)
+            self.resumed.discard(url)
+
     def completed(self) -> list[StartPass]:
         """The start URLs whose pass completed (call only for a run that finished)."""
         return [sp for sp in self.starts if sp.ended and not sp.failed]

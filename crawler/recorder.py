@@ -18,7 +18,6 @@ from datetime import timedelta
 
 from crawler import blocking
 from crawler.canonical import canonicalize
-from crawler.fingerprint import is_same_story
 from crawler.passes import PassBook
 from crawler.records import PageLink
 from crawler.selector_stats import SelectorStats
@@ -49,6 +48,14 @@ def settled(kind: str, status: int | None) -> bool:
 
 # Links found on pages are stored for the link checker once this many are waiting.
 LINK_BATCH = 2000
+
+
+def _same_story(body_a: str, body_b: str) -> bool:
+    """:func:`crawler.fingerprint.is_same_story`, imported (numpy with it) when first asked:
+    a crawl whose articles are not copies of stored ones never needs it."""
+    from crawler.fingerprint import is_same_story
+
+    return is_same_story(body_a, body_b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,9 @@ class RunRecorder:
     articles_changed: int = 0  # re-checked articles whose body changed (a new revision)
     duplicates: int = 0  # new articles linked to another copy of their story
     seen: set[str] = field(default_factory=set)  # found articles that were stored already
-    stored: set[str] = field(default_factory=set)  # canonical URLs written by this run
+    stored: int = 0  # articles written by this run
+    # validators of pages not stored yet: list pages' until the run ends, articles' until
+    # their batch is stored (then saved with it, so no article's stay for the whole run)
     list_validators: dict[str, Validators] = field(default_factory=dict)
     article_validators: dict[str, Validators] = field(default_factory=dict)
     # the link inventory (see crawler.checker): links of list and article pages, in batches
@@ -212,11 +221,14 @@ class RunRecorder:
         """Store fetched articles (new, edited, copies of a story); returns how many were new."""
         with self.timed("store"), self.db.session() as session:
             result = repository.save_articles(
-                session, articles, run_id=self.run_id, same_story=is_same_story
+                session, articles, run_id=self.run_id, same_story=_same_story
             )
-        self.stored.update(a.url for a in articles)
+        self.stored += len(articles)
+        with self.timed("store"):
+            self._save_article_validators(a.url for a in articles)
         unchanged = set(result.unchanged)
         self.passes.stored(a.url for a in articles if a.url not in unchanged)
+        self.passes.forget(a.url for a in articles)
         self.articles_new += len(result.new)
         self.articles_changed += len(result.changed)
         self.duplicates += sum(1 for new, earliest in result.duplicates if new != earliest)
@@ -421,18 +433,23 @@ class RunRecorder:
         log.info("site %s run %d: %s", self.site.name, self.run_id, text)
         return text
 
+    def _save_article_validators(self, stored_urls: Iterable[str]) -> None:
+        """Save the validators of articles just stored (and forget them here)."""
+        chosen = [v for url in stored_urls if (v := self.article_validators.pop(url, None))]
+        if chosen:
+            self._write_validators(chosen)
+
     def _save_validators(self, *, complete: bool) -> None:
-        """Save validators of the articles stored and, after a complete run, of the lists.
+        """After a complete run, save the list pages' validators.
 
         A list page's validators are kept only when every page of the run was fetched and
         stored: otherwise the next run would be told "304 Not Modified" and never retry the
-        articles that failed.
+        articles that failed.  (Articles' are saved as they are stored.)
         """
-        chosen = [v for url, v in self.article_validators.items() if url in self.stored]
-        if complete:
-            chosen += self.list_validators.values()
-        if not chosen:
-            return
+        if complete and self.list_validators:
+            self._write_validators(list(self.list_validators.values()))
+
+    def _write_validators(self, chosen: list[Validators]) -> None:
         try:
             with self.db.session() as session:
                 repository.save_validators(session, chosen)

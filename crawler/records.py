@@ -74,3 +74,14 @@ class ExtractedArticle:
     encoding: str = "utf-8"
     page_kind: PageKind = "article"  # "challenge"/"error" pages must not be stored as articles
     error_reason: str | None = None  # why an "error" page is one ("404 Not Found", "页面不存在")
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The fingerprints of one body (``crawler.fingerprint``); ``bands`` is empty when the
+    body is too short.  Here, not there, so that a crawl process receiving one from its
+    extraction worker does not import numpy to unpickle it."""
+
+    body_hash: int  # signed 64-bit hash of the normalised body
+    bands: tuple[int, ...]  # signed 64-bit LSH keys, one per band
+    length: int  # characters of the normalised body

@@ -151,7 +151,7 @@ def run_crawls(
     # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
     logging.getLogger("scrapy").setLevel(settings.log_level.upper())
     reports: dict[str, RunReport] = {}
-    extractor = PageExtractor(settings.extract_workers)
+    extractor = PageExtractor(settings.extraction_workers())
     try:
         for site in sites:
             recorder = RunRecorder.start(db, site)

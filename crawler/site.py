@@ -6,6 +6,7 @@ never reads configuration itself.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,21 @@ from crawler.records import Selectors
 # a site's ``challenge`` setting: what to do about JavaScript challenges (crawler.challenge)
 CHALLENGE_MODES = ("auto", "replay", "browser", "off")
 DEFAULT_USER_AGENT = "govwatch/0.1 (+https://github.com/govwatch/govwatch; site monitor)"
+# ``extract_workers = "auto"``: one extraction worker per core but the crawl's own
+AUTO_WORKERS = "auto"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
+def auto_workers(cores: int | None = None) -> int:
+    """Extraction workers for ``"auto"``: the cores less the crawl's own, at least one."""
+    return max(1, (usable_cores() if cores is None else cores) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +82,18 @@ class CrawlSettings:
     retry_after_max_seconds: float = 600.0  # a server's Retry-After is honoured up to this
     max_page_bytes: int = 10 * 1024 * 1024
     log_level: str = "WARNING"
-    extract_workers: int = 1
+    extract_workers: int | str = AUTO_WORKERS  # a count, or "auto" (see extraction_workers)
     # networks crawls and ``extract URL`` may fetch although internal (besides the origins
     # of each site's start URLs, and the URL given to ``extract``)
     allowed_networks: tuple[str, ...] = ()
     # longest wait for the browser to pass a JavaScript challenge (crawler.browser)
     challenge_timeout_seconds: float = 30.0
+
+    def extraction_workers(self) -> int:
+        """How many extraction worker processes a crawl may start (0: none)."""
+        if self.extract_workers == AUTO_WORKERS:
+            return auto_workers()
+        return int(self.extract_workers)
 
 
 def site_hosts(sites: Iterable[Site]) -> dict[str, str | None]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from scheduler.cli import run
 
-from scheduler.cli import main
-
-sys.exit(main())
+run()

@@ -2,19 +2,25 @@
 
 Exit status: 0 success; 1 a command ran but something failed (a crawl run, the database);
 2 bad configuration or bad command-line input.  Users see one line, never a traceback.
+
+Start-up: this module imports nothing heavy, so ``govwatch --help`` (and a usage error)
+answers at once; the configuration and the commands (SQLAlchemy, Scrapy, numpy …) are
+imported once the arguments are parsed, each command importing only what it uses
+(``tests/test_startup.py`` holds this).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from crawler.linkrecords import LINK_STATUSES
-from scheduler import commands
-from scheduler.config import load_config
 from scheduler.logs import setup_logging
 from storage.errors import ConfigError, GovwatchError, UsageError
 
@@ -180,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level or ("INFO" if args.verbose or args.command == "run" else "WARNING")
     setup_logging(level, args.log_format)
     try:
+        from scheduler import commands
+        from scheduler.config import load_config
+
         config = load_config(args.config)
         return commands.run(args, config)
     except (ConfigError, UsageError) as exc:
@@ -199,10 +208,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+_exit_status = 1  # what the process exits with if main() never returns
+
+
+def run() -> NoReturn:
+    """The ``govwatch`` executable (and ``python -m scheduler``): :func:`main`, then exit
+    without tearing the interpreter's heap down.
+
+    A crawl process's teardown, freeing every object one by one, took 0.3-0.9 s: a fifth of
+    a 300-page crawl's whole process.  Every exit handler still runs (multiprocessing's and
+    the thread pools' clean-up, registered later, run earlier); logging and the standard
+    streams are flushed; only the freeing of memory the process hands back anyway is skipped.
+    """
+    global _exit_status
+    atexit.register(_end_process)  # registered first, so it runs after every other handler
+    try:
+        _exit_status = main()
+    except SystemExit as exc:  # argparse's --help
+        code = exc.code
+        _exit_status = code if isinstance(code, int) else (0 if code is None else 1)
+        raise
+    except KeyboardInterrupt:  # before main() could catch it
+        _exit_status = 130
+        raise
+    sys.exit(_exit_status)
+
+
+def _end_process() -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
+            stream.flush()
+    os._exit(_exit_status)
+
+
 def _fail(exc: BaseException, status: int) -> int:
     print(f"govwatch: error: {exc}", file=sys.stderr)
     return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

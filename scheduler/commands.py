@@ -1,7 +1,9 @@
 """What each ``govwatch`` command does, given parsed arguments and the configuration.
 
 This is the composition root: it builds the database, the crawler and (later) the digest
-objects from the configuration and hands them to each other.
+objects from the configuration and hands them to each other.  Each command imports what it
+uses when it runs (the database layer, Scrapy, the digest's templates), so a command pays
+only for its own imports; type hints of heavy modules are imported for the type checker only.
 """
 
 from __future__ import annotations
@@ -15,13 +17,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.linkrecords import BROKEN, CheckProgress
-from crawler.recorder import RunReport
 from crawler.site import Site, site_hosts
 from scheduler.config import BUILTIN, Config, load_config, render_config
-from scheduler.dead_runs import close_dead_runs
 from scheduler.output import (
     BEIJING,
     article_record,
@@ -34,25 +34,40 @@ from scheduler.output import (
     published,
     table,
 )
-from storage import migrate, repository
-from storage.database import Database
 from storage.errors import ConfigError, GovwatchError, UsageError
 from storage.link_records import LinkQuery
 from storage.records import ArticleQuery, SiteInfo
+
+if TYPE_CHECKING:
+    from crawler.recorder import RunReport
+    from storage.database import Database
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
 # run outcomes ``govwatch crawl`` exits 0 for: a warning run worked (status shows why it warns)
 CRAWL_OK = frozenset({"succeeded", "warning"})
 
 
+# databases the command opened, closed when it ends (the process skips its teardown)
+_opened: list[Database] = []
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     handler: Callable[[argparse.Namespace, Config], int] = COMMANDS[args.command]
-    return handler(args, config)
+    try:
+        return handler(args, config)
+    finally:
+        while _opened:
+            _opened.pop().dispose()
 
 
 def open_database(config: Config) -> Database:
     """The configured database, with its schema created or upgraded as needed."""
+    from scheduler.dead_runs import close_dead_runs
+    from storage import migrate, repository
+    from storage.database import Database
+
     db = Database(config.database.url)
+    _opened.append(db)
     migrate.upgrade(db)
     with db.session() as session:
         repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
@@ -61,7 +76,11 @@ def open_database(config: Config) -> Database:
 
 
 def cmd_init(args: argparse.Namespace, config: Config) -> int:
+    from storage import migrate, repository
+    from storage.database import Database
+
     db = Database(config.database.url)
+    _opened.append(db)
     before, after = migrate.upgrade(db)
     with db.session() as session:
         repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
@@ -174,6 +193,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def cmd_articles(args: argparse.Namespace, config: Config) -> int:
+    from storage import repository
+
     if args.site is not None and config.site(args.site) is None:
         known = ", ".join(s.name for s in config.sites) or "none"
         raise UsageError(f"unknown site {args.site!r} (configured: {known})")
@@ -197,6 +218,8 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from storage import repository
+
     db = open_database(config)
     with db.session() as session:
         article = repository.get_article(session, args.id)
@@ -322,6 +345,7 @@ def _check_progress(every_seconds: float = 5.0) -> Callable[[CheckProgress], Non
 def cmd_links(args: argparse.Namespace, config: Config) -> int:
     """``govwatch links``: links found on crawled pages, by status, with their pages."""
     from scheduler.links_output import links_csv, links_json, links_table
+    from storage import repository
 
     _known_site(config, args.site)
     if args.status == "all":
@@ -351,6 +375,8 @@ def _known_site(config: Config, name: str | None) -> None:
 
 
 def cmd_sites(args: argparse.Namespace, config: Config) -> int:
+    from storage import repository
+
     db = open_database(config)
     with db.session() as session:
         summaries = repository.site_summaries(session, [s.name for s in config.sites])

@@ -20,7 +20,7 @@ from typing import Any
 
 from crawler.linkrecords import LinkSettings
 from crawler.records import Selectors
-from crawler.site import CrawlSettings, Site
+from crawler.site import AUTO_WORKERS, CrawlSettings, Site
 from digest.subscription import Subscription
 from scheduler.digest_config import read_digests, render_digests
 from scheduler.schedule import parse_schedule
@@ -301,6 +301,8 @@ def render_config(config: Config) -> str:
     lines += ["", "[database]", f"url = {toml_value(mask_url(config.database.url))}", "", "[crawl]"]
     for key in SECTIONS["crawl"]:
         lines.append(f"{key} = {toml_value(getattr(config.crawl, key))}")
+        if key == "extract_workers" and config.crawl.extract_workers == AUTO_WORKERS:
+            lines[-1] += f"  # {config.crawl.extraction_workers()} on this machine"
     lines += ["", "[service]"]
     for key in SECTIONS["service"]:
         lines.append(f"{key} = {toml_value(getattr(config.service, key))}")

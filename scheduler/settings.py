@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from crawler.cookierules import rule_problem
 from crawler.selectors import compile_selector
-from crawler.site import CHALLENGE_MODES, DEFAULT_USER_AGENT
+from crawler.site import AUTO_WORKERS, CHALLENGE_MODES, DEFAULT_USER_AGENT
 from scheduler.health import parse_listen
 from storage.errors import ConfigError
 
@@ -50,6 +50,21 @@ class Range:
             return None
         first = f"more than {self.low:g}" if self.above else f"at least {self.low:g}"
         return f"must be {first} and at most {self.high:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class RangeOrWord(Range):
+    """A number's range, or one word that stands for a number (``"auto"``)."""
+
+    word: str = ""
+
+    def __call__(self, value: Any) -> str | None:
+        if value == self.word:
+            return None
+        if isinstance(value, str):
+            return f'must be a number or "{self.word}"'
+        problem = Range.__call__(self, value)
+        return f'{problem}, or "{self.word}"' if problem else None
 
 
 def between(low: float, high: float, *, above: bool = False) -> Range:
@@ -193,10 +208,11 @@ SECTIONS: dict[str, dict[str, Setting]] = {
         ),
         "log_level": Setting(str, "WARNING", "level of Scrapy's own log messages", check=log_level),
         "extract_workers": Setting(
-            int,
-            1,
-            "worker processes that extract articles while the crawl fetches; 0: none",
-            check=between(0, 64),
+            (int, str),
+            AUTO_WORKERS,
+            "worker processes that extract articles while the crawl fetches; 0: none; "
+            '"auto": one per core but one, at least one',
+            check=RangeOrWord(0, 64, word=AUTO_WORKERS),
         ),
         "allowed_networks": Setting(
             list,

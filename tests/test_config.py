@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from crawler.site import auto_workers
 from scheduler.config import SECTIONS, SITE_KEYS, load_config, render_config
 from storage.errors import ConfigError
 from tests.conftest import REPO, run_cli
@@ -178,3 +180,31 @@ def test_every_setting_is_documented_in_the_readme() -> None:
                 assert specs[key].env in readme
     for key in SITE_KEYS:
         assert f"`sites.{key}`" in readme, f"sites.{key} missing from README"
+
+
+@pytest.mark.parametrize(("given", "workers"), [("'auto'", None), ("0", 0), ("3", 3)])
+def test_extract_workers_a_count_or_auto(tmp_path: Path, given: str, workers: int | None) -> None:
+    config = load_config(str(write(tmp_path, f"[crawl]\nextract_workers = {given}\n")), {})
+    expected = auto_workers() if workers is None else workers
+    assert config.crawl.extraction_workers() == expected
+    again = load_config(str(write(tmp_path, render_config(config))), {})
+    assert again.crawl == config.crawl
+
+
+def test_extract_workers_auto_is_the_default_and_leaves_the_crawl_a_core() -> None:
+    assert load_config(None, {}).crawl.extract_workers == "auto"
+    assert [auto_workers(cores) for cores in (1, 2, 3, 8)] == [1, 1, 2, 7]
+    assert auto_workers() == max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+@pytest.mark.parametrize("given", ["'many'", "-1", "65", "true", "1.5"])
+def test_extract_workers_rejects_other_values(tmp_path: Path, given: str) -> None:
+    with pytest.raises(ConfigError, match=r"crawl\.extract_workers"):
+        load_config(str(write(tmp_path, f"[crawl]\nextract_workers = {given}\n")), {})
+
+
+def test_check_config_shows_what_auto_workers_means(tmp_path: Path) -> None:
+    result = run_cli("--config", str(write(tmp_path, GOOD_SITE)), "check-config")
+    assert result.returncode == 0, result.stderr
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("extract_workers"))
+    assert line == f"extract_workers = 'auto'  # {auto_workers()} on this machine"

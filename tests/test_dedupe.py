@@ -8,15 +8,21 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
+import pytest
 from sqlalchemy import select, text
 
 from crawler.fingerprint import (
+    _PERM_A,
+    _PERM_B,
     BANDS,
     MIN_CHARS,
     fingerprint,
     hash64,
     is_same_story,
+    minhash,
     normalize_body,
+    shingle_set,
     similarity,
 )
 from storage import repository
@@ -53,6 +59,18 @@ def test_fingerprints_are_stable_across_processes_and_versions() -> None:
     assert prints.body_hash == hash64(normalize_body(SAMPLE)) == 4_009_775_116_629_455_560
     assert prints.bands[:2] == (-1_035_315_315_669_132_572, -776_075_160_961_088_896)
     assert len(prints.bands) == BANDS
+
+
+@pytest.mark.parametrize("chars", [3, 100, 2049, 2050, 9000])
+def test_minhash_is_its_definition_at_any_size(chars: int) -> None:
+    # min over the shingles x of ((A * x + B) mod 2**64) >> 32, per permutation: computed
+    # here in one plain expression, there in chunks, in place, shifted after the minimum
+    text = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(chars))
+    shingles = shingle_set(text)
+    assert len(shingles) == chars - 2
+    with np.errstate(over="ignore"):
+        values = (shingles[:, None] * _PERM_A + _PERM_B) >> np.uint64(32)
+    assert (minhash(shingles) == values.min(axis=0)).all()
 
 
 def test_republished_copy_with_other_boilerplate_is_the_same_story() -> None:

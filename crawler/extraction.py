@@ -1,0 +1,89 @@
+"""One page's extraction and fingerprints, timed: the work an extraction worker does.
+
+Light to import (no Twisted, no Scrapy; the extractor and numpy's fingerprints load on the
+first page, or on :func:`warm_up`), so a worker process started by :mod:`crawler.offload`
+loads only this module: :func:`extract_page` (pure; the crawl process runs it itself when it
+has no worker) and the worker's start-up, :func:`quiet_worker`.  A crawl process with a
+worker never imports the extractor or numpy for it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.records import ExtractedArticle, Fingerprint, Selectors
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """An extracted page, the fingerprints of its body and the seconds each step took."""
+
+    article: ExtractedArticle
+    prints: Fingerprint
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def extract_page(
+    body: bytes, url: str, content_type: str | None, selectors: Selectors | None
+) -> Extraction:
+    """Extract one page and fingerprint its body: pure, so it runs in any process."""
+    from crawler.extract import extract_article
+    from crawler.fingerprint import fingerprint
+
+    started = time.perf_counter()
+    article = extract_article(body, url, content_type=content_type, selectors=selectors)
+    extracted = time.perf_counter()
+    prints = fingerprint(article.body)
+    return Extraction(
+        article=article,
+        prints=prints,
+        seconds={
+            "extract": extracted - started,
+            "fingerprint": time.perf_counter() - extracted,
+        },
+    )
+
+
+def warm_up() -> None:
+    """Import what :func:`extract_page` needs (a worker's first task, while Scrapy starts)."""
+    import crawler.extract
+    import crawler.fingerprint  # noqa: F401
+
+
+def quiet_worker(crawl_pid: int | None = None) -> None:
+    """A worker's start: it ignores Ctrl-C and ends with the crawl process."""
+    # Ctrl-C reaches the whole process group: the crawl process decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if crawl_pid is not None:
+        threading.Thread(
+            target=_exit_with, args=(crawl_pid,), name="crawl-watch", daemon=True
+        ).start()
+
+
+def _exit_with(pid: int) -> None:
+    """End this worker when the crawl process ``pid`` ends, even by SIGKILL.
+
+    A worker is a child of the fork server, not of the crawl: without this, a killed crawl
+    (the service kills a hung one) left its worker running on, holding the crawl's
+    stdout and stderr open.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (not Linux, old kernel): poll
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+            time.sleep(1.0)
+    select.select([fd], [], [])  # readable once the process has exited
+    os._exit(0)

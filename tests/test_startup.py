@@ -1,0 +1,178 @@
+"""Start-up: each command imports only what it uses (the import graph, not a stopwatch).
+
+``govwatch --help`` must not import the database layer, Scrapy or numpy; ``status`` and
+``check-config`` must not import Scrapy, Twisted, numpy or Alembic (a database already at
+the newest schema is recognised without Alembic).  Each case runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from storage import migrate
+from storage.database import Database
+from storage.errors import SchemaError
+
+REPO = Path(__file__).resolve().parents[1]
+CRAWL_ONLY = {"scrapy", "twisted", "numpy", "alembic"}
+DATABASE = {"sqlalchemy", "psycopg", "psycopg2"}
+DIGEST_ONLY = {"jinja2", "apscheduler.schedulers", "aiohttp"}
+
+# runs govwatch's main() with the arguments given, then prints the modules it imported
+_PROBE = """
+import contextlib, io, json, sys
+from scheduler.cli import main
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        status = main(sys.argv[1:])
+except SystemExit as exc:  # --help
+    status = exc.code
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported_by(*argv: str) -> tuple[int, set[str]]:
+    """The exit status and the modules a ``govwatch`` command imported, in a fresh process."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    return probe["status"], set(probe["modules"])
+
+
+def loaded(modules: set[str], packages: set[str]) -> set[str]:
+    """Which of ``packages`` (or their submodules) are among ``modules``."""
+    return {p for p in packages if any(m == p or m.startswith(p + ".") for m in modules)}
+
+
+def test_help_imports_neither_the_database_nor_the_crawler() -> None:
+    status, modules = imported_by("--help")
+    assert status == 0
+    assert "scheduler.cli" in modules  # the probe did run the command line
+    assert loaded(modules, CRAWL_ONLY | DATABASE | DIGEST_ONLY) == set()
+    assert loaded(modules, {"scheduler.commands", "scheduler.config"}) == set()
+
+
+def test_a_usage_error_imports_nothing_heavy() -> None:
+    status, modules = imported_by("no-such-command")
+    assert status == 2
+    assert loaded(modules, CRAWL_ONLY | DATABASE) == set()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "govwatch.toml"
+    path.write_text(
+        f"""
+[database]
+url = "sqlite:///{tmp_path / "gw.db"}"
+
+[[sites]]
+name = "local"
+start_urls = ["http://127.0.0.1:9/"]
+article_url_pattern = 'content_\\d+'
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_status_on_a_current_database_imports_no_crawler_and_no_alembic(config: Path) -> None:
+    status, modules = imported_by("--config", str(config), "init")
+    assert status == 0
+    assert "alembic" in modules  # creating the schema is Alembic's work
+    status, modules = imported_by("--config", str(config), "status")
+    assert status == 0
+    assert "scheduler.status" in modules and "sqlalchemy" in modules
+    assert loaded(modules, CRAWL_ONLY | DIGEST_ONLY) == set()
+
+
+def test_check_config_imports_no_crawler(config: Path) -> None:
+    status, modules = imported_by("--config", str(config), "check-config")
+    assert status == 0
+    assert loaded(modules, CRAWL_ONLY | DIGEST_ONLY) == set()
+
+
+def test_the_migration_files_heads_are_alembics() -> None:
+    assert migrate.shipped_heads() == migrate.head_revisions()
+
+
+def test_a_database_at_another_revision_is_left_to_alembic(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'gw.db'}")
+    head = migrate.head_revision()
+    assert migrate.upgrade(db) == (None, head)
+    assert migrate.upgrade(db) == (head, head)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaError, match="newer than this govwatch knows"):
+        migrate.upgrade(db)
+    db.dispose()
+
+
+def _govwatch(*argv: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = ["-m", "scheduler"] if code is None else ["-c", code]
+    return subprocess.run(
+        [sys.executable, *command, *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_executable_skips_teardown_but_keeps_status_output_and_exit_handlers() -> None:
+    assert _govwatch("--help").returncode == 0
+    assert _govwatch("no-such-command").returncode == 2
+    # piped stdout is block-buffered: all of it arrives, as it does without run()
+    skipped = _govwatch("check-config")
+    kept = _govwatch(
+        "check-config", code="import sys; from scheduler.cli import main; sys.exit(main())"
+    )
+    assert skipped.returncode == kept.returncode == 0
+    assert skipped.stdout == kept.stdout and len(skipped.stdout) > 1000
+    # an exit handler registered while the command runs (as multiprocessing's is) still runs
+    late = _govwatch(
+        code="import atexit, scheduler.cli as cli\n"
+        "command = cli.main\n"
+        "def main():\n"
+        "    atexit.register(print, 'late handler ran')\n"
+        "    return command(['no-such-command'])\n"
+        "cli.main = main\n"
+        "cli.run()\n"
+    )
+    assert late.returncode == 2
+    assert late.stdout == "late handler ran\n"
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_an_extraction_worker_imports_neither_twisted_nor_the_database() -> None:
+    # a worker unpickles crawler.extraction's functions, and warms up: that is all it loads
+    modules = _modules_after("import crawler.extraction\ncrawler.extraction.warm_up()")
+    assert "crawler.extract" in modules and "numpy" in modules
+    assert loaded(modules, {"twisted", "scrapy", "alembic"} | DATABASE) == set()
+
+
+def test_the_crawl_process_leaves_extraction_and_numpy_to_its_worker() -> None:
+    modules = _modules_after("import crawler.runner, crawler.pipeline, crawler.spider")
+    assert "scrapy" in modules and "crawler.extraction" in modules
+    assert loaded(modules, {"numpy", "crawler.extract", "crawler.fingerprint"}) == set()
