@@ -53,7 +53,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.crawl import ChildRusage, Sample, govwatch_argv, write_config  # noqa: E402
+from bench.crawl import Sample, govwatch_argv, run_child, write_config  # noqa: E402
 from crawler import browser  # noqa: E402
 from crawler.addresses import origin  # noqa: E402
 from tests.sitegen_challenge import ChallengeGate  # noqa: E402
@@ -70,14 +70,14 @@ def attempt(
     """One crawl into a fresh database; returns its sample and the articles it stored."""
     workdir.mkdir()
     db = workdir / "gw.db"
-    config = write_config(workdir, start, f"sqlite:///{db}", max_pages)
+    config = write_config(workdir, start, f"sqlite:///{db}", max_pages, None)
     if rule:
         text = config.read_text(encoding="utf-8")
         config.write_text(
             text.replace("delay_seconds = 0\n", 'delay_seconds = 0\ncookie_rule = "ccdi"\n'),
             encoding="utf-8",
         )
-    sample = ChildRusage.run(govwatch_argv(config), env, srv)
+    sample = run_child(govwatch_argv(config, "crawl", "bench"), env, srv)
     with sqlite3.connect(db) as conn:
         (stored,) = conn.execute("SELECT count(*) FROM articles").fetchone()
     return sample, int(stored)
@@ -178,7 +178,7 @@ def bench_replay(args: argparse.Namespace) -> int:
 def second_run(srv: SiteServer, site: CcdiSite, workdir: Path, env: dict[str, str]) -> int:
     """Crawl ``workdir``'s database again with one article more; returns its 412/420s."""
     site.add_article()
-    sample = ChildRusage.run(govwatch_argv(workdir / "bench.toml"), env, srv)
+    sample = run_child(govwatch_argv(workdir / "bench.toml", "crawl", "bench"), env, srv)
     asked = [r for r in srv.requests if r.path != "/robots.txt"]
     assert asked and "HOY_TR=" in (asked[0].header("cookie") or ""), "no stored cookie sent"
     assert BROWSER_STARTED not in sample.output, "a browser started"
@@ -206,12 +206,13 @@ def bench_challenge_site(args: argparse.Namespace) -> int:
             srv.url(site.start_path),
             f"sqlite:///{workdir / 'gw.db'}",
             len(site.list_paths) + 1,
+            None,
         )
         rows = []
         for run in (1, 2):
             if run == 2:
                 site.add_article()
-            sample = ChildRusage.run(govwatch_argv(config), env, srv)
+            sample = run_child(govwatch_argv(config, "crawl", "bench"), env, srv)
             with sqlite3.connect(workdir / "gw.db") as conn:
                 (stored,) = conn.execute("SELECT count(*) FROM articles").fetchone()
             starts = sample.output.count(BROWSER_STARTED)
