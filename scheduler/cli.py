@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import logging
 import os
 import sys
@@ -235,11 +234,20 @@ def run() -> NoReturn:
 
 
 def _end_process() -> None:
+    status = _exit_status
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # closed, or a broken pipe
+        if stream is None:  # its descriptor was closed when the process started
+            continue
+        try:
             stream.flush()
-    os._exit(_exit_status)
+        except BrokenPipeError:  # a reader that stopped early (`| head -1`)
+            pass
+        except OSError:  # output lost (a full disk): not a success, as CPython's 120
+            status = status or 120
+        except ValueError:  # closed
+            pass
+    os._exit(status)
 
 
 def _fail(exc: BaseException, status: int) -> int:

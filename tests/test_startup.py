@@ -8,6 +8,7 @@ the newest schema is recognised without Alembic).  Each case runs in a fresh int
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,36 @@ def test_the_crawl_process_leaves_extraction_and_numpy_to_its_worker() -> None:
     modules = _modules_after("import crawler.runner, crawler.pipeline, crawler.spider")
     assert "scrapy" in modules and "crawler.extraction" in modules
     assert loaded(modules, {"numpy", "crawler.extract", "crawler.fingerprint"}) == set()
+
+
+def test_the_executable_with_stdout_closed_ends_without_a_traceback() -> None:
+    # `govwatch --help >&-`: sys.stdout is None; the exit handler must not fail on it
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler", "--help"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr and "atexit" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_lost_at_exit_is_not_a_success() -> None:
+    # `govwatch --help > /dev/full`: the help is lost at the final flush; not exit 0
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "scheduler", "--help"],
+            cwd=REPO,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+        )
+    assert result.returncode == 120
