@@ -32,6 +32,7 @@ _BAD_VALUE = re.compile(r"[\x00-\x1f\x7f;\s\"\\]|[^\x00-\x7f]")
 _BAD_ATTRIBUTES = re.compile(r"[\x00-\x1f\x7f]|[^\x00-\x7f]")
 MAX_SCAN_BYTES = 2 * 1024 * 1024  # scripts past this much of a page are not looked at
 MAX_COOKIES = 50  # per page
+MAX_COOKIE_BYTES = 4096  # of name and value: what a browser keeps (RFC 6265 section 6.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,8 @@ def parse_cookie_string(text: str) -> ScriptCookie | None:
     name, eq, value = pair.partition("=")
     name, value = name.strip(), value.strip()
     if not eq or not _TOKEN.match(name) or _BAD_VALUE.search(value):
+        return None
+    if len(name) + len(value) > MAX_COOKIE_BYTES:  # ASCII: characters are bytes
         return None
     if _BAD_ATTRIBUTES.search(attributes):
         return None

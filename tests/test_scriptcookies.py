@@ -117,3 +117,12 @@ def test_rule_registry() -> None:
     assert rule_problem("ccdi") is None
     problem = rule_problem("nope")
     assert problem is not None and "ccdi" in problem
+
+
+def test_a_cookie_larger_than_a_browser_keeps_is_skipped() -> None:
+    # a browser keeps at most 4096 bytes of name and value; a page's 100 kB cookie would be
+    # sent with every later request to its host (and kept in host_cookies)
+    body = b'<script>document.cookie = "big=' + b"A" * 100_000 + b'; path=/";</script>'
+    assert script_cookies(body) == []
+    assert parse_cookie_string("ok=" + "A" * 4000) is not None
+    assert parse_cookie_string("big=" + "A" * 4093) is None
