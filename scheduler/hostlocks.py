@@ -3,10 +3,9 @@
 The service runs each site's crawl in a process of its own (``scheduler.supervisor``), so
 the crawl's process-wide pace per host (``crawler.hostpace``) cannot see another site's
 crawl of the same host; ccdi (``ccdi`` and ``ccdi-scdc`` are both on www.ccdi.gov.cn)
-answers their overlapping requests with 420.  :class:`HostLocks` keeps a crawl job from
-starting its process while another job of the service holds any of its hosts: the service
-tries such a job again later rather than let it wait in one of the crawl pool's threads
-(``hold_if_free``).  Locks are taken in sorted order, so two jobs never wait on each other.
+answers their overlapping requests with 420.  :class:`HostLocks` makes a crawl job wait,
+before its process starts, until no other crawl job of the service holds any of its hosts.
+Locks are taken in sorted order, so two jobs never wait on each other.
 """
 
 from __future__ import annotations
@@ -29,20 +28,6 @@ class HostLocks:
             if lock is None:
                 lock = self._locks[host] = threading.Lock()
             return lock
-
-    @contextlib.contextmanager
-    def hold_if_free(self, hosts: Iterable[str]) -> Iterator[bool]:
-        """Hold every one of ``hosts`` for the ``with`` block when none is held now (True),
-        else hold none (False): a job thread does not wait, taking a crawl slot meanwhile."""
-        with contextlib.ExitStack() as stack:
-            for host in sorted(set(hosts)):
-                lock = self._lock(host)
-                if not lock.acquire(blocking=False):
-                    stack.close()
-                    yield False
-                    return
-                stack.callback(lock.release)
-            yield True
 
     @contextlib.contextmanager
     def hold(self, hosts: Iterable[str]) -> Iterator[None]:

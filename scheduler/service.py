@@ -83,7 +83,6 @@ _HOUSEKEEPING = "service:housekeeping"
 _HOUSEKEEPING_HOURS = 6
 _COMMAND_WORKERS = 2  # at least; one thread per link-check and digest job
 _DB_CHECK_SECONDS = 2.0
-_HOST_RETRY = 30.0  # seconds: a job whose host another job holds tries again after this
 
 
 class Service:
@@ -379,16 +378,9 @@ class Service:
 
     def _run_job(self, name: str) -> None:
         spec = self.jobs.get(name)
-        if spec is None:
-            return
-        with self.host_locks.hold_if_free(spec.hosts) as held:
-            if held:
+        if spec is not None:
+            with self.host_locks.hold(spec.hosts):
                 self.runner.run(spec)
-                return
-        # another job holds one of its hosts (up to its time limit): waiting here would
-        # take one of the pool's threads from every other site's crawl; come back later
-        log.debug("job %s: a host of it is busy: trying again in %gs", name, _HOST_RETRY)
-        self._wake_at(name, repository.utcnow() + timedelta(seconds=_HOST_RETRY))
 
     def _wake_at(self, name: str, at: datetime) -> None:
         """Run job ``name`` next at ``at`` (a digest's next due time or retry)."""

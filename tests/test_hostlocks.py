@@ -60,34 +60,3 @@ def test_crawl_jobs_carry_their_hosts_and_the_link_check_the_guarded_ones(
     assert jobs["crawl:ccdi"].hosts == ("www.ccdi.gov.cn",)
     assert jobs["crawl:ccdi-scdc"].hosts == ("www.ccdi.gov.cn",)
     assert "www.ccdi.gov.cn" in jobs["check-links"].hosts
-
-
-def test_a_job_whose_host_is_taken_frees_its_thread_and_comes_back(tmp_path: Path) -> None:
-    # ccdi's crawl stuck on a host that never answers holds www.ccdi.gov.cn up to its time
-    # limit; ccdi-scdc's job must not sit in one of the max_concurrent_crawls threads
-    # meanwhile (every other site's crawl would queue behind it): it comes back later
-    import threading
-
-    from scheduler.config import load_config
-    from scheduler.jobs import build_jobs
-    from scheduler.service import Service
-    from storage.database import Database
-
-    config = load_config(None, {})
-    db = Database(f"sqlite:///{tmp_path / 'gw.db'}")
-    service = Service(config, db, child_argv=["true"], reload_config=lambda: config)
-    spec = next(j for j in build_jobs(config) if j.name == "crawl:ccdi-scdc")
-    service.jobs[spec.name] = spec
-    ran: list[str] = []
-    woken: list[str] = []
-    service.runner.run = lambda s: ran.append(s.name)  # type: ignore[method-assign]
-    service._wake_at = lambda name, at: woken.append(name)  # type: ignore[method-assign]
-    with service.host_locks.hold(spec.hosts):  # the other site's crawl runs
-        job = threading.Thread(target=service._run_job, args=[spec.name], daemon=True)
-        job.start()
-        job.join(5)
-        assert not job.is_alive()
-    assert ran == [] and woken == [spec.name]
-    service._run_job(spec.name)  # its host free again
-    assert ran == [spec.name]
-    db.dispose()
