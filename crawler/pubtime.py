@@ -89,12 +89,15 @@ def _build(m: re.Match[str]) -> FoundTime | None:
     try:
         year, month, day = int(m["y"]), int(m["m"]), int(m["d"])
         hour = _hour_of_day(int(m["H"]), m["half"]) if m["H"] is not None else 0
+        if m["H"] is not None and int(m["H"]) > 23:
+            return None  # 24:00, 25:10: no clock time
         minute = int(m["M"]) if m["M"] is not None else 0
         second = int(m["S"]) if m["S"] is not None else 0
         tz = BEIJING
         if m["tz"]:
             tz = _parse_offset(m["tz"])
-        value = datetime(year, month, day, hour, minute, second, tzinfo=tz)
+        value = datetime(year, month, day, hour % 24, minute, second, tzinfo=tz)
+        value += timedelta(days=hour // 24)  # 晚上12点: the midnight after the date
     except ValueError:
         return None
     if value.year < 1990 or value > datetime.now(BEIJING) + timedelta(days=2):
@@ -104,13 +107,16 @@ def _build(m: re.Match[str]) -> FoundTime | None:
 
 def _hour_of_day(hour: int, half: str | None) -> int:
     """The 24-hour clock hour of ``hour`` said with 上午/下午 …: 下午3:05 is 15:05,
-    上午12:30 is 00:30, 下午12:30 is 12:30, 晚上10点 is 22:00; a 24-hour hour is kept."""
+    上午12:30 is 00:30, 下午12:30 is 12:30, 晚上10点 is 22:00, 晚上12点 is 24 (the midnight
+    that ends the day); a 24-hour hour is kept."""
     if half is None or hour > 12:
         return hour
     if half in _MORNING:
         return 0 if hour == 12 else hour
     if half == "中午":
         return hour + 12 if hour < 11 else hour  # 中午1点 is 13:00, 中午12点 is 12:00
+    if half == "晚上" and hour == 12:
+        return 24
     return hour if hour == 12 else hour + 12
 
 

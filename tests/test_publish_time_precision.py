@@ -59,6 +59,12 @@ def test_morning_and_afternoon(written: str, hour: int, minute: int) -> None:
     assert parse_time(written) == datetime(2024, 6, 30, hour, minute, tzinfo=BEIJING)
 
 
+def test_twelve_in_the_evening_is_midnight_not_noon() -> None:
+    # 晚上12点 ends the evening: the midnight after the date, as 晚上11:50 comes before it
+    assert parse_time("2024-06-30 晚上12:10") == datetime(2024, 7, 1, 0, 10, tzinfo=BEIJING)
+    assert parse_time("2024-06-30 中午12:10") == datetime(2024, 6, 30, 12, 10, tzinfo=BEIJING)
+
+
 @pytest.mark.parametrize(
     ("info", "url", "value", "precision"),
     [
