@@ -26,7 +26,7 @@ import time
 import urllib.request
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from http.cookiejar import Cookie, CookieJar
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,7 +132,9 @@ class CheckerCookies:
     """
 
     def __init__(self, rules: Mapping[str, str | None] | None = None) -> None:
-        self.jar = CookieJar()
+        # strict_domain: no cookie for a domain like .gov.cn (the sites' own second-level
+        # domain), which every other gov.cn site would be sent
+        self.jar = CookieJar(DefaultCookiePolicy(strict_domain=True))
         self.rules: dict[str, CookieRule | None] = {
             host.lower(): (RULES[name] if name else None) for host, name in (rules or {}).items()
         }
