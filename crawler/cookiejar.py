@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
+from scrapy.http.cookies import CookieJar
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.cookierules import RULES, CookieRule
@@ -50,6 +53,9 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
 
     def __init__(self, debug: bool = False) -> None:
         super().__init__(debug)
+        # strict_domain: no cookie for a domain like .gov.cn, which the jar saved in
+        # host_cookies would give every other gov.cn site's crawl
+        self.jars = defaultdict(lambda: CookieJar(DefaultCookiePolicy(strict_domain=True)))
         self.label = "crawl"  # "site NAME run ID" once the spider opens
         self.rule: CookieRule | None = None
         self.db: Database | None = None
