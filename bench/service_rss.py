@@ -27,12 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.soak import children, open_fds, proc_status  # noqa: E402
+from bench.soak import children, count_rows, open_fds, proc_status  # noqa: E402
 from storage.database import Database  # noqa: E402
 from tests.digest_helpers import SmtpServer, add_article, add_site  # noqa: E402
 
@@ -81,14 +79,7 @@ enabled = false
 
 
 def delivered(db: Database) -> int:
-    try:
-        with db.engine.connect() as conn:
-            n = conn.execute(
-                text("SELECT count(*) FROM digest_deliveries WHERE state = 'delivered'")
-            ).scalar_one()
-    except Exception:  # the schema is not there yet
-        return 0
-    return int(n)
+    return count_rows(db, "SELECT count(*) FROM digest_deliveries WHERE state = 'delivered'")
 
 
 def one_due_process(config: Path, env: dict[str, str]) -> tuple[float, float, int]:

@@ -118,15 +118,18 @@ allow_private_addresses = true
     return path
 
 
-def finished_runs(db: Database) -> int:
+def count_rows(db: Database, sql: str) -> int:
+    """``SELECT count(*) ...`` on the service's database; 0 before its schema is there."""
     try:
         with db.engine.connect() as conn:
-            n = conn.execute(
-                text("SELECT count(*) FROM crawl_runs WHERE outcome != 'running'")
-            ).scalar_one()
+            n = conn.execute(text(sql)).scalar_one()
     except Exception:  # the schema is not there yet
         return 0
     return int(n)
+
+
+def finished_runs(db: Database) -> int:
+    return count_rows(db, "SELECT count(*) FROM crawl_runs WHERE outcome != 'running'")
 
 
 def main() -> int:

@@ -128,19 +128,8 @@ class JobRunner:
             outcome = self._settle_crawl(spec, spec.site, result, launched)
         else:
             outcome = _command_outcome(result, limit)
-            log.log(
-                logging.INFO if outcome.result == "ok" else logging.WARNING,
-                "job %s: %s in %.1fs (pid %d)%s",
-                spec.name,
-                outcome.result,
-                result.seconds,
-                result.pid,
-                f": {outcome.message}" if outcome.message else "",
-            )
-        with self.db.session() as session:
-            repository.job_finished(
-                session, spec.name, result=outcome.result, message=outcome.message
-            )
+            _log_outcome(spec.name, outcome, result.seconds, f"pid {result.pid}")
+        self._record_finished(spec.name, outcome)
 
     def _run_digest(self, spec: JobSpec, digest: str) -> None:
         config = self.config()
@@ -158,18 +147,8 @@ class JobRunner:
             self.record_missed(spec.name, STOPPING, "due while the service was stopping")
             return
         outcome = _in_process_outcome(spec.name, result, limit)
-        log.log(
-            logging.INFO if outcome.result == "ok" else logging.WARNING,
-            "job %s: %s in %.1fs (in-process)%s",
-            spec.name,
-            outcome.result,
-            result.seconds,
-            f": {outcome.message}" if outcome.message else "",
-        )
-        with self.db.session() as session:
-            repository.job_finished(
-                session, spec.name, result=outcome.result, message=outcome.message
-            )
+        _log_outcome(spec.name, outcome, result.seconds, "in-process")
+        self._record_finished(spec.name, outcome)
         if result.ended not in (inprocess.DONE, inprocess.RAISED):
             return  # left behind: its trigger's next time stands
         try:
@@ -196,6 +175,10 @@ class JobRunner:
                 if repository.close_run(session, run.id, outcome="interrupted", message=message):
                     log.warning("site %s run %d: interrupted: %s", site, run.id, message)
         return None
+
+    def _record_finished(self, name: str, outcome: Outcome) -> None:
+        with self.db.session() as session:
+            repository.job_finished(session, name, result=outcome.result, message=outcome.message)
 
     def _settle_crawl(
         self, spec: JobSpec, site: str, result: ChildResult, launched: datetime
@@ -278,6 +261,18 @@ class JobRunner:
                 )
         except GovwatchError as exc:
             log.error("job %s: cannot record a missed run (%s): %s", job, reason, exc)
+
+
+def _log_outcome(name: str, outcome: Outcome, seconds: float, where: str) -> None:
+    log.log(
+        logging.INFO if outcome.result == "ok" else logging.WARNING,
+        "job %s: %s in %.1fs (%s)%s",
+        name,
+        outcome.result,
+        seconds,
+        where,
+        f": {outcome.message}" if outcome.message else "",
+    )
 
 
 def _in_process_outcome(name: str, result: RunResult, limit: float) -> Outcome:
