@@ -15,7 +15,7 @@ merged paragraphs (one to four of these at once).  A copy is usually published a
 original, sometimes before (then it must become the story's earliest copy).
 
 For each backend it stores every article through the real store path
-(``storage.repository.save_articles`` with ``crawler.fingerprint.is_same_story``, batches of
+(``storage.repository.save_articles`` with ``crawler.extract.fingerprint.is_same_story``, batches of
 200 as the crawler's pipeline does), and reports:
 
 - insert rate (articles per second, fingerprints computed beforehand and timed apart);
@@ -50,7 +50,7 @@ from sqlalchemy import create_engine, select, text
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from crawler.fingerprint import (  # noqa: E402
+from crawler.extract.fingerprint import (  # noqa: E402
     fingerprint,
     is_same_story,
     normalize_body,

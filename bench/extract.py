@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 sys.path.insert(0, str(REPO))
 
-from crawler.decode import decode_html  # noqa: E402
-from crawler.extract import extract_article  # noqa: E402
-from crawler.pubtime import parse_time  # noqa: E402
+from crawler.extract.article import extract_article  # noqa: E402
+from crawler.extract.decode import decode_html  # noqa: E402
+from crawler.extract.pubtime import parse_time  # noqa: E402
 
 Prediction = dict[str, Any]
 Extractor = Callable[[str, bytes, str], Prediction]

@@ -19,7 +19,7 @@ the stored cookies (its first request carries them), get no 412/420, and store t
 
 Part 2, browser solve: serves a ccdi-style site behind guarded mode (b)
 (``tests/sitegen_challenge.py``: 521 and a script that computes ``__jsl_clearance``) and runs
-one browser solve (:class:`crawler.browser.Solve`: the helper process, Playwright's driver,
+one browser solve (:class:`crawler.guards.browser.Solve`: the helper process, Playwright's driver,
 Debian's Chromium), ``--solves`` times.  For each: wall seconds from starting the helper to
 having the cookies, and the peak memory of the whole process tree, sampled from ``/proc``
 every 20 ms: the sum of the RSS of every process whose environment holds this run's marker
@@ -54,13 +54,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.crawl import Sample, govwatch_argv, run_child, write_config  # noqa: E402
-from crawler import browser  # noqa: E402
-from crawler.addresses import origin  # noqa: E402
+from crawler.guards import browser  # noqa: E402
+from crawler.net.addresses import origin  # noqa: E402
 from tests.sitegen_challenge import ChallengeGate  # noqa: E402
 from tests.sitesrv import CcdiGuard, CcdiSite, SiteServer, build_ccdi_site  # noqa: E402
 
 MARK = "GOVWATCH_BENCH_MARK"
-BROWSER_STARTED = "govwatch browser: starting Chromium"  # crawler.browser's line per start
+BROWSER_STARTED = "govwatch browser: starting Chromium"  # crawler.guards.browser's line per start
 BLOCKING = (412, 420)
 
 

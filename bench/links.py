@@ -49,9 +49,9 @@ sys.path.insert(0, str(REPO))
 
 import requests  # noqa: E402
 
-from crawler.canonical import canonicalize  # noqa: E402
-from crawler.checker import run_link_checks  # noqa: E402
-from crawler.linkrecords import CheckProgress, LinkSettings  # noqa: E402
+from crawler.extract.canonical import canonicalize  # noqa: E402
+from crawler.linkcheck.checker import run_link_checks  # noqa: E402
+from crawler.linkcheck.records import CheckProgress, LinkSettings  # noqa: E402
 from storage import repository  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.link_records import LinkQuery, NewLinkRef  # noqa: E402

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crawler.records import ExtractedArticle, Fingerprint, Selectors
+    from crawler.extract.records import ExtractedArticle, Fingerprint, Selectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,8 @@ def extract_page(
     body: bytes, url: str, content_type: str | None, selectors: Selectors | None
 ) -> Extraction:
     """Extract one page and fingerprint its body: pure, so it runs in any process."""
-    from crawler.extract import extract_article
-    from crawler.fingerprint import fingerprint
+    from crawler.extract.article import extract_article
+    from crawler.extract.fingerprint import fingerprint
 
     started = time.perf_counter()
     article = extract_article(body, url, content_type=content_type, selectors=selectors)
@@ -53,8 +53,8 @@ def extract_page(
 
 def warm_up() -> None:
     """Import what :func:`extract_page` needs (a worker's first task, while Scrapy starts)."""
-    import crawler.extract
-    import crawler.fingerprint  # noqa: F401
+    import crawler.extract.article
+    import crawler.extract.fingerprint  # noqa: F401
 
 
 def quiet_worker(crawl_pid: int | None = None) -> None:

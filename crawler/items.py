@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.records import ExtractedArticle, Fingerprint
+from crawler.extract.records import ExtractedArticle, Fingerprint
 
 
 @dataclass(frozen=True, slots=True)

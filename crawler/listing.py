@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 from lxml import html as lxml_html
 from lxml.etree import XPathError
 
-from crawler.links import resolve_link
-from crawler.selectors import select_elements
+from crawler.extract.links import resolve_link
+from crawler.extract.selectors import select_elements
 from crawler.site import Site
 
 # ccdi and many TRS-built sites: createPageHTML(countPage, currentPage, "index", "html")
@@ -111,6 +111,6 @@ def _anchors(elements: list[lxml_html.HtmlElement]) -> list[lxml_html.HtmlElemen
 
 
 def _absolute(href: str | None, base: str) -> str | None:
-    """An http(s) link target of a list page (see :func:`crawler.links.resolve_link`)."""
+    """An http(s) link target of a list page (see :func:`crawler.extract.links.resolve_link`)."""
     url = resolve_link(base, href)
     return url if url is not None and url.startswith(("http://", "https://")) else None

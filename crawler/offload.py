@@ -19,8 +19,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
+from crawler.extract.records import Selectors
 from crawler.extraction import Extraction, extract_page, quiet_worker, warm_up
-from crawler.records import Selectors
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from crawler import blocking
-from crawler.canonical import canonicalize
+from crawler.extract.canonical import canonicalize
+from crawler.extract.records import PageLink
+from crawler.extract.textclean import escape_controls
+from crawler.guards import blocking
 from crawler.passes import PassBook
-from crawler.records import PageLink
 from crawler.selector_stats import SelectorStats
 from crawler.site import Site
-from crawler.textclean import escape_controls
 from storage import repository
 from storage.database import Database
 from storage.errors import StorageError
@@ -51,9 +51,9 @@ LINK_BATCH = 2000
 
 
 def _same_story(body_a: str, body_b: str) -> bool:
-    """:func:`crawler.fingerprint.is_same_story`, imported (numpy with it) when first asked:
+    """:func:`crawler.extract.fingerprint.is_same_story`, imported (numpy with it) when first asked:
     a crawl whose articles are not copies of stored ones never needs it."""
-    from crawler.fingerprint import is_same_story
+    from crawler.extract.fingerprint import is_same_story
 
     return is_same_story(body_a, body_b)
 
@@ -87,7 +87,7 @@ class RunRecorder:
     refused: int = 0  # requests the address policy refused (recorded, not failures)
     found: set[str] = field(default_factory=set)
     warnings: dict[str, None] = field(default_factory=dict)  # ordered, unique
-    # incremental crawling and dedupe (see crawler.fingerprint, storage.repository.dedupe)
+    # incremental crawling and dedupe (see crawler.extract.fingerprint, storage.repository.dedupe)
     lists_not_modified: int = 0  # list pages answered 304
     articles_not_modified: int = 0  # re-checked articles answered 304
     articles_changed: int = 0  # re-checked articles whose body changed (a new revision)
@@ -98,7 +98,8 @@ class RunRecorder:
     # their batch is stored (then saved with it, so no article's stay for the whole run)
     list_validators: dict[str, Validators] = field(default_factory=dict)
     article_validators: dict[str, Validators] = field(default_factory=dict)
-    # the link inventory (see crawler.checker): links of list and article pages, in batches
+    # the link inventory (see crawler.linkcheck.checker): links of list and article pages, in
+    # batches
     link_refs: list[NewLinkRef] = field(default_factory=list)
     # seconds spent per pipeline stage (list, extract, fingerprint, lookup, store, links)
     timings: dict[str, float] = field(default_factory=dict)
@@ -107,8 +108,8 @@ class RunRecorder:
     # configured selectors that missed, per page (crawler.selector_stats)
     selectors: SelectorStats = field(default_factory=SelectorStats)
     selector_misses: tuple[str, ...] = ()
-    # guards met (crawler.blocking): pages blocked, by reason; per host, its delay and how
-    # many 420/429 answers it gave (crawler.hostpace)
+    # guards met (crawler.guards.blocking): pages blocked, by reason; per host, its delay and how
+    # many 420/429 answers it gave (crawler.guards.hostpace)
     blocked_reasons: dict[str, int] = field(default_factory=dict)
     pace: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -284,7 +285,7 @@ class RunRecorder:
     def blocked(
         self, url: str, reason: str, detail: str, *, status: int | None, start: int | None
     ) -> None:
-        """A page a guard answered instead of the site (``reason``: crawler.blocking)."""
+        """A page a guard answered instead of the site (``reason``: crawler.guards.blocking)."""
         self.blocked_reasons[reason] = self.blocked_reasons.get(reason, 0) + 1
         self.error(url, kind=BLOCKED, status=status, message=f"{reason}: {detail}", start=start)
 

@@ -18,16 +18,16 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
 
-from crawler import headerlimit
-from crawler.addressguard import (
+from crawler.guards import headerlimit
+from crawler.guards.addressguard import (
     ALLOWED_NETWORKS_SETTING,
     ALLOWED_URLS_SETTING,
     MIDDLEWARE_PRIORITY,
 )
-from crawler.challenge import CHALLENGE_TIMEOUT_SETTING
-from crawler.challenge import MIDDLEWARE_PRIORITY as CHALLENGE_PRIORITY
-from crawler.cookiejar import MIDDLEWARE_PRIORITY as COOKIES_PRIORITY
-from crawler.hostpace import RETRY_AFTER_MAX_SETTING
+from crawler.guards.challenge import CHALLENGE_TIMEOUT_SETTING
+from crawler.guards.challenge import MIDDLEWARE_PRIORITY as CHALLENGE_PRIORITY
+from crawler.guards.cookiejar import MIDDLEWARE_PRIORITY as COOKIES_PRIORITY
+from crawler.guards.hostpace import RETRY_AFTER_MAX_SETTING
 from crawler.offload import PageExtractor
 from crawler.recorder import RunRecorder, RunReport
 from crawler.site import CrawlSettings, Site
@@ -104,25 +104,25 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             "LOG_LEVEL": settings.log_level,
             "LOG_ENABLED": True,
             "LOG_INSTALL_ROOT_HANDLER": False,  # the command line configured logging
-            # the address policy (crawler.addresses) on every request and hop, and on what
+            # the address policy (crawler.net.addresses) on every request and hop, and on what
             # every host resolves to
-            "TWISTED_DNS_RESOLVER": "crawler.addressguard.GuardedCachingResolver",
+            "TWISTED_DNS_RESOLVER": "crawler.guards.addressguard.GuardedCachingResolver",
             ALLOWED_NETWORKS_SETTING: list(settings.allowed_networks),
             ALLOWED_URLS_SETTING: list(start_urls),
             CHALLENGE_TIMEOUT_SETTING: settings.challenge_timeout_seconds,
             "DOWNLOADER_MIDDLEWARES": {
-                "crawler.addressguard.AddressGuardMiddleware": MIDDLEWARE_PRIORITY,
+                "crawler.guards.addressguard.AddressGuardMiddleware": MIDDLEWARE_PRIORITY,
                 "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-                "crawler.retry.BackoffRetryMiddleware": 550,
-                "crawler.challenge.ChallengeMiddleware": CHALLENGE_PRIORITY,
+                "crawler.guards.retry.BackoffRetryMiddleware": 550,
+                "crawler.guards.challenge.ChallengeMiddleware": CHALLENGE_PRIORITY,
                 # Scrapy's cookie jar, plus cookies set by page scripts, the site's cookie
-                # rule, and cookies kept between runs (crawler.cookiejar)
+                # rule, and cookies kept between runs (crawler.guards.cookiejar)
                 "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
-                "crawler.cookiejar.ReplayCookiesMiddleware": COOKIES_PRIORITY,
+                "crawler.guards.cookiejar.ReplayCookiesMiddleware": COOKIES_PRIORITY,
                 # above the retry: it sees a throttling answer before it becomes a retry
-                "crawler.hostpace.HostPaceMiddleware": 560,
+                "crawler.guards.hostpace.HostPaceMiddleware": 560,
                 # after Scrapy's cookie jar (700), which replaces the Cookie header
-                "crawler.sitecookie.SiteCookieMiddleware": 750,
+                "crawler.guards.sitecookie.SiteCookieMiddleware": 750,
             },
             "ITEM_PIPELINES": {"crawler.pipeline.StoragePipeline": 300},
             "SPIDER_LOADER_WARN_ONLY": True,

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from crawler.records import Selectors
+from crawler.extract.records import Selectors
 
-# a site's ``challenge`` setting: what to do about JavaScript challenges (crawler.challenge)
+# a site's ``challenge`` setting: what to do about JavaScript challenges (crawler.guards.challenge)
 CHALLENGE_MODES = ("auto", "replay", "browser", "off")
 DEFAULT_USER_AGENT = "govwatch/0.1 (+https://github.com/govwatch/govwatch; site monitor)"
 # ``extract_workers = "auto"``: one extraction worker per core but the crawl's own
@@ -52,10 +52,10 @@ class Site:
     stop_at_known_page: bool = True  # stop paginating at a list page of known articles only
     recheck_days: int = 0  # re-fetch known articles published this recently (0: never)
     conditional_requests: bool = True  # send If-None-Match / If-Modified-Since for lists
-    # JavaScript challenges: "auto" | "replay" | "browser" | "off" (crawler.challenge)
+    # JavaScript challenges: "auto" | "replay" | "browser" | "off" (crawler.guards.challenge)
     challenge: str = "auto"
-    # cookie replay and identity (crawler.cookiejar, crawler.cookierules)
-    cookie_rule: str | None = None  # a rule of crawler.cookierules.RULES, or none
+    # cookie replay and identity (crawler.guards.cookiejar, crawler.net.cookierules)
+    cookie_rule: str | None = None  # a rule of crawler.net.cookierules.RULES, or none
     user_agent: str | None = None  # None: the crawl's own ([crawl] user_agent)
     headers: tuple[tuple[str, str], ...] = ()  # extra request headers, in config order
     # a Cookie: string copied from a browser (from the variable cookie_env names), sent to
@@ -86,7 +86,7 @@ class CrawlSettings:
     # networks crawls and ``extract URL`` may fetch although internal (besides the origins
     # of each site's start URLs, and the URL given to ``extract``)
     allowed_networks: tuple[str, ...] = ()
-    # longest wait for the browser to pass a JavaScript challenge (crawler.browser)
+    # longest wait for the browser to pass a JavaScript challenge (crawler.guards.browser)
     challenge_timeout_seconds: float = 30.0
 
     def extraction_workers(self) -> int:

@@ -42,21 +42,21 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
-from crawler.addresses import AddressRefusedError
-from crawler.blocking import reason_for
-from crawler.canonical import canonicalize
-from crawler.challenge import ChallengeBlocked
-from crawler.decode import decode_html
-from crawler.dom import parse_html
+from crawler.extract.canonical import canonicalize
+from crawler.extract.decode import decode_html
+from crawler.extract.dom import parse_html
+from crawler.extract.links import extract_links
+from crawler.extract.pagekind import is_challenge_page
+from crawler.extract.sniff import not_html_reason
+from crawler.guards.blocking import reason_for
+from crawler.guards.challenge import ChallengeBlocked
 from crawler.items import ArticleItem
-from crawler.links import extract_links
 from crawler.listing import parse_list_page
+from crawler.net.addresses import AddressRefusedError
 from crawler.offload import PageExtractor
-from crawler.pagekind import is_challenge_page
 from crawler.passes import NO_START
 from crawler.recorder import BLOCKED, REFUSED, RunRecorder
 from crawler.site import Site
-from crawler.sniff import not_html_reason
 from storage.errors import ExtractError
 from storage.records import Validators
 

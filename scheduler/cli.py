@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from crawler.linkrecords import LINK_STATUSES
+from crawler.linkcheck.records import LINK_STATUSES
 from scheduler.logs import setup_logging
 from storage.errors import ConfigError, GovwatchError, UsageError
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.linkrecords import BROKEN, CheckProgress
+from crawler.linkcheck.records import BROKEN, CheckProgress
 from crawler.site import Site, site_hosts
 from scheduler.config import BUILTIN, Config, load_config, render_config
 from scheduler.output import (
@@ -307,7 +307,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_check_links(args: argparse.Namespace, config: Config) -> int:
     """``govwatch check-links``: check the due links now; exit 1 only if the run failed."""
-    from crawler.checker import run_link_checks  # aiohttp is imported only when checking
+    from crawler.linkcheck.checker import run_link_checks  # aiohttp is imported only when checking
     from scheduler.links_output import describe_check
 
     _known_site(config, args.site)
@@ -427,8 +427,8 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
 
 
 def extract_one(given: str, url: str | None, site: Site | None, config: Config) -> dict[str, Any]:
-    from crawler.extract import extract_article
-    from crawler.fetch import fetch_page
+    from crawler.extract.article import extract_article
+    from crawler.net.fetch import fetch_page
 
     try:
         if given.startswith(("http://", "https://")):

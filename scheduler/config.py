@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from crawler.linkrecords import LinkSettings
-from crawler.records import Selectors
+from crawler.extract.records import Selectors
+from crawler.linkcheck.records import LinkSettings
 from crawler.site import AUTO_WORKERS, CrawlSettings, Site
 from digest.subscription import Subscription
 from scheduler.digest_config import read_digests, render_digests

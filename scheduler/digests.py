@@ -18,7 +18,7 @@ from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
 
-from crawler.textclean import clean_text
+from crawler.extract.textclean import clean_text
 from digest import outbox
 from digest.channels import Sender, sender_for
 from digest.outbox import DeliveryReport

@@ -1,7 +1,7 @@
 """One crawl at a time per host in the service: two sites on one host take turns.
 
 The service runs each site's crawl in a process of its own (``scheduler.supervisor``), so
-the crawl's process-wide pace per host (``crawler.hostpace``) cannot see another site's
+the crawl's process-wide pace per host (``crawler.guards.hostpace``) cannot see another site's
 crawl of the same host; ccdi (``ccdi`` and ``ccdi-scdc`` are both on www.ccdi.gov.cn)
 answers their overlapping requests with 420.  :class:`HostLocks` makes a crawl job wait,
 before its process starts, until no other crawl job of the service holds any of its hosts.

@@ -8,8 +8,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from crawler.linkrecords import CheckReport
-from crawler.textclean import clean_text
+from crawler.extract.textclean import clean_text
+from crawler.linkcheck.records import CheckReport
 from scheduler.output import beijing, csv_row, fit, iso
 from storage.link_records import LinkView
 from storage.repository.links import MAX_REFS_PER_LINK

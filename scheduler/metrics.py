@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from crawler.blocking import blocked_reason
+from crawler.guards.blocking import blocked_reason
 from storage import repository
 from storage.database import Database
 from storage.errors import GovwatchError

@@ -1,6 +1,6 @@
 """Rendering records for the terminal: tables that line up with Chinese text, JSON, CSV.
 
-Stored text is printed through :func:`crawler.textclean.clean_text` (rows stored before the
+Stored text is printed through :func:`crawler.extract.textclean.clean_text` (rows stored before the
 extractor cleaned its fields may still hold terminal escapes), and CSV cells that a
 spreadsheet would run as a formula are quoted with a leading ``'``.
 """
@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from crawler.textclean import clean_text
+from crawler.extract.textclean import clean_text
 from storage.records import DATE_ONLY_PRECISIONS, ArticleView
 
 # CSV cells starting with these are formulas to a spreadsheet (OWASP "CSV injection").

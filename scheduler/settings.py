@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.cookierules import rule_problem
-from crawler.selectors import compile_selector
+from crawler.extract.selectors import compile_selector
+from crawler.net.cookierules import rule_problem
 from crawler.site import AUTO_WORKERS, CHALLENGE_MODES, DEFAULT_USER_AGENT
 from scheduler.health import parse_listen
 from storage.errors import ConfigError

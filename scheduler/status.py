@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from crawler.blocking import blocked_reason, pace_in
+from crawler.guards.blocking import blocked_reason, pace_in
 from scheduler.config import Config
 from scheduler.output import beijing, iso, table
 from storage import repository

@@ -1,7 +1,7 @@
 """Typed values of the link inventory that cross the storage seam, in and out.
 
 Statuses are plain strings here (``storage`` imports nothing of the project); their meaning
-is documented in ``crawler.linkrecords``.
+is documented in ``crawler.linkcheck.records``.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ class CcdiGuard:
 
 
 def rewrite(hoy: str) -> str:
-    """The client's side of the rule, written independently of ``crawler.cookierules``."""
+    """The client's side of the rule, written independently of ``crawler.net.cookierules``."""
     csr, cnv, otr = hoy.split(",")[:3]
     return f"{csr},{cnv},{csr[int(cnv[0], 16)]}{otr[1:]},0"
 

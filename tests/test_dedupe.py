@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select, text
 
-from crawler.fingerprint import (
+from crawler.extract.fingerprint import (
     _PERM_A,
     _PERM_B,
     BANDS,

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from crawler.fetch import fetch_page
-from crawler.linkfetch import LinkFetcher
-from crawler.linkrecords import LinkSettings, Verdict
+from crawler.linkcheck.fetch import LinkFetcher
+from crawler.linkcheck.records import LinkSettings, Verdict
+from crawler.net.fetch import fetch_page
 from crawler.site import CrawlSettings
 from storage.errors import FetchError
 from tests.decoy import LoopbackServer

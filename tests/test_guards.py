@@ -21,10 +21,10 @@ from digest.subscription import HealthThresholds
 from scheduler.metrics import service_text
 from storage.database import Database
 from tests.conftest import run_cli
+from tests.linkcheck.test_links import check_now
 from tests.sitegen_captcha import CaptchaGuard, ThrottleGuard
 from tests.sitesrv import Logged, SiteServer, build_ccdi_site
 from tests.test_crawl import ccdi_config
-from tests.test_links import check_now
 
 COOKIE_VAR = "GOVWATCH_LOCAL_COOKIE"
 

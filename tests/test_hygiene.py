@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import extract_article
-from crawler.links import extract_links
-from crawler.pagekind import is_readable
-from crawler.sniff import not_html_reason
-from crawler.textclean import clean_text
+from crawler.extract.article import extract_article
+from crawler.extract.links import extract_links
+from crawler.extract.pagekind import is_readable
+from crawler.extract.sniff import not_html_reason
+from crawler.extract.textclean import clean_text
 from scheduler.output import csv_cell
 from storage.database import Database
 from storage.errors import ExtractError

@@ -17,8 +17,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from crawler.extract import extract_article
-from crawler.pubtime import parse_time
+from crawler.extract.article import extract_article
+from crawler.extract.pubtime import parse_time
 from digest.records import DigestArticle
 from digest.render import render_html, render_markdown, render_text
 from storage import repository

@@ -29,7 +29,7 @@ from tests.sitesrv import CcdiGuard, CcdiSite, Logged, SiteServer, build_ccdi_si
 
 N = 60
 BLOCKING = {412, 420}
-BROWSER_STARTED = "govwatch browser: starting Chromium"  # crawler.browser's line per start
+BROWSER_STARTED = "govwatch browser: starting Chromium"  # crawler.guards.browser's line per start
 
 
 def config_file(tmp_path: Path, database_url: str, srv: SiteServer, site_lines: str = "") -> Path:
@@ -363,7 +363,7 @@ def test_guard_serves_first_then_wants_the_rewritten_cookie() -> None:
         assert _get(srv, "/robots.txt")[0] == 200  # never guarded
         status, challenge = _get(srv, "/yaowenn/")
         assert status == 412 and b"HOY_TR=" in challenge and b"list_news" not in challenge
-        from crawler.scriptcookies import script_cookies
+        from crawler.net.scriptcookies import script_cookies
 
         cookies = {c.name: c.value for c in script_cookies(challenge)}
         raw = f"HOY_TR={cookies['HOY_TR']}; HBB_HC={cookies['HBB_HC']}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from crawler.fingerprint import fingerprint
+from crawler.extract.fingerprint import fingerprint
 from crawler.recorder import RunRecorder
 from crawler.site import Site
 from storage import repository

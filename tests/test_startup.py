@@ -169,14 +169,17 @@ def _modules_after(code: str) -> set[str]:
 def test_an_extraction_worker_imports_neither_twisted_nor_the_database() -> None:
     # a worker unpickles crawler.extraction's functions, and warms up: that is all it loads
     modules = _modules_after("import crawler.extraction\ncrawler.extraction.warm_up()")
-    assert "crawler.extract" in modules and "numpy" in modules
+    assert "crawler.extract.article" in modules and "numpy" in modules
     assert loaded(modules, {"twisted", "scrapy", "alembic"} | DATABASE) == set()
 
 
 def test_the_crawl_process_leaves_extraction_and_numpy_to_its_worker() -> None:
     modules = _modules_after("import crawler.runner, crawler.pipeline, crawler.spider")
     assert "scrapy" in modules and "crawler.extraction" in modules
-    assert loaded(modules, {"numpy", "crawler.extract", "crawler.fingerprint"}) == set()
+    assert (
+        loaded(modules, {"numpy", "crawler.extract.article", "crawler.extract.fingerprint"})
+        == set()
+    )
 
 
 def test_the_executable_with_stdout_closed_ends_without_a_traceback() -> None:

@@ -124,13 +124,13 @@ class Article(Base):
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("crawl_runs.id", ondelete="SET NULL")
     )  # the run that first stored it
-    # dedupe and edits (migration 0002): see crawler.fingerprint
+    # dedupe and edits (migration 0002): see crawler.extract.fingerprint
     body_hash: Mapped[int | None] = mapped_column(BigInteger, index=True)  # normalised body
     duplicate_of: Mapped[int | None] = mapped_column(
         BigIntId, ForeignKey("articles.id", ondelete="SET NULL"), index=True
     )  # the earliest copy of the same story (NULL: this is the earliest, or unique)
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # edits seen
     changed_at: Mapped[datetime | None]  # when the last edit was seen
-    # its page later answered 404/410 or became a soft 404 (migration 0003; crawler.linkstate)
+    # its page later answered 404/410 or became a soft 404 (migration 0003; crawler.linkcheck.state)
     gone_at: Mapped[datetime | None]  # NULL while the page is up
     gone_status: Mapped[int | None]  # the HTTP status it answered with then

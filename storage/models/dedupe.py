@@ -12,7 +12,7 @@ from storage.types import BigIntId
 
 
 class DedupeBand(Base):
-    """One LSH band key of an article's body (MinHash, see ``crawler.fingerprint``).
+    """One LSH band key of an article's body (MinHash, see ``crawler.extract.fingerprint``).
 
     Articles sharing a key are near-duplicate candidates; the primary key ``(key,
     article_id)`` is the index the lookup uses, so it never scans the articles.

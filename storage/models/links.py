@@ -1,7 +1,7 @@
 """Models of the link inventory: links, the pages that reference them, checks and events.
 
 - ``links``: one row per canonical URL found on a crawled page, with its current status (see
-  ``crawler.linkrecords``), since when, the last and next check, and the failure streak the
+  ``crawler.linkcheck.records``), since when, the last and next check, and the failure streak the
   dead threshold is judged on.
 - ``link_refs``: which page (canonical URL, site) references which link, with its anchor
   text and kind; one row per link and page.

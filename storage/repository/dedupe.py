@@ -3,7 +3,7 @@
 The near-duplicate lookup goes through indexes only: ``articles.body_hash`` for exact copies
 and the primary key of ``dedupe_bands`` (``key, article_id``) for MinHash-LSH candidates,
 ranked by the number of band keys they share.  Whether a candidate really is the same story
-is decided by the caller's ``same_story`` (``crawler.fingerprint.is_same_story``), so
+is decided by the caller's ``same_story`` (``crawler.extract.fingerprint.is_same_story``), so
 storage knows nothing of how texts are compared.
 
 A story is a root article (``duplicate_of IS NULL``) and its copies, each pointing straight

@@ -1,0 +1,451 @@
+"""Finding an article's body on a page and turning it into clean paragraphs.
+
+Two steps, both plain lxml:
+
+1. :func:`find_body_container`: the page's text is cut into lines at block boundaries; each
+   line that reads as prose (long enough, with sentence punctuation, not link text) scores
+   for the element holding its paragraph, and by a half and a quarter for that element's
+   parent and grandparent; each element's score is then discounted by the share of link
+   text under it.  The best element is the body container: the one whose own paragraphs
+   are the article, not a distant ancestor that also holds the sidebars.
+2. :func:`body_lines` walks the container and cuts its text into lines, leaving out share
+   widgets, related lists, comment boxes and pagination (by class/id words, unless the
+   element holds a lot of prose), hidden elements and embedded error-page text;
+   :func:`clean_paragraphs` then drops furniture lines, the headline repeat (and a kicker
+   above it), the information line and byline at the top, and the tail boilerplate.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from lxml.html import HtmlElement
+
+from crawler.extract.boilerplate import trim_edges
+from crawler.extract.byline import byline_names
+from crawler.extract.dom import BLOCK_TAGS, INVISIBLE_TAGS, collapse_ws, is_hidden, tag_of
+
+_SENTENCE_PUNCT_RE = re.compile(r"[，。！？；：、“”,.!?;]")
+
+# Words in class/id names of page furniture.  A class/id is furniture when one of its words
+# is here (or starts with a prefix below) and none of its words names content.  Strong words
+# name furniture outright; weak words (info, page, time …) also name wrappers of short
+# articles, so an element named by them is furniture only when it holds no prose.
+_NOISE_WORDS = frozenset(
+    {"share", "fenxiang", "bdshare", "jiathis", "related", "relate", "xgwz", "xgxw", "xglj",
+     "recommend", "tuijian", "comment", "comments", "pinglun", "footer", "foot", "copyright",
+     "banquan", "breadcrumb", "crumb", "crumbs", "position", "location", "weizhi", "nav",
+     "navbar", "menu", "sidebar", "aside", "ad", "ads", "advert", "guanggao", "qrcode", "ewm",
+     "erweima", "print", "toolbar", "pagination", "pager", "pagelist", "zrbj", "login",
+     "search", "subscribe", "prevnext", "updown", "sxp", "fontsize", "zihao", "gotop",
+     "backtop", "totop", "player", "appdown", "statement", "disclaimer", "shengming",
+     "sharebox", "topbar", "fanye", "listpage"}
+)  # fmt: skip
+_WEAK_NOISE_WORDS = frozenset(
+    {"tools", "tags", "keywords", "hot", "rank", "paihang", "prev", "next", "video", "audio",
+     "download", "tip", "tips", "more", "pages", "page", "author", "source", "info", "time",
+     "date", "bianji"}
+)  # fmt: skip
+_NOISE_PREFIXES = ("share", "relat", "recommend", "comment", "footer", "copyright", "breadcrumb")
+_CONTENT_WORDS = frozenset(
+    {"content", "contents", "articlecontent", "trs", "zoom", "artibody", "endtext", "neirong",
+     "zw", "newstext", "maintext", "textcontent", "conent"}
+)  # fmt: skip
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD_SPLIT_RE = re.compile(r"[\s_\-]+")
+_FURNITURE_MAX_TEXT = 400
+_PROSE_RE = re.compile(r"[\u4e00-\u9fff][^。！？\n]{8,}[。！？]")
+_EMPHASIS_TAGS = frozenset({"strong", "b", "h1", "h2", "h3", "h4", "h5", "h6"})
+_PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre"})
+_SKIP_TAGS = frozenset({"nav", "footer", "aside", "header", "menu"})
+
+# Whole lines that are page furniture or the text of an embedded error page.
+_FURNITURE_LINE_RE = re.compile(
+    r"^(?:[【\[(（]?\s*(?:打印|关闭|打印本页|关闭窗口|打印文章|收藏|纠错|返回顶部|回到顶部|TOP|"
+    r"字号|字体|大|中|小|分享到?|分享|扫一扫|微信扫一扫|微信|微博|QQ空间|复制链接|"
+    r"上一篇|下一篇|上一条|下一条|返回|返回列表|更多)\s*[】\])）]?\s*[:：]?\s*)+$"
+    r"|^(?:404 Not Found|403 Forbidden|500 Internal Server Error|502 Bad Gateway|"
+    r"503 Service (?:Temporarily )?Unavailable|nginx(?:/[\d.]+)?|Apache(?:/[\d.]+.*)?|"
+    r"Not Found|Forbidden|Baidu ?map|百度地图|Microsoft-IIS/[\d.]+|"
+    r"The requested URL .* was not found on this server\.?|"
+    r"(?:分享|扫码|扫一扫)(?:到|分享)?[:：].*|.*扫一扫.*分享.*|.*分享到(?:微信|微博|朋友圈).*|"
+    r"(?:字号|字体)[:：]?\s*[【\[]?\s*大\s*[】\]]?\s*[【\[]?\s*中.*|"
+    r"(?:上一篇|下一篇)[:：].*|返回(?:搜狐|腾讯网|网易|新浪)?[,，]?\s*查看更多.*|"
+    r"(?:责任编辑|责编)\s*[:：].{0,20}|[（(\[【]\s*(?:责任编辑|责编|编辑)\s*[:：].{0,20}[）)\]】]"
+    r")$",
+    re.I,
+)
+_INFO_LABEL_RE = re.compile(
+    r"(?:来源|发布时间|发表时间|发布日期|时间|日期|作者|记者|编辑|浏览|点击|阅读|字号)\s*[:：]"
+)
+_DATE_RE = re.compile(r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
+# A line that is only a credit is dropped when it is among the first lines of the body.
+_HEAD_CREDIT_LINES = 8
+_SENTENCE_END_RE = re.compile(r"[。！？!?…”」』]")
+_NON_WORD_RE = re.compile(r"[\W_]+")
+_HEADLINE_SIMILARITY = 0.8
+_HEADLINE_BLOCK_MAX = 4  # lines of a bold/centered headline block after the repeat
+
+
+@dataclass(slots=True)
+class Line:
+    """One line of body text and how much of it was link text."""
+
+    text: str
+    link_chars: int = 0
+    emphasis: bool = False  # entirely inside <strong>/<b>/a heading, or centered
+    block: HtmlElement | None = None  # the innermost block element the line starts in
+
+
+def class_words(el: HtmlElement) -> list[str]:
+    """The words of an element's class and id ("TRS_Editor" → ["trs", "editor"])."""
+    raw = f"{el.get('class') or ''} {el.get('id') or ''}"
+    raw = _CAMEL_RE.sub(" ", raw)
+    return [w.lower() for w in _WORD_SPLIT_RE.split(raw) if w]
+
+
+def furniture_strength(el: HtmlElement) -> int:
+    """2 when the element's class/id names page furniture (share, related, footer …), 1 when
+    it names something often furniture (info, page, time …), 0 otherwise."""
+    if not el.get("class") and not el.get("id"):
+        return 0
+    words = class_words(el)
+    if any(w in _CONTENT_WORDS for w in words):
+        return 0
+    if any(w in _NOISE_WORDS or w.startswith(_NOISE_PREFIXES) for w in words):
+        return 2
+    return 1 if any(w in _WEAK_NOISE_WORDS for w in words) else 0
+
+
+def is_furniture(el: HtmlElement) -> bool:
+    """True when the element's class/id names page furniture, strongly or weakly."""
+    return furniture_strength(el) > 0
+
+
+def is_furniture_block(el: HtmlElement) -> bool:
+    """Furniture by class/id, unless its text says otherwise.
+
+    A strongly named element is kept only when it holds a lot of prose (it is misnamed, as
+    in ``js_img_share_area`` around an article); a weakly named one whenever it holds prose.
+    """
+    strength = furniture_strength(el)
+    if not strength:
+        return False
+    text = el.text_content() or ""
+    links = sum(len(a.text_content() or "") for a in el.iter("a"))
+    if strength == 1:
+        return links > 0.5 * len(text) or not _PROSE_RE.search(text)
+    if len(text) < _FURNITURE_MAX_TEXT:
+        return True
+    sentences = len(_SENTENCE_PUNCT_RE.findall(text))
+    return sentences < 10 or links > 0.5 * len(text)
+
+
+def body_lines(container: HtmlElement, *, skip_furniture_root: bool = False) -> list[Line]:
+    """The container's text cut into lines at block boundaries, furniture left out.
+
+    The container itself is never treated as furniture unless ``skip_furniture_root``.
+    """
+    lines: list[Line] = []
+    buf: list[str] = []
+    link_chars = 0
+    plain_chars = 0
+    emph_chars = 0
+    line_block: HtmlElement | None = None
+    current_block: HtmlElement = container
+
+    def flush() -> None:
+        nonlocal link_chars, plain_chars, emph_chars, line_block
+        if buf:
+            text = collapse_ws("".join(buf))
+            if text:
+                total = max(1, link_chars + plain_chars)
+                lines.append(
+                    Line(
+                        text,
+                        link_chars,
+                        emph_chars >= 0.9 * total,
+                        line_block if line_block is not None else container,
+                    )
+                )
+        buf.clear()
+        link_chars = plain_chars = emph_chars = 0
+        line_block = None
+
+    def add(text: str | None, in_link: bool, emph: bool) -> None:
+        nonlocal link_chars, plain_chars, emph_chars, line_block
+        if not text:
+            return
+        buf.append(text)
+        n = len(text.strip())
+        if n and line_block is None:
+            line_block = current_block
+        if in_link:
+            link_chars += n
+        else:
+            plain_chars += n
+        if emph:
+            emph_chars += n
+
+    def walk(node: HtmlElement, in_link: bool, emph: bool) -> None:
+        nonlocal current_block
+        tag = tag_of(node)
+        if not tag or tag in INVISIBLE_TAGS or is_hidden(node):
+            return
+        if (node is not container or skip_furniture_root) and (
+            tag in _SKIP_TAGS or is_furniture_block(node)
+        ):
+            return
+        block = tag in BLOCK_TAGS and tag != "br"
+        outer_block = current_block
+        if block:
+            flush()
+            current_block = node
+        link = in_link or tag == "a"
+        em = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
+        if tag == "br":
+            flush()
+        else:
+            add(node.text, link, em)
+        for child in node:
+            walk(child, link, em)
+            add(child.tail, link, em)
+        if block:
+            flush()
+            current_block = outer_block
+
+    walk(container, False, False)
+    flush()
+    return lines
+
+
+def _is_centered(el: HtmlElement) -> bool:
+    style = el.get("style")
+    if style and "text-align" in style:
+        return "center" in style.replace(" ", "").split("text-align:", 1)[-1][:7]
+    return (el.get("align") or "").lower() == "center" and tag_of(el) in {"p", "div"}
+
+
+def _line_score(ln: Line) -> float:
+    """How much a line looks like article text (0 for links, labels and short bits)."""
+    text = ln.text
+    n = len(text) - text.count(" ")
+    plain = n - ln.link_chars
+    if plain < 10 or ln.link_chars >= 0.5 * n:
+        return 0.0
+    punct = len(_SENTENCE_PUNCT_RE.findall(text))
+    if punct == 0 and plain < 40:
+        return 0.0
+    return plain / 20.0 + min(punct, 20)
+
+
+def find_body_container(root: HtmlElement) -> HtmlElement | None:
+    """The element that holds the article body, or ``None`` when the page has no text.
+
+    Each line of sentence-like text scores for the element that holds its paragraph (fully),
+    and for that element's parent and grandparent (half, a quarter); an element's score is
+    then discounted by the share of link text under it.  The best element wins.
+    """
+    body = root.find("body")
+    if body is None:
+        body = root
+    lines = body_lines(body)
+    scores: dict[HtmlElement, float] = {}
+    chars: dict[HtmlElement, list[int]] = {}
+    for ln in lines:
+        block = ln.block if ln.block is not None else body
+        n = len(ln.text)
+        # totals of text and link text under every ancestor, for link density
+        el: HtmlElement | None = block
+        while el is not None:
+            tot = chars.setdefault(el, [0, 0])
+            tot[0] += n
+            tot[1] += ln.link_chars
+            if el is body:
+                break
+            el = el.getparent()
+        score = _line_score(ln)
+        if score <= 0:
+            continue
+        target = block.getparent() if tag_of(block) in _PARAGRAPH_TAGS else block
+        weight = 1.0
+        for _ in range(3):
+            if target is None:
+                break
+            scores[target] = scores.get(target, 0.0) + score * weight
+            if target is body:
+                break
+            weight /= 2
+            target = target.getparent()
+    best: HtmlElement | None = None
+    best_score = 0.0
+    for el, score in scores.items():
+        tot = chars.get(el, [1, 0])
+        density = tot[1] / max(1, tot[0])
+        final = score * (1.0 - density)
+        if final > best_score:
+            best, best_score = el, final
+    return best
+
+
+def squash(text: str) -> str:
+    """Text without any whitespace, for comparisons."""
+    return re.sub(r"\s+", "", text)
+
+
+def is_info_line(text: str) -> bool:
+    """True for a short line carrying the page's labelled metadata (来源、时间、作者 …)."""
+    if len(text) > 120:
+        return False
+    labels = len(_INFO_LABEL_RE.findall(text))
+    return (
+        labels >= 2
+        or (labels == 1 and bool(_DATE_RE.search(text)))
+        or (labels == 1 and len(text) <= 40 and not _SENTENCE_END_RE.search(text))
+    )
+
+
+def clean_paragraphs(
+    lines: list[Line], title: str | None, source: str | None
+) -> tuple[list[str], list[str]]:
+    """Drop furniture, the headline repeat, the top information line and bylines.
+
+    Returns the paragraphs and the lines removed as bylines (for the author field).
+    """
+    kept: list[Line] = []
+    for ln in lines:
+        text = ln.text
+        if _FURNITURE_LINE_RE.match(text):
+            continue
+        n = len(text)
+        if ln.link_chars >= 0.6 * n and n < 200:
+            continue
+        kept.append(ln)
+
+    sq_title = squash(title or "")
+    bylines: list[str] = []
+    # The head: everything before the first real paragraph.
+    head_end = 0
+    for i, ln in enumerate(kept):
+        if _is_real_paragraph(ln, sq_title):
+            head_end = i
+            break
+    else:
+        head_end = len(kept)
+    # A headline repeat within the first lines takes the lines above it (kicker) along.
+    cut = 0
+    loose_title = _loose(title or "")
+    for i, ln in enumerate(kept[: min(len(kept), 6)]):
+        if _is_headline_repeat(ln, loose_title) and all(len(k.text) <= 80 for k in kept[:i]):
+            cut = i + 1
+            # heading-like lines right after the repeat (subtitle, byline) go too, and the
+            # rest of a headline block set in bold or centered (引题、主题、副题)
+            while (
+                cut < len(kept)
+                and (cut <= i + 2 or (cut <= i + _HEADLINE_BLOCK_MAX and kept[cut].emphasis))
+                and _is_display_line(kept[cut])
+            ):
+                cut += 1
+    out: list[str] = []
+    for i, ln in enumerate(kept):
+        if i < cut:
+            if byline_names(ln.text, source):
+                bylines.append(ln.text)
+            continue
+        text = ln.text
+        if i < _HEAD_CREDIT_LINES and i < len(kept) - 2 and byline_names(text, source):
+            bylines.append(text)  # a credit line among the first lines ("《棱镜》作者 周纯")
+            continue
+        if i <= max(head_end, cut) + 1:
+            if is_info_line(text) and not _SENTENCE_END_RE.search(text):
+                continue
+            if byline_names(text, source) and (i <= head_end or not out):
+                bylines.append(text)
+                continue
+            if sq_title and squash(text) == sq_title:
+                continue
+        out.append(text)
+    # The tail: trailing editor lines, info lines, a closing byline, and boilerplate at
+    # both edges (:mod:`crawler.extract.boilerplate`), until none is left.
+    while True:
+        before = (len(out), out[-1] if out else "")
+        _trim_tail(out, source, bylines)
+        out = trim_edges(out)
+        if (len(out), out[-1] if out else "") == before:
+            break
+    return _drop_repeated_block(out), bylines
+
+
+def _trim_tail(out: list[str], source: str | None, bylines: list[str]) -> None:
+    while out:
+        last = out[-1]
+        if _FURNITURE_LINE_RE.match(last) or (is_info_line(last) and len(last) < 40):
+            out.pop()
+        elif not last.startswith(("（", "(")) and byline_names(last, source):
+            # a bare closing byline; a bracketed credit "（记者 某某）" stays with the text
+            bylines.append(out.pop())
+        else:
+            break
+
+
+def _loose(text: str) -> str:
+    """Text for comparing headlines: NFKC, without whitespace, punctuation or symbols."""
+    return _NON_WORD_RE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def _is_headline_repeat(ln: Line, loose_title: str) -> bool:
+    """True when the line repeats the headline, maybe with other quotes or a column name
+    ("深度关注|"), a word more ("…座谈会强调") or, set in bold, a character or two changed."""
+    if not loose_title:
+        return False
+    loose = _loose(ln.text)
+    if not loose:
+        return False
+    if loose == loose_title or (len(loose) >= 4 and loose in loose_title):
+        return True
+    if len(loose_title) >= 6 and loose_title in loose and len(loose) <= len(loose_title) + 4:
+        return True
+    return (
+        ln.emphasis
+        and len(ln.text) <= 80
+        and SequenceMatcher(None, loose, loose_title).ratio() >= _HEADLINE_SIMILARITY
+    )
+
+
+def _is_real_paragraph(ln: Line, sq_title: str) -> bool:
+    text = ln.text
+    if len(text) < 20 or not _SENTENCE_PUNCT_RE.search(text):
+        return False
+    if sq_title and squash(text) in sq_title:
+        return False
+    return not is_info_line(text)
+
+
+def _is_display_line(ln: Line) -> bool:
+    text = ln.text
+    return (
+        len(text) <= 50 and not _SENTENCE_END_RE.search(text) and (ln.emphasis or len(text) <= 30)
+    )
+
+
+def _drop_repeated_block(paras: list[str]) -> list[str]:
+    """Drop a second copy of the body (some templates print it twice, once per layout)."""
+    n = len(paras)
+    if n < 2:
+        return paras
+    total = sum(len(p) for p in paras)
+    seen: dict[str, int] = {}
+    for i, p in enumerate(paras):
+        if len(p) >= 20 and p in seen and seen[p] == 0:
+            # paragraph i starts a repeat of paragraph 0: is the rest a copy?
+            copy = paras[i:]
+            if (
+                sum(len(p) for p in copy) >= 0.4 * total
+                and copy[: min(3, len(copy))] == paras[: min(3, len(copy))]
+            ):
+                return paras[:i]
+        seen.setdefault(p, i)
+    return paras

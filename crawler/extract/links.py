@@ -1,0 +1,122 @@
+"""The outbound links and embedded resources of a page, for dead-link checking.
+
+:func:`extract_links` returns every ``a[href]``, ``img[src]``, ``iframe[src]``/``frame``,
+``script[src]``, ``link[href]`` (stylesheets, icons), ``embed``/``object``/``video``/``audio``/
+``source`` resource, resolved against the page URL (and ``<base href>``), with the anchor
+text, alt text or title.  ``javascript:``, ``mailto:``, ``tel:``, ``data:`` and bare
+fragment links are left out; lazy-loaded images are reported by their ``data-src`` /
+``data-original`` too; an ``a`` whose target is a document (pdf, doc, xls, zip …) is
+reported as an ``attachment``.  Duplicates (same URL and kind) are reported once, first text
+wins.  Works for article and list pages alike.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+from crawler.extract.dom import collapse_ws, parse_html
+from crawler.extract.records import LinkKind, PageLink
+from crawler.extract.textclean import clean_text
+
+_SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "about:", "#", "sms:", "weixin:")
+_ATTACHMENT_RE = re.compile(
+    r"\.(?:pdf|docx?|xlsx?|pptx?|wps|et|zip|rar|7z|txt|csv|ofd|tif|tiff)(?:$|[?#])", re.I
+)
+_LAZY_ATTRS = ("data-src", "data-original", "data-lazy-src")
+_RESOURCE_ATTRS: tuple[tuple[str, str, LinkKind], ...] = (
+    ("img", "src", "img"),
+    ("iframe", "src", "iframe"),
+    ("frame", "src", "iframe"),
+    ("script", "src", "script"),
+    ("embed", "src", "embed"),
+    ("object", "data", "embed"),
+    ("video", "src", "embed"),
+    ("audio", "src", "embed"),
+    ("source", "src", "embed"),
+)
+
+
+def resolve_link(base: str, href: str | None) -> str | None:
+    """``href`` made absolute against ``base``, without its fragment; ``None`` for links that
+    lead nowhere to fetch (``javascript:``, ``mailto:``, bare fragments, other schemes)."""
+    if not href:
+        return None
+    href = href.strip()
+    if "\n" in href or "\t" in href or "\r" in href:
+        href = href.replace("\n", "").replace("\r", "").replace("\t", "")
+    if not href or href.lower().startswith(_SKIP_SCHEMES):
+        return None
+    if href.startswith(("http://", "https://")):
+        url = href  # already absolute: the common case, no need to join
+    else:
+        try:
+            url = urljoin(base, href)
+        except ValueError:
+            return None
+        if not url.startswith(("http://", "https://", "ftp://")):
+            scheme = urlsplit(url).scheme.lower()
+            if scheme not in {"http", "https", "ftp"}:
+                return None
+    url = url.split("#", 1)[0]
+    return None if _bad_netloc(url) else url
+
+
+def _bad_netloc(url: str) -> bool:
+    """True when the host of ``url`` holds a control, format or space character: the WHATWG
+    parser fails such a URL (forbidden host code point), no client fetches it."""
+    netloc = url.partition("//")[2]
+    for end in "/?\\":
+        netloc = netloc.split(end, 1)[0]
+    host = netloc.rpartition("@")[2]  # userinfo is percent-encoded, not refused
+    return any(unicodedata.category(c)[0] in "CZ" for c in host)
+
+
+def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tuple[PageLink, ...]:
+    """Every link and embedded resource of the page, as absolute URLs with their text."""
+    if isinstance(tree_or_html, bytes):
+        from crawler.extract.decode import decode_html
+
+        tree_or_html = decode_html(tree_or_html).text
+    root = parse_html(tree_or_html) if isinstance(tree_or_html, str) else tree_or_html
+    base = base_url
+    base_el = root.find(".//base[@href]")
+    if base_el is not None:
+        base = urljoin(base_url, base_el.get("href", "").strip())
+
+    seen: set[tuple[str, str]] = set()
+    out: list[PageLink] = []
+
+    def add(url: str | None, kind: LinkKind, text: str) -> None:
+        if url is None or (url, kind) in seen:
+            return
+        seen.add((url, kind))
+        out.append(PageLink(url=url, kind=kind, text=clean_text(text)))
+
+    for el in root.iter("a", "area", "img", "iframe", "frame", "script", "embed", "object",
+                        "video", "audio", "source", "link"):  # fmt: skip
+        tag = el.tag
+        if tag in {"a", "area"}:
+            url = resolve_link(base, el.get("href"))
+            if url is None:
+                continue
+            text = collapse_ws(el.text_content() or "") or el.get("title", "") or el.get("alt", "")
+            kind: LinkKind = "attachment" if _ATTACHMENT_RE.search(url) else "a"
+            add(url, kind, collapse_ws(text))
+        elif tag == "link":
+            rel = (el.get("rel") or "").lower()
+            if any(r in rel for r in ("stylesheet", "icon", "preload")):
+                add(resolve_link(base, el.get("href")), "link", "")
+        else:
+            for rtag, attr, rkind in _RESOURCE_ATTRS:
+                if tag == rtag:
+                    text = collapse_ws(el.get("alt") or el.get("title") or "")
+                    add(resolve_link(base, el.get(attr)), rkind, text)
+                    if tag == "img":  # lazy-loaded images keep the real URL aside
+                        for lazy in _LAZY_ATTRS:
+                            add(resolve_link(base, el.get(lazy)), rkind, text)
+                    break
+    return tuple(out)
