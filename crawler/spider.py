@@ -45,6 +45,7 @@ from twisted.python.failure import Failure
 from crawler.extract.canonical import canonicalize
 from crawler.extract.decode import decode_html
 from crawler.extract.dom import parse_html
+from crawler.extract.errors import ExtractError
 from crawler.extract.links import extract_links
 from crawler.extract.pagekind import is_challenge_page
 from crawler.extract.sniff import not_html_reason
@@ -57,7 +58,6 @@ from crawler.offload import PageExtractor
 from crawler.passes import NO_START
 from crawler.recorder import BLOCKED, REFUSED, RunRecorder
 from crawler.site import Site
-from storage.errors import ExtractError
 from storage.records import Validators
 
 log = logging.getLogger(__name__)

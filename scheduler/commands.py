@@ -428,6 +428,7 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
 
 def extract_one(given: str, url: str | None, site: Site | None, config: Config) -> dict[str, Any]:
     from crawler.extract.article import extract_article
+    from crawler.extract.errors import ExtractError
     from crawler.net.fetch import fetch_page
 
     try:
@@ -441,7 +442,7 @@ def extract_one(given: str, url: str | None, site: Site | None, config: Config) 
         article = extract_article(body, page_url, content_type=content_type, selectors=selectors)
     except OSError as exc:
         return {"file": given, "error": f"cannot read: {exc.strerror or exc}"}
-    except GovwatchError as exc:
+    except (GovwatchError, ExtractError) as exc:  # the extractor's own error, met here
         return {"file": given, "error": str(exc)}
     record: dict[str, Any] = {
         "file": given,

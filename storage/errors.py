@@ -15,7 +15,9 @@ Who raises and who handles:
   service job records it and carries on.
 - :class:`FetchError` — raised by the crawler when a site cannot be fetched at all; recorded on
   the crawl run.
-- :class:`ExtractError` — raised by the extractor for input it cannot treat as HTML.
+- The extractor's ``ExtractError`` (input it cannot treat as HTML) is not in this tree: the
+  extractor imports nothing of ours (``crawler/extract/errors.py``); the spider records it
+  as a page's error and ``govwatch extract`` prints it.
 - :class:`ServiceError` — raised by ``govwatch run`` when the service cannot start (its
   ``--http`` address is taken) or loses its leadership; the CLI prints it and exits with 1.
 """
@@ -45,10 +47,6 @@ class SchemaError(StorageError):
 
 class FetchError(GovwatchError):
     """A site or page could not be fetched (network error, refused, blocked)."""
-
-
-class ExtractError(GovwatchError):
-    """The extractor was given input it cannot treat as an HTML document."""
 
 
 class ServiceError(GovwatchError):

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from crawler.extract.article import extract_article
+from crawler.extract.errors import ExtractError
 from crawler.extract.links import extract_links
 from crawler.extract.pagekind import is_readable
 from crawler.extract.sniff import not_html_reason
 from crawler.extract.textclean import clean_text
 from scheduler.output import csv_cell
 from storage.database import Database
-from storage.errors import ExtractError
 from tests.conftest import run_cli
 from tests.digest_helpers import add_article, add_site
 from tests.sitesrv import Page, SiteServer, build_ccdi_site

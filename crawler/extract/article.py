@@ -39,6 +39,7 @@ from crawler.extract.byline import byline_names, find_author, find_editor, find_
 from crawler.extract.credits import body_credit, credit_names, info_line_names
 from crawler.extract.decode import decode_html
 from crawler.extract.dom import collapse_ws, parse_html, positioned_lines, visible_text
+from crawler.extract.errors import ExtractError
 from crawler.extract.heading import Headline, find_headline, neighbour_titles, squash
 from crawler.extract.infoline import (
     InfoLines,
@@ -66,7 +67,6 @@ from crawler.extract.records import ExtractedArticle, Selectors
 from crawler.extract.site_selectors import family_selectors, select_elements, select_texts
 from crawler.extract.sniff import not_html_reason
 from crawler.extract.textclean import clean_optional, clean_text
-from storage.errors import ExtractError
 
 __all__ = ["extract_article", "extract_links"]
 

@@ -15,7 +15,7 @@ import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
-from storage.errors import ExtractError
+from crawler.extract.errors import ExtractError
 
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # libxml2 closes a heading at a <p> start tag, leaving the heading empty: "<h2><p>标题</p></h2>"

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from storage.records import TimePrecision
+from crawler.extract.records import TimePrecision
 
 BEIJING = timezone(timedelta(hours=8))
 

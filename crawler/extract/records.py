@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from storage.records import TimePrecision
-
 LinkKind = Literal["a", "img", "iframe", "script", "link", "embed", "attachment"]
 PageKind = Literal["article", "challenge", "error"]  # see crawler.extract.pagekind
+# how precise a publish time is; the values of storage.records.TimePrecision, which the
+# pipeline stores (mypy fails there if the two part)
+TimePrecision = Literal["minute", "day", "url"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crawler.extract.article import extract_article, extract_links
+from crawler.extract.errors import ExtractError
 from crawler.extract.pubtime import BEIJING, labeled_time, parse_time, url_date
 from crawler.extract.records import Selectors
-from storage.errors import ExtractError
 
 CCDI_URL = "https://www.ccdi.gov.cn/yaowenn/202412/t20241231_400123.html"
 
