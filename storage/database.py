@@ -89,10 +89,15 @@ class Database:
 
 def describe_db_error(exc: SQLAlchemyError, where: str) -> str:
     """One line for a database error: the driver's first line, not the SQL and parameters."""
+    return f"database error on {where}: {driver_message(exc)}"
+
+
+def driver_message(exc: BaseException) -> str:
+    """The first line of the driver's message of a database error (of ``exc`` itself when
+    it wraps none), or the error's class name when the message is empty."""
     orig = getattr(exc, "orig", None)
     detail = str(orig if orig is not None else exc).strip().splitlines()
-    first = detail[0] if detail else type(exc).__name__
-    return f"database error on {where}: {first}"
+    return detail[0] if detail else type(exc).__name__
 
 
 def _ensure_sqlite_directory(url: URL) -> None:

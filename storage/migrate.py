@@ -14,11 +14,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.database import Database, describe_db_error
 from storage.errors import SchemaError, StorageError
+from storage.locks import lock_for_migration
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# Arbitrary constant: serialises concurrent upgrades of one PostgreSQL database.
-_PG_MIGRATION_LOCK = 0x676F7677  # "govw"
 # ``revision = "0007"`` / ``down_revision: str | None = "0006"`` lines of a migration file
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+?)\s*$", re.M)
 _QUOTED = re.compile(r"""["']([^"'\s]+)["']""")
@@ -85,7 +84,7 @@ def upgrade(db: Database) -> tuple[str | None, str]:
     head = head_revision()
     try:
         with db.engine.begin() as conn:
-            _lock(conn)
+            lock_for_migration(conn)
             current = MigrationContext.configure(conn).get_current_heads()
             before = "+".join(sorted(current)) if current else None
             for revision in current:
@@ -104,11 +103,6 @@ def upgrade(db: Database) -> tuple[str | None, str]:
     except SQLAlchemyError as exc:
         raise StorageError(describe_db_error(exc, db.display_url)) from exc
     return before, head
-
-
-def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
 
 
 @cache
