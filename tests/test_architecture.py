@@ -7,7 +7,10 @@ contracts cover the code there is.
 - every package of the project is a root of the contracts, every module at ``crawler/``'s
   top level is named in them (a new one must be placed on purpose), and there are no more
   than a dozen of them; every subpackage of ``crawler`` says in its docstring what it owns
-  and what it may import.
+  and what it may import;
+- no module imports the package it belongs to when that package re-exports its modules
+  (``from storage.repository import dedupe`` in ``storage/repository/articles.py`` made the
+  package and its module import each other).
 """
 
 from __future__ import annotations
@@ -113,3 +116,34 @@ def test_each_crawler_subpackage_says_what_it_owns_and_may_import(package: str) 
     docstring = ast.get_docstring(ast.parse(source)) or ""
     assert "May import:" in docstring, package
     assert len(docstring.splitlines()) >= 3, package
+
+
+def _reexporting_packages() -> set[str]:
+    """Packages whose ``__init__`` imports their own modules (``storage.repository``)."""
+    found = set()
+    for package in ("storage", "crawler", "digest", "scheduler"):
+        for init in (REPO / package).rglob("__init__.py"):
+            name = ".".join(init.relative_to(REPO).parent.parts)
+            tree = ast.parse(init.read_text(encoding="utf-8"))
+            if any(
+                isinstance(node, ast.ImportFrom) and (node.module or "").startswith(name + ".")
+                for node in ast.walk(tree)
+            ):
+                found.add(name)
+    return found
+
+
+def test_no_module_imports_its_own_reexporting_package() -> None:
+    reexporting = _reexporting_packages()
+    assert "storage.repository" in reexporting
+    offenders = []
+    for package in ("storage", "crawler", "digest", "scheduler"):
+        for path in (REPO / package).rglob("*.py"):
+            if path.name == "__init__.py" or "migrations" in path.parts:
+                continue
+            parts = path.relative_to(REPO).parent.parts
+            parents = {".".join(parts[:n]) for n in range(1, len(parts) + 1)} & reexporting
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in parents:
+                    offenders.append(f"{path.relative_to(REPO)}: from {node.module} import ...")
+    assert offenders == []

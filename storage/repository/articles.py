@@ -16,9 +16,8 @@ from storage.records import (
     NewArticle,
     StoreResult,
 )
-from storage.repository import dedupe
 from storage.repository.common import IN_CHUNK, article_view, insert_for, utcnow
-from storage.repository.dedupe import SameStory
+from storage.repository.dedupe import SameStory, link_copies, replace_bands
 
 
 def known_urls(session: Session, urls: Collection[str]) -> set[str]:
@@ -76,7 +75,7 @@ def save_articles(
     )
     new = {r.url: r.id for r in session.execute(stmt, rows)}
     by_url = {a.url: a for a in articles}
-    duplicates = dedupe.link_copies(
+    duplicates = link_copies(
         session, [(article_id, by_url[url]) for url, article_id in new.items()], same_story
     )
     changed, unchanged = _record_edits(
@@ -139,7 +138,7 @@ def _record_edits(
                     last_seen=now,
                 )
             )
-            dedupe.replace_bands(session, row.id, a.bands)
+            replace_bands(session, row.id, a.bands)
             changed.append(row.id)
     for start in range(0, len(unchanged), IN_CHUNK):
         session.execute(
