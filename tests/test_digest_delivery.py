@@ -44,7 +44,7 @@ from tests.digest_helpers import (
     self_signed,
 )
 
-HEALTH = HealthThresholds()
+HEALTH = HealthThresholds(failing_runs=3, quiet_hours=72.0)  # the [service] defaults
 SECRET = "s3cret-signing-key"
 ROBOT_OK = {
     "dingtalk": '{"errcode":0,"errmsg":"ok"}',
