@@ -5,6 +5,7 @@ COPY crawler crawler
 COPY storage storage
 COPY scheduler scheduler
 COPY digest digest
+COPY httpvalues httpvalues
 RUN pip install --no-cache-dir . && useradd --create-home govwatch
 USER govwatch
 WORKDIR /home/govwatch

@@ -96,6 +96,11 @@ class CrawlSettings:
         return int(self.extract_workers)
 
 
+# the [crawl] defaults, for components that fall back on them when a Scrapy setting the
+# runner always sets is absent (a crawler built by a test): declared once, above
+CRAWL_DEFAULTS = CrawlSettings()
+
+
 def site_hosts(sites: Iterable[Site]) -> dict[str, str | None]:
     """The host names of the sites' start URLs, each with its site's cookie rule (``None``:
     none; a rule wins when two sites share a host)."""

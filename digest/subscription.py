@@ -12,6 +12,9 @@ from storage.digest_records import ArticleFilter
 
 CHAT_TYPES = ("dingtalk", "wecom", "feishu", "slack")
 CHANNEL_TYPES = ("email", "webhook", *CHAT_TYPES)
+# the defaults of the ``[[digests]]`` keys are the defaults of these dataclasses' fields
+# (``scheduler.settings`` reads them from here: one declaration)
+_HTTP_TIMEOUT_SECONDS = 10.0  # webhook and chat robots
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class WebhookChannel:
     url_env: str | None = None
     secret: str | None = field(default=None, repr=False)
     secret_env: str | None = None
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = _HTTP_TIMEOUT_SECONDS
     type: str = "webhook"
 
 
@@ -55,7 +58,7 @@ class ChatChannel:
     url_env: str | None = None
     secret: str | None = field(default=None, repr=False)  # DingTalk 加签 / Feishu 签名校验
     secret_env: str | None = None
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = _HTTP_TIMEOUT_SECONDS
 
 
 Channel = EmailChannel | WebhookChannel | ChatChannel
@@ -96,7 +99,9 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class HealthThresholds:
-    """When a site's crawl health goes into a digest (the ``[service]`` thresholds)."""
+    """When a site's crawl health goes into a digest: the ``[service]`` thresholds
+    ``failing_runs_warning`` and ``zero_articles_warning_hours``, whose defaults live in
+    ``scheduler.settings`` (no defaults here: a second copy had drifted to 48 hours)."""
 
-    failing_runs: int = 3  # failed runs in a row
-    quiet_hours: float = 48.0  # list pages without article links, or no new article, this long
+    failing_runs: int  # failed runs in a row
+    quiet_hours: float  # list pages without article links, or no new article, this long

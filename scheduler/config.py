@@ -24,17 +24,14 @@ from crawler.site import AUTO_WORKERS, CrawlSettings, Site
 from digest.subscription import Subscription
 from scheduler.digest_config import read_digests, render_digests
 from scheduler.schedule import parse_schedule
-from scheduler.settings import (
-    SECTIONS,
-    SELECTOR_KEYS,
-    SITE_KEYS,
-    Setting,
+from scheduler.setting_checks import (
     check_selector,
     header_value,
     read_table,
     toml_value,
     url_problem,
 )
+from scheduler.settings import SECTIONS, SELECTOR_KEYS, SITE_KEYS, Setting
 from storage.database import mask_url, parse_url
 from storage.errors import ConfigError, StorageError
 

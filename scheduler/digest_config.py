@@ -25,15 +25,8 @@ from digest.subscription import (
     WebhookChannel,
 )
 from scheduler.schedule import parse_schedule
-from scheduler.settings import (
-    DAY,
-    HOUR,
-    Setting,
-    between,
-    read_table,
-    toml_value,
-    url_problem,
-)
+from scheduler.setting_checks import read_table, toml_value, url_problem
+from scheduler.settings import CHANNEL_KEYS, DIGEST_KEYS, EMAIL_PORTS, default_of
 from storage.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -41,102 +34,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LOCAL = re.compile(r"^[^\s@<>()\[\]\\,;:\"]+$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[^\s!\"#$%&'()*+,/:;<=>?@\[\\\]^_`{|}~]{1,63}(?<!-)$")
-_SECURITY = ("starttls", "ssl", "none")
-_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
-
-def _security(value: Any) -> str | None:
-    return None if value in _SECURITY else f"must be one of {', '.join(_SECURITY)}"
-
-
-def _channel_type(value: Any) -> str | None:
-    return None if value in CHANNEL_TYPES else f"must be one of {', '.join(CHANNEL_TYPES)}"
-
-
-DIGEST_KEYS: dict[str, Setting] = {
-    "name": Setting(str, None, "unique short name, [a-z0-9_-]+ (required)"),
-    "schedule": Setting(
-        str, "0 8 * * *", "when to send it: a 5-field cron expression (Beijing time) or 'every 6h'"
-    ),
-    "enabled": Setting(bool, True, "send it from the service (govwatch digest works either way)"),
-    "sites": Setting(list, [], "only articles of these sites (names); empty: every site"),
-    "keywords": Setting(
-        list, [], "only articles with one of these words in the title or body; empty: all"
-    ),
-    "include_dead_links": Setting(
-        bool, True, "report links that became dead or recovered, with the pages they are on"
-    ),
-    "skip_empty": Setting(bool, False, "send nothing when there is nothing to report"),
-    "excerpt_chars": Setting(
-        int, 120, "characters of each article's excerpt", check=between(1, 10000)
-    ),
-    "backfill_hours": Setting(
-        (int, float),
-        24.0,
-        "the first digest also covers articles first seen this many hours before it",
-        check=between(0, 24 * 3650),
-    ),
-    "retry_backoff_seconds": Setting(
-        (int, float),
-        60.0,
-        "wait before retrying a failed send; doubles with each attempt",
-        check=between(0, DAY, above=True),
-    ),
-    "retry_backoff_max_seconds": Setting(
-        (int, float),
-        3600.0,
-        "longest wait between two attempts",
-        check=between(0, 7 * DAY, above=True),
-    ),
-    "max_attempts": Setting(
-        int, 20, "attempts before a send that keeps failing is given up", check=between(1, 100)
-    ),
-    "channels": Setting(list, None, "where it goes: [[digests.channels]] tables (at least one)"),
-}
-
-CHANNEL_KEYS: dict[str, Setting] = {
-    "type": Setting(
-        str,
-        None,
-        "email, webhook, dingtalk, wecom, feishu or slack (required)",
-        check=_channel_type,
-    ),
-    "name": Setting(str, None, "name within the digest, [a-z0-9_-]+ (default: the type; unique)"),
-    "timeout_seconds": Setting(
-        (int, float),
-        None,
-        "give up on one send after this long (email 30, others 10)",
-        check=between(0, HOUR, above=True),
-    ),
-    # email
-    "host": Setting(str, None, "email: SMTP server (required)"),
-    "port": Setting(
-        int,
-        None,
-        "email: SMTP port (default 587, 465 with ssl, 25 with none)",
-        check=between(1, 65535),
-    ),
-    "security": Setting(
-        str, "starttls", "email: starttls, ssl (implicit TLS) or none", check=_security
-    ),
-    "username": Setting(str, None, "email: SMTP login (needs password_env)"),
-    "password_env": Setting(str, None, "email: environment variable holding the SMTP password"),
-    "from": Setting(
-        str, None, "email: sender address, e.g. 'govwatch <gw@example.org>' (required)"
-    ),
-    "to": Setting(list, None, "email: recipient addresses (required, one or more)"),
-    "ca_file": Setting(str, None, "email: PEM file of CA certificates to trust for the server"),
-    # webhook and chat robots
-    "url": Setting(str, None, "webhook, robots: the URL to POST to (or url_env)"),
-    "url_env": Setting(
-        str, None, "webhook, robots: environment variable holding the URL (it holds a token)"
-    ),
-    "secret_env": Setting(
-        str,
-        None,
-        "webhook, dingtalk, feishu: environment variable holding the signing secret",
-    ),
-}
 
 # Which keys each channel type accepts (besides type, name and timeout_seconds).
 _CHANNEL_TYPE_KEYS: dict[str, tuple[str, ...]] = {
@@ -291,7 +189,7 @@ def _read_channel(
             key = "url" if values["url"] is not None else f"url_env ({url_env})"
             raise ConfigError(f"{where}: {label}.{key}: {problem}")
     secret_env, secret = env("secret_env")
-    timeout = values["timeout_seconds"] or 10.0
+    timeout = values["timeout_seconds"] or default_of(WebhookChannel, "timeout_seconds")
     if kind == "webhook":
         return WebhookChannel(
             name=name,
@@ -349,7 +247,7 @@ def _email_channel(
     return EmailChannel(
         name=name,
         host=values["host"],
-        port=values["port"] or _DEFAULT_PORTS[security],
+        port=values["port"] or EMAIL_PORTS[security],
         sender=sender,
         recipients=tuple(recipients),
         security=security,
@@ -357,7 +255,7 @@ def _email_channel(
         password=password,
         password_env=password_env,
         ca_file=ca_file,
-        timeout_seconds=values["timeout_seconds"] or 30.0,
+        timeout_seconds=values["timeout_seconds"] or default_of(EmailChannel, "timeout_seconds"),
     )
 
 

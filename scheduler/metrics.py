@@ -1,19 +1,23 @@
-"""``/metrics``: the Prometheus text exposition format (version 0.0.4), written by hand.
+"""``/metrics`` through ``prometheus_client``: a collector that reads the database on each
+scrape, one for this service process's own gauges, and the library's process collector.
 
 Counts come from the database (so every replica, leader or standby, reports the same
-totals); gauges about the process come from the service.  Families from other areas
-(link states, digest deliveries) are added by passing more :class:`Family` values.
+totals); gauges about the process come from the service.  The exposition format (text
+0.0.4, escaping, number formatting) is the library's job.  A family is one
+:func:`family` call in :func:`service_families` or :func:`snapshot_families`: add more
+there (queue depths, link states, ...).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
 from crawler.guards.blocking import blocked_reason
@@ -24,52 +28,99 @@ from storage.records import MetricsSnapshot
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-
 Labels = tuple[tuple[str, str], ...]
+# the classic names (the library also takes UTF-8 ones, which text format 0.0.4 cannot carry)
+_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_TYPES: dict[str, type[CounterMetricFamily] | type[GaugeMetricFamily]] = {
+    "counter": CounterMetricFamily,
+    "gauge": GaugeMetricFamily,
+}
 
 
 @dataclass(frozen=True, slots=True)
-class Family:
-    """One metric family: its name, type (counter or gauge), help and samples."""
+class ServiceState:
+    """What this ``govwatch run`` process reports about itself at one scrape."""
 
-    name: str
-    type: str
-    help: str
-    samples: tuple[tuple[Labels, float], ...]
+    leader: bool
+    started_at: float  # Unix time
+    running: tuple[str, ...]  # names of the job processes running now ("crawl:SITE", ...)
 
 
 def service_text(db: Database, *, leader: bool, started_at: float, running: Sequence[str]) -> str:
     """The service's whole ``/metrics`` page; a database that does not answer is a gauge."""
-    families = service_families(leader=leader, started_at=started_at, running=running)
-    db_up = True
-    try:
-        with db.session() as session:
-            families += database_families(session)
-    except GovwatchError as exc:
-        log.warning("metrics: %s", exc)
-        db_up = False
-    families.append(
-        family(
+    state = ServiceState(leader, started_at, tuple(running))
+    return exposition(service_registry(db, lambda: state))
+
+
+def service_registry(db: Database, state: Callable[[], ServiceState]) -> CollectorRegistry:
+    """A registry of the service's collectors: its own gauges, the database's counts, and
+    the process (memory, CPU, file descriptors, start time)."""
+    registry = CollectorRegistry(auto_describe=False)  # nothing is read until a scrape
+    registry.register(ServiceCollector(state))
+    registry.register(DatabaseCollector(db))
+    ProcessCollector(registry=registry)
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> str:
+    return generate_latest(registry).decode("utf-8")
+
+
+class ServiceCollector(Collector):
+    """Gauges of this process, from ``state()`` at each scrape."""
+
+    def __init__(self, state: Callable[[], ServiceState]) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.state()
+        yield from service_families(
+            leader=state.leader, started_at=state.started_at, running=state.running
+        )
+
+
+class DatabaseCollector(Collector):
+    """The database's totals, read on each scrape, and whether the database answered."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        families: list[Metric] = []
+        db_up = True
+        try:
+            with self.db.session() as session:
+                families = database_families(session)
+        except GovwatchError as exc:
+            log.warning("metrics: %s", exc)
+            db_up = False
+        yield from families
+        yield family(
             "govwatch_database_up",
             "gauge",
             "1 when the database answered this scrape.",
             [((), int(db_up))],
         )
-    )
-    families += process_families()
-    return render(families)
 
 
 def family(
     name: str, type_: str, help_: str, samples: Iterable[tuple[Labels, float]] = ()
-) -> Family:
-    if not _NAME.match(name) or type_ not in ("counter", "gauge"):
+) -> Metric:
+    """One metric family (``counter`` or ``gauge``): every sample carries the same label
+    names, in the same order."""
+    if not _NAME.match(name) or type_ not in _TYPES:
         raise ValueError(f"bad metric {name!r} of type {type_!r}")
-    return Family(name, type_, help_, tuple(samples))
+    rows = list(samples)
+    names = [k for k, _ in rows[0][0]] if rows else []
+    metric = _TYPES[type_](name, help_, labels=names)
+    for labels, value in rows:
+        if [k for k, _ in labels] != names:
+            raise ValueError(f"{name}: labels {labels!r} differ from {names!r}")
+        metric.add_metric([v for _, v in labels], value)
+    return metric
 
 
-def service_families(*, leader: bool, started_at: float, running: Sequence[str]) -> list[Family]:
+def service_families(*, leader: bool, started_at: float, running: Sequence[str]) -> list[Metric]:
     """Gauges of this ``govwatch run`` process: its role, start and job processes."""
     crawls = sum(name.startswith("crawl:") for name in running)
     return [
@@ -94,12 +145,12 @@ def service_families(*, leader: bool, started_at: float, running: Sequence[str])
     ]
 
 
-def database_families(session: Session) -> list[Family]:
+def database_families(session: Session) -> list[Metric]:
     """Every family counted in the database."""
     return snapshot_families(repository.metrics_snapshot(session))
 
 
-def snapshot_families(snapshot: MetricsSnapshot) -> list[Family]:
+def snapshot_families(snapshot: MetricsSnapshot) -> list[Metric]:
     """The database's totals as metric families."""
     return [
         family(
@@ -166,48 +217,3 @@ def snapshot_families(snapshot: MetricsSnapshot) -> list[Family]:
             [((("state", st),), n) for st, n in snapshot.deliveries],
         ),
     ]
-
-
-def process_families() -> list[Family]:
-    """Standard process metrics of this process (Linux ``/proc``; empty elsewhere)."""
-    try:
-        statm = Path("/proc/self/statm").read_text(encoding="ascii")
-        resident_pages = int(statm.split()[1])
-    except (OSError, ValueError, IndexError):
-        return []
-    rss = resident_pages * os.sysconf("SC_PAGE_SIZE")
-    return [family("process_resident_memory_bytes", "gauge", "Resident memory size.", [((), rss)])]
-
-
-def render(families: Sequence[Family]) -> str:
-    """The exposition text: ``# HELP``, ``# TYPE`` and one line per sample."""
-    lines: list[str] = []
-    for fam in families:
-        lines.append(f"# HELP {fam.name} {_escape_help(fam.help)}")
-        lines.append(f"# TYPE {fam.name} {fam.type}")
-        for labels, value in fam.samples:
-            lines.append(f"{fam.name}{_labels(labels)} {_number(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels)
-    return "{" + inner + "}"
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _escape_label(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if value != value:  # NaN
-        return "NaN"
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))

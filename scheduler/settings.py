@@ -1,151 +1,77 @@
-"""Every configuration key in one place: its type, default and a line of help.
+"""Every configuration key in one place: its type, default, bounds and a line of help.
 
-``scheduler.config`` reads the file against these tables; the README's configuration
-reference is checked against them by a test.  The helpers below validate one table of
-values and render values back as TOML; they raise :class:`ConfigError` naming the key.
+One :class:`Setting` row per key, datasette-style; ``scheduler.config`` and
+``scheduler.digest_config`` read the file against these tables, and a test checks the
+README's configuration reference against them (every key listed, with this default).
+
+A key's default is declared once.  Where the value ends up in a dataclass of ``crawler`` or
+``digest`` (which may not import ``scheduler``), the dataclass field holds the default and
+its row reads it with :func:`default_of`; every other row holds its default itself and the
+``scheduler`` dataclasses (``ServiceConfig``, ``DatabaseConfig``) read theirs from the row.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import math
+import dataclasses
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from crawler.extract.selectors import compile_selector
+from crawler.linkcheck.records import LinkSettings
 from crawler.net.cookierules import rule_problem
-from crawler.site import AUTO_WORKERS, CHALLENGE_MODES, DEFAULT_USER_AGENT
-from scheduler.health import parse_listen
-from storage.errors import ConfigError
+from crawler.site import AUTO_WORKERS, CrawlSettings, Site
+from digest.subscription import (
+    CHANNEL_TYPES,
+    EmailChannel,
+    Retry,
+    Subscription,
+    WebhookChannel,
+)
+from scheduler.setting_checks import (
+    Range,
+    RangeOrWord,
+    Setting,
+    between,
+    challenge_mode,
+    header_value,
+    listen,
+    log_level,
+    networks,
+    request_headers,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """One configuration key: its type, default, help line, and optional environment variable."""
-
-    type: type | tuple[type, ...]
-    default: Any
-    help: str
-    env: str | None = None  # environment variable that overrides the file
-    secret: bool = False  # masked by check-config
-    check: Callable[[Any], str | None] | None = None  # returns a problem, or None
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """A number's range: finite and in ``[low, high]`` (``(low, high]`` when ``above``).
-    Every numeric setting declares one next to its default; it is the setting's check."""
-
-    low: float
-    high: float
-    above: bool = False
-
-    def __call__(self, value: Any) -> str | None:
-        if isinstance(value, float) and not math.isfinite(value):
-            return "must be a finite number"
-        if (value > self.low if self.above else value >= self.low) and value <= self.high:
-            return None
-        first = f"more than {self.low:g}" if self.above else f"at least {self.low:g}"
-        return f"must be {first} and at most {self.high:g}"
-
-
-@dataclass(frozen=True, slots=True)
-class RangeOrWord(Range):
-    """A number's range, or one word that stands for a number (``"auto"``)."""
-
-    word: str = ""
-
-    def __call__(self, value: Any) -> str | None:
-        if value == self.word:
-            return None
-        if isinstance(value, str):
-            return f'must be a number or "{self.word}"'
-        problem = Range.__call__(self, value)
-        return f'{problem}, or "{self.word}"' if problem else None
-
-
-def between(low: float, high: float, *, above: bool = False) -> Range:
-    return Range(low, high, above)
-
+__all__ = [
+    "CHANNEL_KEYS",
+    "DAY",
+    "DIGEST_KEYS",
+    "EMAIL_PORTS",
+    "HOUR",
+    "SECTIONS",
+    "SELECTOR_KEYS",
+    "SITE_KEYS",
+    "Range",
+    "RangeOrWord",
+    "Setting",
+    "between",
+    "default_of",
+]
 
 _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 HOUR = 3600
 DAY = 24 * HOUR
 _GiB = 1024 * 1024 * 1024
 
 
-def header_value(value: Any) -> str | None:
-    """A value sent in an HTTP header: one line, no control characters."""
-    if not value.strip():
-        return "must not be empty"
-    return (
-        "must not contain line breaks or control characters"
-        if _CONTROL_IN_TEXT.search(value)
-        else None
-    )
-
-
-def challenge_mode(value: Any) -> str | None:
-    return None if value in CHALLENGE_MODES else f"must be one of {', '.join(CHALLENGE_MODES)}"
-
-
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
-# set by govwatch itself (user_agent, cookie replay) or by the HTTP client
-_OWN_HEADERS = {
-    "cookie": "cookies come from the site (cookie replay)",
-    "user-agent": "use the site's user_agent key",
-    "host": "set by the HTTP client",
-    "content-length": "set by the HTTP client",
-    "transfer-encoding": "set by the HTTP client",
-    "connection": "set by the HTTP client",
-}
-
-
-def request_headers(value: Any) -> str | None:
-    """A ``[sites.headers]`` table: token names, one-line string values, at most 50."""
-    if len(value) > 50:
-        return "at most 50 headers"
-    for name, text in value.items():
-        if not _HEADER_NAME.match(name):
-            return f"{name!r} is not a header name (letters, digits and !#$%&'*+.^_`|~-)"
-        if name.lower() in _OWN_HEADERS:
-            return f"{name!r} cannot be set here: {_OWN_HEADERS[name.lower()]}"
-        if not isinstance(text, str):
-            return f"{name}: expected a string, got {text!r}"
-        problem = header_value(text)
-        if problem:
-            return f"{name}: {problem}"
-    return None
-
-
-def log_level(value: Any) -> str | None:
-    levels = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-    return None if str(value).upper() in levels else f"must be one of {', '.join(levels)}"
-
-
-def networks(value: Any) -> str | None:
-    if not all(isinstance(v, str) for v in value):
-        return 'must be a list of networks such as "10.8.0.0/16"'
-    try:
-        for network in value:
-            ipaddress.ip_network(network.strip(), strict=False)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def listen(value: Any) -> str | None:
-    if value == "":
-        return None
-    try:
-        parse_listen(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls``: the one declaration of a key whose
+    value lands in a ``crawler`` or ``digest`` dataclass (tuples read as TOML lists)."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if field.default is not dataclasses.MISSING:
+        value = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
+    else:
+        raise TypeError(f"{cls.__name__}.{name} has no default")
+    return list(value) if isinstance(value, tuple) else value
 
 
 SECTIONS: dict[str, dict[str, Setting]] = {
@@ -161,69 +87,85 @@ SECTIONS: dict[str, dict[str, Setting]] = {
     },
     "crawl": {
         "user_agent": Setting(
-            str, DEFAULT_USER_AGENT, "User-Agent sent with every request", check=header_value
+            str,
+            default_of(CrawlSettings, "user_agent"),
+            "User-Agent sent with every request",
+            check=header_value,
         ),
-        "obey_robots_txt": Setting(bool, True, "fetch robots.txt and obey it"),
+        "obey_robots_txt": Setting(
+            bool, default_of(CrawlSettings, "obey_robots_txt"), "fetch robots.txt and obey it"
+        ),
         "concurrent_requests": Setting(
-            int, 8, "requests in flight at once per crawl, over all hosts", check=between(1, 1000)
+            int,
+            default_of(CrawlSettings, "concurrent_requests"),
+            "requests in flight at once per crawl, over all hosts",
+            check=between(1, 1000),
         ),
         "concurrent_requests_per_host": Setting(
-            int, 1, "requests in flight at once to one host", check=between(1, 100)
+            int,
+            default_of(CrawlSettings, "concurrent_requests_per_host"),
+            "requests in flight at once to one host",
+            check=between(1, 100),
         ),
         "timeout_seconds": Setting(
             (int, float),
-            30.0,
+            default_of(CrawlSettings, "timeout_seconds"),
             "give up on a request after this many seconds",
             check=between(0, HOUR, above=True),
         ),
         "retries": Setting(
             int,
-            3,
+            default_of(CrawlSettings, "retries"),
             "retries of a page after a 5xx, 403/412/420/429 or timeout",
             check=between(0, 100),
         ),
         "retry_backoff_seconds": Setting(
             (int, float),
-            2.0,
+            default_of(CrawlSettings, "retry_backoff_seconds"),
             "wait before the first retry; doubles with each retry",
             check=between(0, DAY),
         ),
         "retry_backoff_max_seconds": Setting(
             (int, float),
-            60.0,
+            default_of(CrawlSettings, "retry_backoff_max_seconds"),
             "longest wait between retries; also the most a throttled host's delay grows to",
             check=between(0, DAY),
         ),
         "retry_after_max_seconds": Setting(
             (int, float),
-            600.0,
+            default_of(CrawlSettings, "retry_after_max_seconds"),
             "a server's Retry-After pauses its host for as long as it says, up to this",
             check=between(0, DAY),
         ),
         "max_page_bytes": Setting(
             int,
-            10 * 1024 * 1024,
+            default_of(CrawlSettings, "max_page_bytes"),
             "pages larger than this are not downloaded",
             check=between(1, 2 * _GiB),
         ),
-        "log_level": Setting(str, "WARNING", "level of Scrapy's own log messages", check=log_level),
+        "log_level": Setting(
+            str,
+            default_of(CrawlSettings, "log_level"),
+            "level of Scrapy's own log messages",
+            check=log_level,
+        ),
         "extract_workers": Setting(
             (int, str),
-            AUTO_WORKERS,
+            default_of(CrawlSettings, "extract_workers"),
             "worker processes that extract articles while the crawl fetches; 0: none; "
             '"auto": one per core but one, at least one',
             check=RangeOrWord(0, 64, word=AUTO_WORKERS),
         ),
         "allowed_networks": Setting(
             list,
-            [],
+            default_of(CrawlSettings, "allowed_networks"),
             "networks crawls and extract URL may fetch although private or loopback, e.g. "
             '["10.8.0.0/16"] (a site\'s own start-URL origins are always allowed)',
             check=networks,
         ),
         "challenge_timeout_seconds": Setting(
             (int, float),
-            30.0,
+            default_of(CrawlSettings, "challenge_timeout_seconds"),
             "longest wait for the browser to pass a site's JavaScript challenge",
             check=between(0, HOUR, above=True),
         ),
@@ -318,97 +260,116 @@ SECTIONS: dict[str, dict[str, Setting]] = {
     "links": {
         "allow_private_addresses": Setting(
             bool,
-            False,
+            default_of(LinkSettings, "allow_private_addresses"),
             "check links to private, loopback, link-local or multicast addresses (refused "
             "otherwise: SSRF protection)",
         ),
         "allowed_networks": Setting(
             list,
-            [],
+            default_of(LinkSettings, "allowed_networks"),
             'networks checked even though private, e.g. ["10.8.0.0/16"] for an intranet site',
             check=networks,
         ),
         "timeout_seconds": Setting(
             (int, float),
-            15.0,
+            default_of(LinkSettings, "timeout_seconds"),
             "give up on a link after this long (all its requests and bodies together)",
             check=between(0, HOUR, above=True),
         ),
         "concurrent_requests": Setting(
-            int, 32, "link requests in flight at once, over all hosts", check=between(1, 1000)
+            int,
+            default_of(LinkSettings, "concurrent_requests"),
+            "link requests in flight at once, over all hosts",
+            check=between(1, 1000),
         ),
         "concurrent_requests_per_host": Setting(
-            int, 2, "link requests in flight at once to one host", check=between(1, 100)
+            int,
+            default_of(LinkSettings, "concurrent_requests_per_host"),
+            "link requests in flight at once to one host",
+            check=between(1, 100),
         ),
         "delay_seconds": Setting(
             (int, float),
-            1.0,
+            default_of(LinkSettings, "delay_seconds"),
             "least time between the starts of two requests to one host",
             check=between(0, HOUR),
         ),
         "retries": Setting(
-            int, 1, "asks again after a 5xx or a dropped connection", check=between(0, 10)
+            int,
+            default_of(LinkSettings, "retries"),
+            "asks again after a 5xx or a dropped connection",
+            check=between(0, 10),
         ),
         "retry_delay_seconds": Setting(
-            (int, float), 2.0, "wait before asking again", check=between(0, HOUR)
+            (int, float),
+            default_of(LinkSettings, "retry_delay_seconds"),
+            "wait before asking again",
+            check=between(0, HOUR),
         ),
-        "max_redirects": Setting(int, 10, "redirects followed per link", check=between(1, 100)),
+        "max_redirects": Setting(
+            int,
+            default_of(LinkSettings, "max_redirects"),
+            "redirects followed per link",
+            check=between(1, 100),
+        ),
         "max_body_bytes": Setting(
             int,
-            256 * 1024,
+            default_of(LinkSettings, "max_body_bytes"),
             "read at most this much of a page (enough to recognise an error page)",
             check=between(1, _GiB),
         ),
         "recheck_ok_hours": Setting(
             (int, float),
-            24.0,
+            default_of(LinkSettings, "recheck_ok_hours"),
             "a healthy link is checked again after this long, doubling while it stays healthy",
             check=between(0, 24 * 365, above=True),
         ),
         "recheck_suspect_hours": Setting(
             (int, float),
-            1.0,
+            default_of(LinkSettings, "recheck_suspect_hours"),
             "a failing link (error) is checked again after this long, doubling per failure",
             check=between(0, 24 * 365, above=True),
         ),
         "recheck_blocked_hours": Setting(
             (int, float),
-            12.0,
+            default_of(LinkSettings, "recheck_blocked_hours"),
             "a blocked link is checked again after this long, doubling",
             check=between(0, 24 * 365, above=True),
         ),
         "recheck_dead_hours": Setting(
             (int, float),
-            24.0,
+            default_of(LinkSettings, "recheck_dead_hours"),
             "a dead or soft-404 link is checked again after this long, doubling",
             check=between(0, 24 * 365, above=True),
         ),
         "recheck_max_hours": Setting(
             (int, float),
-            168.0,
+            default_of(LinkSettings, "recheck_max_hours"),
             "longest wait between two checks of a link",
             check=between(0, 24 * 365, above=True),
         ),
         "dead_after_failures": Setting(
             int,
-            3,
+            default_of(LinkSettings, "dead_after_failures"),
             "failing checks in a row (5xx, timeout, reset) before a link counts as dead",
             check=between(1, 1000),
         ),
         "dead_after_hours": Setting(
             (int, float),
-            24.0,
+            default_of(LinkSettings, "dead_after_hours"),
             "and the first and last of those checks at least this far apart",
             check=between(0, 24 * 365),
         ),
         "history_per_link": Setting(
             int,
-            20,
+            default_of(LinkSettings, "history_per_link"),
             "checks kept per link in link_checks (older ones are deleted)",
             check=between(1, 10000),
         ),
         "schedule": Setting(
-            str, "every 1h", "how often govwatch run checks the links that are due"
+            str,
+            default_of(LinkSettings, "schedule"),
+            "how often govwatch run checks the links that are due",
         ),
     },
 }
@@ -421,34 +382,48 @@ SITE_KEYS: dict[str, Setting] = {
         str, None, "regex matched against absolute URLs to pick article links (required)"
     ),
     "max_list_pages": Setting(
-        int, 5, "list pages followed per start URL and run", check=between(1, 10000)
+        int,
+        default_of(Site, "max_list_pages"),
+        "list pages followed per start URL and run",
+        check=between(1, 10000),
     ),
     "delay_seconds": Setting(
-        (int, float), 2.0, "pause between requests to the site; 0 allowed", check=between(0, HOUR)
+        (int, float),
+        default_of(Site, "delay_seconds"),
+        "pause between requests to the site; 0 allowed",
+        check=between(0, HOUR),
     ),
-    "schedule": Setting(str, "every 30m", "'every 30m' / 'every 2h' / a 5-field cron expression"),
+    "schedule": Setting(
+        str, default_of(Site, "schedule"), "'every 30m' / 'every 2h' / a 5-field cron expression"
+    ),
     "list_link_selector": Setting(
         str, None, "CSS or XPath of article links on list pages (default: every link)"
     ),
     "pagination_selector": Setting(
         str, None, "CSS or XPath of the pager on list pages (default: found automatically)"
     ),
-    "enabled": Setting(bool, True, "crawl this site with --all and in the service"),
+    "enabled": Setting(
+        bool, default_of(Site, "enabled"), "crawl this site with --all and in the service"
+    ),
     "stop_at_known_page": Setting(
-        bool, True, "stop following list pages at one whose articles are all stored already"
+        bool,
+        default_of(Site, "stop_at_known_page"),
+        "stop following list pages at one whose articles are all stored already",
     ),
     "recheck_days": Setting(
         int,
-        0,
+        default_of(Site, "recheck_days"),
         "re-fetch stored articles published within this many days, to record edits; 0: never",
         check=between(0, 36500),
     ),
     "conditional_requests": Setting(
-        bool, True, "ask for list pages with If-None-Match / If-Modified-Since (304: no change)"
+        bool,
+        default_of(Site, "conditional_requests"),
+        "ask for list pages with If-None-Match / If-Modified-Since (304: no change)",
     ),
     "challenge": Setting(
         str,
-        "auto",
+        default_of(Site, "challenge"),
         "JavaScript challenges: auto, replay (cookies only), browser (headless Chromium), off",
         check=challenge_mode,
     ),
@@ -486,104 +461,129 @@ SELECTOR_KEYS: dict[str, Setting] = {
     for name in ("title", "publish_time", "source", "author", "body")
 }
 
-
-def read_table(
-    raw: Mapping[str, Any], specs: Mapping[str, Setting], where: str, prefix: str
-) -> dict[str, Any]:
-    unknown = sorted(set(raw) - set(specs))
-    if unknown:
-        raise ConfigError(f"{where}: {prefix}.{unknown[0]}: unknown key")
-    out: dict[str, Any] = {}
-    for key, spec in specs.items():
-        value = raw.get(key, spec.default)
-        if key in raw:
-            check_value(value, spec, where, f"{prefix}.{key}")
-        out[key] = float(value) if spec.type == (int, float) and value is not None else value
-    return out
+# an email channel's ``security`` and the port each implies when ``port`` is not given
+EMAIL_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+_EMAIL_SECURITY = tuple(EMAIL_PORTS)
 
 
-def check_value(value: Any, spec: Setting, where: str, key: str) -> None:
-    types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
-    if isinstance(value, bool) and bool not in types:
-        raise ConfigError(f"{where}: {key}: expected {type_name(types)}, got a boolean")
-    if not isinstance(value, types):
-        raise ConfigError(f"{where}: {key}: expected {type_name(types)}, got {value!r}")
-    problem = spec.check(value) if spec.check else None
-    if problem:
-        raise ConfigError(f"{where}: {key}: {problem} (got {value!r})")
+def _security(value: Any) -> str | None:
+    return None if value in _EMAIL_SECURITY else f"must be one of {', '.join(_EMAIL_SECURITY)}"
 
 
-def type_name(types: tuple[type, ...]) -> str:
-    names = {
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        bool: "true or false",
-        list: "a list",
-        dict: "a table",
-    }
-    if set(types) == {int, float}:
-        return "a number"
-    return " or ".join(names.get(t, t.__name__) for t in types)
+def _channel_type(value: Any) -> str | None:
+    return None if value in CHANNEL_TYPES else f"must be one of {', '.join(CHANNEL_TYPES)}"
 
 
-_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
-_HOST_LABEL = re.compile(r"^(?!-)[^\s!\"#$%&'()*+,/:;<=>?@\[\\\]^`{|}]{1,63}(?<!-)$")
+DIGEST_KEYS: dict[str, Setting] = {
+    "name": Setting(str, None, "unique short name, [a-z0-9_-]+ (required)"),
+    "schedule": Setting(
+        str,
+        default_of(Subscription, "schedule"),
+        "when to send it: a 5-field cron expression (Beijing time) or 'every 6h'",
+    ),
+    "enabled": Setting(
+        bool,
+        default_of(Subscription, "enabled"),
+        "send it from the service (govwatch digest works either way)",
+    ),
+    "sites": Setting(
+        list,
+        default_of(Subscription, "sites"),
+        "only articles of these sites (names); empty: every site",
+    ),
+    "keywords": Setting(
+        list,
+        default_of(Subscription, "keywords"),
+        "only articles with one of these words in the title or body; empty: all",
+    ),
+    "include_dead_links": Setting(
+        bool,
+        default_of(Subscription, "include_dead_links"),
+        "report links that became dead or recovered, with the pages they are on",
+    ),
+    "skip_empty": Setting(
+        bool, default_of(Subscription, "skip_empty"), "send nothing when there is nothing to report"
+    ),
+    "excerpt_chars": Setting(
+        int,
+        default_of(Subscription, "excerpt_chars"),
+        "characters of each article's excerpt",
+        check=between(1, 10000),
+    ),
+    "backfill_hours": Setting(
+        (int, float),
+        default_of(Subscription, "backfill_hours"),
+        "the first digest also covers articles first seen this many hours before it",
+        check=between(0, 24 * 3650),
+    ),
+    "retry_backoff_seconds": Setting(
+        (int, float),
+        default_of(Retry, "first_seconds"),
+        "wait before retrying a failed send; doubles with each attempt",
+        check=between(0, DAY, above=True),
+    ),
+    "retry_backoff_max_seconds": Setting(
+        (int, float),
+        default_of(Retry, "max_seconds"),
+        "longest wait between two attempts",
+        check=between(0, 7 * DAY, above=True),
+    ),
+    "max_attempts": Setting(
+        int,
+        default_of(Retry, "max_attempts"),
+        "attempts before a send that keeps failing is given up",
+        check=between(1, 100),
+    ),
+    "channels": Setting(list, None, "where it goes: [[digests.channels]] tables (at least one)"),
+}
 
-
-def url_problem(url: Any) -> str | None:
-    """Why ``url`` is not an absolute http(s) URL a client can connect to, or ``None``.
-
-    Strict: brackets must close on an IPv6 address, the port is a number from 1 to 65535,
-    the host is present and made of valid labels, no spaces or control characters.
-    """
-    if not isinstance(url, str):
-        return f"expected a URL string, got {url!r}"
-    if _CONTROL.search(url):
-        return f"{url!r} contains a space or a control character"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"{url!r} is not a valid URL ({exc})"
-    if parts.scheme not in ("http", "https"):
-        return f"{url!r} is not an absolute http(s) URL"
-    host = parts.hostname
-    if not host:
-        return f"{url!r} has no host"
-    if port == 0:
-        return f"{url!r}: port 0 is not a port to connect to"
-    if "[" in parts.netloc:
-        try:
-            ipaddress.IPv6Address(host.split("%", 1)[0])
-        except ValueError:
-            return f"{url!r}: {host!r} in brackets is not an IPv6 address"
-        return None
-    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
-    if not all(_HOST_LABEL.match(label) for label in labels):
-        return f"{url!r}: {host!r} is not a valid host name"
-    return None
-
-
-def check_selector(expression: str | None, where: str, key: str) -> None:
-    if expression is None:
-        return
-    if not expression.strip():
-        raise ConfigError(f"{where}: {key}: empty selector")
-    try:
-        compile_selector(expression)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {key}: {exc}") from exc
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    text = str(value)
-    if "'" not in text and "\n" not in text:
-        return f"'{text}'"  # literal string: regexes stay readable
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+CHANNEL_KEYS: dict[str, Setting] = {
+    "type": Setting(
+        str,
+        None,
+        "email, webhook, dingtalk, wecom, feishu or slack (required)",
+        check=_channel_type,
+    ),
+    "name": Setting(str, None, "name within the digest, [a-z0-9_-]+ (default: the type; unique)"),
+    "timeout_seconds": Setting(
+        (int, float),
+        None,
+        "give up on one send after this long (email "
+        f"{default_of(EmailChannel, 'timeout_seconds'):g}, others "
+        f"{default_of(WebhookChannel, 'timeout_seconds'):g})",
+        check=between(0, HOUR, above=True),
+    ),
+    # email
+    "host": Setting(str, None, "email: SMTP server (required)"),
+    "port": Setting(
+        int,
+        None,
+        "email: SMTP port (default: "
+        + ", ".join(f"{port} with {security}" for security, port in EMAIL_PORTS.items())
+        + ")",
+        check=between(1, 65535),
+    ),
+    "security": Setting(
+        str,
+        default_of(EmailChannel, "security"),
+        "email: starttls, ssl (implicit TLS) or none",
+        check=_security,
+    ),
+    "username": Setting(str, None, "email: SMTP login (needs password_env)"),
+    "password_env": Setting(str, None, "email: environment variable holding the SMTP password"),
+    "from": Setting(
+        str, None, "email: sender address, e.g. 'govwatch <gw@example.org>' (required)"
+    ),
+    "to": Setting(list, None, "email: recipient addresses (required, one or more)"),
+    "ca_file": Setting(str, None, "email: PEM file of CA certificates to trust for the server"),
+    # webhook and chat robots
+    "url": Setting(str, None, "webhook, robots: the URL to POST to (or url_env)"),
+    "url_env": Setting(
+        str, None, "webhook, robots: environment variable holding the URL (it holds a token)"
+    ),
+    "secret_env": Setting(
+        str,
+        None,
+        "webhook, dingtalk, feishu: environment variable holding the signing secret",
+    ),
+}

@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from crawler.site import auto_workers
-from scheduler.config import SECTIONS, SITE_KEYS, load_config, render_config
+from crawler.linkcheck.records import LinkSettings
+from crawler.site import CrawlSettings, auto_workers
+from digest.subscription import ChatChannel, EmailChannel, HealthThresholds, WebhookChannel
+from scheduler.config import (
+    SECTIONS,
+    SITE_KEYS,
+    ServiceConfig,
+    load_config,
+    parse_config,
+    render_config,
+)
+from scheduler.digests import health_thresholds
+from scheduler.settings import CHANNEL_KEYS, DIGEST_KEYS, EMAIL_PORTS, Setting, default_of
 from storage.errors import ConfigError
 from tests.conftest import REPO, run_cli
 
@@ -171,15 +184,95 @@ def test_cli_check_config_prints_effective_config(tmp_path: Path) -> None:
     assert "me:***@h/db" in result.stdout
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
+def readme_reference() -> dict[str, str]:
+    """The README's configuration reference table: key -> its default column."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for section, specs in SECTIONS.items():
-        for key in specs:
-            assert f"`{section}.{key}`" in readme, f"{section}.{key} missing from README"
-            if specs[key].env:
-                assert specs[key].env in readme
-    for key in SITE_KEYS:
-        assert f"`sites.{key}`" in readme, f"sites.{key} missing from README"
+    table = readme.split("### Reference", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) >= 3:
+            key = cells[0].strip("`")
+            assert key not in rows, f"{key} documented twice"
+            rows[key] = cells[1]
+    return rows
+
+
+def documented_value(cell: str) -> object:
+    """A default column that is one code span, read as TOML (else as the bare word)."""
+    match = re.fullmatch(r"`([^`]*)`", cell)
+    if match is None:
+        return NOT_A_VALUE
+    try:
+        return tomllib.loads(f"v = {match.group(1)}")["v"]
+    except tomllib.TOMLDecodeError:
+        return match.group(1)
+
+
+NOT_A_VALUE = object()
+
+
+def every_key() -> dict[str, Setting]:
+    keys = {f"{section}.{k}": s for section, specs in SECTIONS.items() for k, s in specs.items()}
+    keys |= {f"sites.{k}": s for k, s in SITE_KEYS.items()}
+    keys |= {f"digests.{k}": s for k, s in DIGEST_KEYS.items()}
+    keys |= {f"digests.channels.{k}": s for k, s in CHANNEL_KEYS.items()}
+    return keys
+
+
+def test_every_key_is_in_the_readme_with_its_default() -> None:
+    documented = readme_reference()
+    keys = every_key()
+    assert sorted(set(keys) - set(documented)) == [], "keys missing from the README's reference"
+    assert sorted(set(documented) - set(keys)) == [], "README documents keys that do not exist"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for key, spec in keys.items():
+        cell = documented[key]
+        if spec.env:
+            assert spec.env in readme
+        if spec.default is None:  # required, or computed: described in words, not a value
+            assert documented_value(cell) is NOT_A_VALUE, f"{key}: no default, README: {cell}"
+        elif spec.default == "":
+            assert cell.startswith("empty"), f"{key}: default is empty, README: {cell}"
+        else:
+            value = documented_value(cell)
+            assert type(value) is type(spec.default) or {type(value), type(spec.default)} <= {
+                int,
+                float,
+            }, f"{key}: default {spec.default!r}, README: {cell}"
+            assert value == spec.default, f"{key}: default {spec.default!r}, README: {cell}"
+
+
+def test_computed_channel_defaults_are_documented_as_the_code_has_them() -> None:
+    documented = readme_reference()
+    email = default_of(EmailChannel, "timeout_seconds")
+    others = {default_of(c, "timeout_seconds") for c in (WebhookChannel, ChatChannel)}
+    assert len(others) == 1
+    assert documented["digests.channels.timeout_seconds"] == (
+        f"`{email:g}` email, `{others.pop():g}` others"
+    )
+    ports = "; ".join(f"`{port}` with `{security}`" for security, port in EMAIL_PORTS.items())
+    assert documented["digests.channels.port"] == ports
+
+
+def test_the_readme_check_catches_a_drifted_default() -> None:
+    assert documented_value("`72`") == 72 != 48
+    assert documented_value("`every 1h`") == "every 1h"
+    assert documented_value("`[]`") == []
+    assert documented_value("`true`") is True
+    assert documented_value("(required)") is NOT_A_VALUE
+
+
+def test_dataclass_defaults_are_the_settings_defaults() -> None:
+    """The dataclasses that carry the values default to the rows (read from one place)."""
+    defaults = parse_config({"sites": []}, "test", {})
+    assert defaults.crawl == CrawlSettings()
+    assert defaults.service == ServiceConfig()
+    assert defaults.links == LinkSettings()
+    assert health_thresholds(defaults) == HealthThresholds(
+        SECTIONS["service"]["failing_runs_warning"].default,
+        SECTIONS["service"]["zero_articles_warning_hours"].default,
+    )
 
 
 @pytest.mark.parametrize(("given", "workers"), [("'auto'", None), ("0", 0), ("3", 3)])

@@ -9,9 +9,8 @@ import pytest
 
 from digest.subscription import ChatChannel, EmailChannel, WebhookChannel
 from scheduler.config import load_config, render_config
-from scheduler.digest_config import CHANNEL_KEYS, DIGEST_KEYS
 from storage.errors import ConfigError
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
 
 SITES = """
 [[sites]]
@@ -184,11 +183,3 @@ def test_cli_reports_a_bad_address_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert str(path) in line and "to[0]" in line
-
-
-def test_every_digest_key_is_documented_in_the_readme() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for key in DIGEST_KEYS:
-        assert f"`digests.{key}`" in readme, f"digests.{key} missing from README"
-    for key in CHANNEL_KEYS:
-        assert f"`digests.channels.{key}`" in readme, f"digests.channels.{key} missing"

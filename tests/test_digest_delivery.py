@@ -5,9 +5,6 @@ idempotency key, permanent failures not retried, a crash between send and record
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import subprocess
 import sys
@@ -18,7 +15,6 @@ from typing import Any
 import pytest
 
 from digest import outbox
-from digest.channels.webhook import signature
 from digest.outbox import LEASE, DeliveryReport
 from digest.subscription import (
     Channel,
@@ -43,8 +39,13 @@ from tests.digest_helpers import (
     free_port,
     self_signed,
 )
+from tests.signature_check import (
+    dingtalk_signature_ok,
+    feishu_signature_ok,
+    webhook_signature_ok,
+)
 
-HEALTH = HealthThresholds()
+HEALTH = HealthThresholds(failing_runs=3, quiet_hours=72.0)  # the [service] defaults
 SECRET = "s3cret-signing-key"
 ROBOT_OK = {
     "dingtalk": '{"errcode":0,"errmsg":"ok"}',
@@ -129,7 +130,7 @@ def _received_text(kind: str, receiver: Receiver, smtp: SmtpServer) -> str:
     body = request.json()
     if kind == "webhook":
         assert request.headers["idempotency-key"] == body["idempotency_key"]
-        assert request.headers["x-govwatch-signature"] == signature(SECRET, request.body)
+        assert webhook_signature_ok(request, SECRET)  # as the README tells receivers
         assert body["counts"]["articles"] == 3
         return (
             "\n".join(f"{a['title']} {a['url']} {a['site_title']}" for a in body["articles"])
@@ -137,9 +138,7 @@ def _received_text(kind: str, receiver: Receiver, smtp: SmtpServer) -> str:
             + "\n".join(d["url"] for d in body["dead_links"])
         )
     if kind == "dingtalk":
-        stamp, sign = request.query["timestamp"][0], request.query["sign"][0]
-        mac = hmac.new(SECRET.encode(), f"{stamp}\n{SECRET}".encode(), hashlib.sha256).digest()
-        assert sign == base64.b64encode(mac).decode()  # parse_qs undid the URL quoting
+        assert dingtalk_signature_ok(request, SECRET)
         assert body["msgtype"] == "markdown"
         assert body["markdown"]["title"].startswith("govwatch: 3 new articles")
         return str(body["markdown"]["text"])
@@ -147,9 +146,7 @@ def _received_text(kind: str, receiver: Receiver, smtp: SmtpServer) -> str:
         assert body["msgtype"] == "markdown"
         return str(body["markdown"]["content"])
     if kind == "feishu":
-        stamp = body["timestamp"]
-        mac = hmac.new(f"{stamp}\n{SECRET}".encode(), b"", hashlib.sha256).digest()
-        assert body["sign"] == base64.b64encode(mac).decode()
+        assert feishu_signature_ok(body, SECRET)
         assert body["msg_type"] == "interactive"
         (element,) = body["card"]["elements"]
         return str(element["content"])

@@ -75,7 +75,7 @@ def test_a_captcha_site_is_blocked_with_a_hint_and_nothing_is_stored(
     try:  # the text /metrics serves, and the digest's crawl health
         metrics = service_text(db, leader=True, started_at=0.0, running=())
         with db.session() as session:
-            health = _crawl_health(session, ["local"], datetime.now(UTC), HealthThresholds())
+            health = _crawl_health(session, ["local"], datetime.now(UTC), HealthThresholds(3, 72.0))
     finally:
         db.dispose()
     ((problem),) = [(p.problem, p.detail) for p in health]

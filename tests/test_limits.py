@@ -14,7 +14,8 @@ import pytest
 
 from scheduler.config import parse_config
 from scheduler.digest_config import CHANNEL_KEYS, DIGEST_KEYS, address_problem
-from scheduler.settings import SECTIONS, SITE_KEYS, Range, url_problem
+from scheduler.setting_checks import url_problem
+from scheduler.settings import SECTIONS, SITE_KEYS, Range
 from tests.conftest import run_cli
 
 BASE = {

@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text, update
 
 from scheduler.config import load_config
-from scheduler.health import parse_listen
+from scheduler.health import METRICS_CONTENT_TYPE, parse_listen
 from scheduler.jobs import FirstRun, plan_first_run, stable_offset
-from scheduler.metrics import Family, family, render
+from scheduler.metrics import exposition, family, service_text
 from scheduler.schedule import parse_schedule
 from scheduler.status import build_status, render_text
 from storage import repository
@@ -539,20 +542,73 @@ def test_first_run_picks_up_where_the_last_run_left_off() -> None:
 
 
 def test_metrics_text_format() -> None:
-    fams: list[Family] = [
+    """Families come out as Prometheus reads them (checked with the client's own parser):
+    names, types, label order, escaping."""
+    fams = [
         family("govwatch_x_total", "counter", "An x.\nSecond line.", [((("site", 'a"b\\'),), 3)]),
         family("govwatch_y", "gauge", "A y.", [((), 1.5)]),
+        family("govwatch_z", "gauge", "No sample yet."),
     ]
-    assert render(fams) == (
-        "# HELP govwatch_x_total An x.\\nSecond line.\n"
-        "# TYPE govwatch_x_total counter\n"
-        'govwatch_x_total{site="a\\"b\\\\"} 3\n'
-        "# HELP govwatch_y A y.\n"
-        "# TYPE govwatch_y gauge\n"
-        "govwatch_y 1.5\n"
-    )
+
+    class Fixed:
+        def collect(self) -> list[Metric]:
+            return fams
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())  # type: ignore[arg-type]
+    text = exposition(registry)
+    assert 'govwatch_x_total{site="a\\"b\\\\"} 3' in text
+    assert "# HELP govwatch_x_total An x.\\nSecond line.\n" in text
+    parsed = {f.name: f for f in text_string_to_metric_families(text)}
+    assert parsed["govwatch_x"].type == "counter"  # the parser drops _total from the family
+    (sample,) = parsed["govwatch_x"].samples
+    assert sample.name == "govwatch_x_total" and sample.labels == {"site": 'a"b\\'}
+    assert sample.value == 3 and parsed["govwatch_x"].documentation == "An x.\nSecond line."
+    assert parsed["govwatch_y"].type == "gauge" and parsed["govwatch_y"].samples[0].value == 1.5
+    assert parsed["govwatch_z"].samples == []
     with pytest.raises(ValueError):
         family("bad name", "gauge", "")
+    with pytest.raises(ValueError):
+        family("govwatch_w", "histogram", "")
+    with pytest.raises(ValueError):
+        family("govwatch_w", "gauge", "", [((("a", "1"),), 1), ((("b", "1"),), 1)])
+    assert METRICS_CONTENT_TYPE == CONTENT_TYPE_PLAIN_0_0_4
+
+
+def test_service_metrics_keep_their_names_types_and_labels(db: Database) -> None:
+    """Every family of the service's page, as Prometheus parses it, with the process
+    collector's standard families beside them."""
+    text = service_text(db, leader=True, started_at=1.5e9, running=("crawl:a", "links"))
+    parsed = {f.name: f for f in text_string_to_metric_families(text)}
+    expected = {
+        "govwatch_service_leader": ("gauge", []),
+        "govwatch_service_start_time_seconds": ("gauge", []),
+        "govwatch_jobs_running": ("gauge", ["kind"]),
+        "govwatch_crawl_runs": ("counter", ["site", "outcome"]),
+        "govwatch_site_blocked": ("gauge", ["site", "reason"]),
+        "govwatch_articles": ("gauge", ["site"]),
+        "govwatch_articles_new": ("counter", ["site"]),
+        "govwatch_crawl_errors": ("counter", ["site"]),
+        "govwatch_last_success_timestamp_seconds": ("gauge", ["site"]),
+        "govwatch_missed_runs": ("counter", ["job", "reason"]),
+        "govwatch_links": ("gauge", ["status"]),
+        "govwatch_digest_deliveries": ("gauge", ["state"]),
+        "govwatch_database_up": ("gauge", []),
+        "process_resident_memory_bytes": ("gauge", []),
+        "process_cpu_seconds": ("counter", []),
+    }
+    for name, (kind, labels) in expected.items():
+        assert name in parsed, f"{name} missing:\n{text}"
+        assert parsed[name].type == kind, name
+        assert all(list(s.labels) == labels for s in parsed[name].samples), name
+    running = {s.labels["kind"]: s.value for s in parsed["govwatch_jobs_running"].samples}
+    assert running == {"crawl": 1, "other": 1}
+    assert parsed["govwatch_service_start_time_seconds"].samples[0].value == 1.5e9
+    assert parsed["govwatch_database_up"].samples[0].value == 1
+    assert parsed["process_resident_memory_bytes"].samples[0].value > 1e6
+
+
+def test_listen_addresses() -> None:
     assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
     assert parse_listen("[::1]:0") == ("::1", 0)
     with pytest.raises(ValueError):

@@ -51,6 +51,7 @@ from crawler.guards.cookiejar import ReplayCookiesMiddleware
 from crawler.net.addresses import origin
 from crawler.net.hostcookies import jar_domains
 from crawler.net.scriptcookies import script_cookies
+from crawler.site import CRAWL_DEFAULTS
 from storage.errors import FetchError
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,9 @@ class ChallengeMiddleware:
             getattr(site, "name", "?"),
             getattr(site, "challenge", "auto"),
             getattr(recorder, "run_id", 0),
-            self.crawler.settings.getfloat(CHALLENGE_TIMEOUT_SETTING, 30.0),
+            self.crawler.settings.getfloat(
+                CHALLENGE_TIMEOUT_SETTING, CRAWL_DEFAULTS.challenge_timeout_seconds
+            ),
             tuple(getattr(site, "start_urls", ())),
         )
 

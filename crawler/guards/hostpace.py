@@ -50,6 +50,7 @@ from twisted.internet.task import deferLater
 
 from crawler.extract.pagekind import CAPTCHA_MARKER_BYTES
 from crawler.guards.retry import PAUSE_STATUSES, retry_after
+from crawler.site import CRAWL_DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,9 @@ class HostPace:
     """The per-host policy: pauses, delay growth and decay (times are monotonic seconds)."""
 
     base_delay: float  # the site's delay_seconds: the floor
-    max_delay: float = 60.0  # the delay's ceiling
-    retry_after_max: float = 600.0  # Retry-After is honoured up to this
-    backoff: float = 2.0  # a pause without Retry-After: at least this
+    max_delay: float = CRAWL_DEFAULTS.retry_backoff_max_seconds  # the delay's ceiling
+    retry_after_max: float = CRAWL_DEFAULTS.retry_after_max_seconds  # Retry-After up to this
+    backoff: float = CRAWL_DEFAULTS.retry_backoff_seconds  # a pause without Retry-After: this
     hosts: dict[str, HostState] = field(default_factory=dict)
 
     def state(self, host: str) -> HostState:
@@ -163,9 +164,9 @@ class HostPaceMiddleware:
         self.clock = clock
         self.pace = HostPace(
             base_delay=settings.getfloat("DOWNLOAD_DELAY", 0.0),
-            max_delay=settings.getfloat(DELAY_MAX_SETTING, 60.0),
-            retry_after_max=settings.getfloat(RETRY_AFTER_MAX_SETTING, 600.0),
-            backoff=settings.getfloat(BACKOFF_SETTING, 2.0),
+            max_delay=settings.getfloat(DELAY_MAX_SETTING, HostPace.max_delay),
+            retry_after_max=settings.getfloat(RETRY_AFTER_MAX_SETTING, HostPace.retry_after_max),
+            backoff=settings.getfloat(BACKOFF_SETTING, HostPace.backoff),
             hosts=PROCESS_HOSTS,
         )
         self.per_host = max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 1))

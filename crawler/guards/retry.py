@@ -10,8 +10,6 @@ Answers that throttle (420, 429, 503, challenges) pause the whole host instead
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -20,6 +18,9 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
+
+from crawler.site import CRAWL_DEFAULTS
+from httpvalues.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
-        self.backoff = settings.getfloat("GOVWATCH_RETRY_BACKOFF", 2.0)
-        self.backoff_max = settings.getfloat("GOVWATCH_RETRY_BACKOFF_MAX", 60.0)
+        self.backoff = settings.getfloat(
+            "GOVWATCH_RETRY_BACKOFF", CRAWL_DEFAULTS.retry_backoff_seconds
+        )
+        self.backoff_max = settings.getfloat(
+            "GOVWATCH_RETRY_BACKOFF_MAX", CRAWL_DEFAULTS.retry_backoff_max_seconds
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
@@ -73,16 +78,4 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 def retry_after(response: Response) -> float | None:
     """Seconds the server asks us to wait (``Retry-After``), if it says."""
-    raw = response.headers.get(b"Retry-After")
-    if not raw:
-        return None
-    value = raw.decode("latin-1").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(response.headers.get(b"Retry-After"))

@@ -16,13 +16,12 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from digest.channels.deadline import Deadline
 from digest.channels.result import SendResult
+from httpvalues.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Repl
             sent = True
             response = conn.getresponse()
             status = response.status
-            retry_after = _retry_after(response.getheader("Retry-After"))
+            retry_after = retry_after_seconds(response.getheader("Retry-After"))
             data = response.read(MAX_ANSWER_BYTES)
             complete = not deadline.expired
         except ssl.SSLError:
@@ -152,21 +151,6 @@ def _where(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{parts.hostname}:{port}"
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _first_line(value: object) -> str:
