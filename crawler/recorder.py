@@ -101,8 +101,11 @@ class RunRecorder:
     # the link inventory (see crawler.linkcheck.checker): links of list and article pages, in
     # batches
     link_refs: list[NewLinkRef] = field(default_factory=list)
-    # seconds spent per pipeline stage (list, extract, fingerprint, lookup, store, links)
+    # seconds spent per pipeline stage (list, extract, fingerprint, lookup, store, links):
+    # wall-clock, and CPU time of the thread doing it (on a shared machine the CPU time is
+    # the work; the wall-clock adds the waits for a core and, for store, the database)
     timings: dict[str, float] = field(default_factory=dict)
+    cpu_timings: dict[str, float] = field(default_factory=dict)
     # resumable crawls: per start URL, walk past stored articles? completed? (crawler.passes)
     passes: PassBook = field(default_factory=PassBook)
     # configured selectors that missed, per page (crawler.selector_stats)
@@ -116,14 +119,17 @@ class RunRecorder:
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
         """Add the time spent in the block to ``stage`` (reported when the run finishes)."""
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         try:
             yield
         finally:
-            self.add_time(stage, time.perf_counter() - started)
+            self.add_time(stage, time.perf_counter() - started, time.thread_time() - started_cpu)
 
-    def add_time(self, stage: str, seconds: float) -> None:
+    def add_time(self, stage: str, seconds: float, cpu: float | None = None) -> None:
+        """Add ``seconds`` of wall-clock time (and ``cpu`` seconds of CPU) to ``stage``."""
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+        if cpu is not None:
+            self.cpu_timings[stage] = self.cpu_timings.get(stage, 0.0) + cpu
 
     @classmethod
     def start(cls, db: Database, site: Site) -> RunRecorder:
@@ -391,6 +397,12 @@ class RunRecorder:
             self.site.name,
             self.run_id,
             json.dumps({k: round(v, 4) for k, v in sorted(self.timings.items())}),
+        )
+        log.info(
+            "site %s run %d: cpu timings: %s",
+            self.site.name,
+            self.run_id,
+            json.dumps({k: round(v, 4) for k, v in sorted(self.cpu_timings.items())}),
         )
         return RunReport(
             site=self.site.name,

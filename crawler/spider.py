@@ -285,7 +285,7 @@ class SiteSpider(scrapy.Spider):
             self.recorder.error(response.url, kind="parse", message=str(exc), start=start)
             return []
         for stage, seconds in done.seconds.items():
-            self.recorder.add_time(stage, seconds)
+            self.recorder.add_time(stage, seconds, done.cpu.get(stage))
         article = done.article
         if article.page_kind == "challenge":
             self.recorder.blocked(

@@ -123,6 +123,7 @@ def family(
 def service_families(*, leader: bool, started_at: float, running: Sequence[str]) -> list[Metric]:
     """Gauges of this ``govwatch run`` process: its role, start and job processes."""
     crawls = sum(name.startswith("crawl:") for name in running)
+    digests = sum(name.startswith("digest:") for name in running)  # in-process runs
     return [
         family(
             "govwatch_service_leader",
@@ -139,8 +140,12 @@ def service_families(*, leader: bool, started_at: float, running: Sequence[str])
         family(
             "govwatch_jobs_running",
             "gauge",
-            "Job processes running now, by kind (crawl or other).",
-            [((("kind", "crawl"),), crawls), ((("kind", "other"),), len(running) - crawls)],
+            "Jobs running now, by kind (crawl and other: processes; digest: in the service).",
+            [
+                ((("kind", "crawl"),), crawls),
+                ((("kind", "digest"),), digests),
+                ((("kind", "other"),), len(running) - crawls - digests),
+            ],
         ),
     ]
 

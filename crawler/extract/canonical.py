@@ -29,6 +29,7 @@ the stored keys of Chinese domain names); its query rule is the one used here.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote_from_bytes, quote_plus, unquote_to_bytes, urlsplit, urlunsplit
 
 _TRACKING = re.compile(
@@ -93,6 +94,7 @@ def normalise_query(query: str) -> str:
     return "&".join(f"{quote_plus(k, safe='')}={quote_plus(v, safe='')}" for k, v in pairs)
 
 
+@lru_cache(maxsize=4096)  # pure; a site's chrome links come back on every page
 def canonicalize(url: str) -> str:
     """The canonical form of an absolute http(s) URL; other URLs are returned stripped."""
     url = url.strip()

@@ -27,6 +27,8 @@ _END_TAGS_RE = re.compile(r"</(?:body|html)\s*>", re.I)
 _P_OPEN_RE = re.compile(r"<p\b[^>]*>", re.I)
 _P_CLOSE_RE = re.compile(r"</p\s*>", re.I)
 _WS_RE = re.compile(r"[\s\u00a0\u3000\u200b\u200c\u200d\u2002\u2003\u2009\ufeff]+")
+# what _WS_RE counts as space and str.split() does not
+_ZERO_WIDTH_RE = re.compile(r"[\u200b\u200c\u200d\ufeff]")
 _SENTENCE_PUNCT_RE = re.compile(r"[，。！？；]")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
@@ -86,7 +88,11 @@ def _unwrap_heading_paragraphs(m: re.Match[str]) -> str:
 
 def collapse_ws(text: str) -> str:
     """Collapse every run of whitespace (including full-width and NBSP) to one space."""
-    return _WS_RE.sub(" ", text).strip()
+    if _ZERO_WIDTH_RE.search(text) is not None:
+        return _WS_RE.sub(" ", text).strip()
+    # ``str.split`` splits on exactly what ``\s`` matches: the same result, twice as fast
+    # (the extractor calls this for every line of every page)
+    return " ".join(text.split())
 
 
 def is_hidden(el: HtmlElement) -> bool:

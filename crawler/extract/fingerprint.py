@@ -56,6 +56,9 @@ _DATELINE = re.compile(
     r"\s*([（(][^）)]{0,30}[）)])?\s*"
 )
 _NOT_WORD = re.compile(r"[\W_]+")
+# which BMP code points are letters or digits (``str.isalnum``: exactly what ``_NOT_WORD``
+# does not match); built once, 64 KiB, ~10 ms
+_WORD_BMP = np.array([chr(c).isalnum() for c in range(0x10000)], np.bool_)
 
 
 def _constant(label: str) -> int:
@@ -69,6 +72,8 @@ _PERM_B = np.array([_constant(f"govwatch/minhash/b/{i}") for i in range(PERMUTAT
 _PERM_A_COLUMN = _PERM_A[:, None]
 _PERM_B_COLUMN = _PERM_B[:, None]
 _BAND_SALT = np.array([_constant(f"govwatch/band/{i}") for i in range(BANDS)], np.uint64)
+_BAND_SALT_INTS = [int(v) for v in _BAND_SALT]
+_U64_MASK = (1 << 64) - 1
 _CHUNK = 2048  # shingles per step of the MinHash loop (bounds its memory: 2 MiB)
 
 
@@ -78,12 +83,29 @@ def normalize_body(body: str) -> str:
     kept = [line for line in lines if not _is_meta_line(line)]
     if kept:
         kept[0] = _DATELINE.sub("", kept[0], count=1)
-    text = _NOT_WORD.sub("", "".join(kept))
+    text = _words_only("".join(kept))
     # NFKC after dropping punctuation: full-width punctuation is most of what is not yet
     # normalised in Chinese text, and normalising a whole 10k-character body cost ~0.9 ms.
     if not unicodedata.is_normalized("NFKC", text):
         text = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
     return text
+
+
+def _words_only(text: str) -> str:
+    r"""``text`` without what ``_NOT_WORD`` matches: letters and digits only.
+
+    The same cut as ``_NOT_WORD.sub("", text)``, by a lookup table over the code points
+    (``str.isalnum`` of each BMP character, what ``[^\W_]`` matches): a 10,000-character
+    body in ~0.05 ms instead of ~0.5 ms.  Text beyond the BMP (or with a lone surrogate)
+    takes the regular expression.
+    """
+    try:
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # a lone surrogate (not a word character either)
+        return _NOT_WORD.sub("", text)
+    if len(points) == 0 or int(points.max()) >= len(_WORD_BMP):
+        return _NOT_WORD.sub("", text)
+    return points[_WORD_BMP[points]].tobytes().decode("utf-32-le")
 
 
 def _is_meta_line(line: str) -> bool:
@@ -113,10 +135,11 @@ def shingle_set(normalized: str) -> U64:
     count = len(points) - SHINGLE + 1
     if count <= 0:
         return np.zeros(0, np.uint64)
-    h = np.zeros(count, np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(SHINGLE):
-            h = h * np.uint64(1_000_003) + points[k : k + count]
+    # h = ((p0 * C + p1) * C + p2), in place (uint64 arrays wrap silently)
+    h = points[:count].copy()
+    for k in range(1, SHINGLE):
+        h *= np.uint64(1_000_003)
+        h += points[k : k + count]
     return np.unique(_mix(h))
 
 
@@ -143,13 +166,19 @@ def minhash(shingles: U64) -> U64:
 
 
 def lsh_bands(signature: U64) -> tuple[int, ...]:
-    """One signed 64-bit key per band of ``ROWS`` MinHash values."""
-    rows = signature.reshape(BANDS, ROWS)
-    with np.errstate(over="ignore"):
-        key = _BAND_SALT.copy()
-        for r in range(ROWS):
-            key = _mix(key * np.uint64(1_000_003) + rows[:, r])
-    return tuple(int(v) for v in key.view(np.int64))
+    """One signed 64-bit key per band of ``ROWS`` MinHash values.
+
+    Key ``b`` is ``mix(... mix(mix(salt[b] * C + v[b, 0]) * C + v[b, 1]) ...)`` modulo 2**64.
+    128 values: plain integers beat 56 numpy calls on arrays of 16.
+    """
+    values = signature.tolist()
+    keys: list[int] = []
+    for band in range(BANDS):
+        key = _BAND_SALT_INTS[band]
+        for value in values[band * ROWS : (band + 1) * ROWS]:
+            key = _mix_int((key * 1_000_003 + value) & _U64_MASK)
+        keys.append(key - (1 << 64) if key >> 63 else key)
+    return tuple(keys)
 
 
 def similarity(body_a: str, body_b: str) -> float:
@@ -175,10 +204,22 @@ def _cached_shingles(body: str) -> U64:
 
 
 def _mix(h: U64) -> U64:
-    """SplitMix64's finaliser, element-wise: spreads every input bit over the output."""
-    with np.errstate(over="ignore"):
-        h = h ^ (h >> np.uint64(30))
-        h = h * np.uint64(0xBF58476D1CE4E5B9)
-        h = h ^ (h >> np.uint64(27))
-        h = h * np.uint64(0x94D049BB133111EB)
-        return h ^ (h >> np.uint64(31))
+    """SplitMix64's finaliser, element-wise: spreads every input bit over the output.
+
+    ``h`` is a fresh array (it is changed in place); uint64 arrays wrap without a warning.
+    """
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+def _mix_int(h: int) -> int:
+    """:func:`_mix` of one value below 2**64, in Python integers."""
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & _U64_MASK
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & _U64_MASK
+    return h ^ (h >> 31)

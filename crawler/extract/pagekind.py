@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 from lxml.html import HtmlElement
 
@@ -128,6 +129,7 @@ _READABLE_SAMPLE = 5000
 _NOISE_SHARE = 0.1
 _NOISE_CATEGORIES = frozenset({"Co", "Cn", "Cs"})
 UNREADABLE_REASON = "no title and no readable text"
+_ALNUM_RE = re.compile(r"[^\W_]+")
 
 
 def _visible_chars(root: HtmlElement) -> str:
@@ -142,12 +144,18 @@ def is_readable(text: str | None) -> bool:
     sample = "".join(text[:_READABLE_SAMPLE].split())
     if not sample:
         return False
-    letters = sum(1 for ch in sample if ch.isalnum())
+    # ``[^\W_]`` is exactly what ``str.isalnum`` accepts: counted in C, not per character
+    letters = len(sample) - len(_ALNUM_RE.sub("", sample))
     if letters == 0 or letters < _READABLE_SHARE * len(sample):
         return False
-    noise = sum(
-        1 for ch in sample if ch == "\ufffd" or unicodedata.category(ch) in _NOISE_CATEGORIES
-    )
+    if sample.isprintable():  # no Co/Cn/Cs character: U+FFFD is the only noise left
+        noise = sample.count("\ufffd")
+    else:  # per distinct character, not per character
+        noise = sum(
+            n
+            for ch, n in Counter(sample).items()
+            if ch == "\ufffd" or unicodedata.category(ch) in _NOISE_CATEGORIES
+        )
     return noise <= _NOISE_SHARE * len(sample)
 
 
