@@ -121,9 +121,9 @@ def _record_edits(
         stored = {
             r.url: r
             for r in session.execute(
-                select(
-                    Article.id, Article.url, Article.title, Article.body, Article.body_hash
-                ).where(Article.url.in_([a.url for a in chunk]))
+                select(Article.id, Article.url, Article.body, Article.body_hash).where(
+                    Article.url.in_([a.url for a in chunk])
+                )
             )
         }
         for a in chunk:
@@ -144,7 +144,6 @@ def _record_edits(
                 )
             )
             dedupe.replace_bands(session, row.id, a.bands)
-            search.unindex_articles(session, [(row.id, row.title, row.body)])
             search.index_articles(session, [(row.id, a.title, a.body)])
             changed.append(row.id)
     for start in range(0, len(unchanged), IN_CHUNK):

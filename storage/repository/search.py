@@ -5,8 +5,11 @@ The index holds each article's title and body as character unigrams and bigrams
 terms are not stored twice, only their rowids and columns), on PostgreSQL a side table of two
 ``tsvector`` columns (the title's terms; the title's and the body's) with a GIN index each.
 Both are written by :func:`index_articles`, which every write path that inserts or edits an
-article calls; on PostgreSQL a deleted article's row goes with it (foreign key), on SQLite a
-stale row only adds candidates that no longer exist.
+article calls.  On PostgreSQL an edit replaces the article's row and a deleted article's row
+goes with it (foreign key).  SQLite's contentless table can only forget terms it is told
+exactly (FTS5's ``'delete'`` with the old text; wrong text corrupts the index), so an edit
+adds the new text's terms and the old ones stay, and a deleted article's terms stay too: they
+only add candidates, which the substring check drops.
 
 Search (:func:`find_articles`) asks the index for candidates, then checks every word as a
 case-insensitive substring of the title or body (``LIKE``/``ILIKE``), so its result is the
@@ -48,7 +51,6 @@ __all__ = [
     "find_articles",
     "index_articles",
     "listing_order",
-    "unindex_articles",
 ]
 
 _Ts = TypeVarTuple("_Ts")
@@ -102,26 +104,6 @@ def index_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -
                 bindparam("title", type_=ARRAY(Text)), bindparam("terms", type_=ARRAY(Text))
             ),
             pg_rows,
-        )
-
-
-def unindex_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -> None:
-    """Remove articles' old text from the index, given as stored ``(id, title, body)``:
-    call it before an edit's :func:`index_articles` (SQLite's contentless table needs the
-    old terms to remove them; on PostgreSQL re-indexing replaces the row)."""
-    if not _is_sqlite(session):
-        return
-    rows = [
-        {"id": aid, "title": " ".join(document_terms(t)), "body": " ".join(document_terms(b))}
-        for aid, t, b in articles
-    ]
-    if rows:
-        session.execute(
-            text(
-                f"INSERT INTO {TABLE}({TABLE}, rowid, title, body) "
-                "VALUES ('delete', :id, :title, :body)"
-            ),
-            rows,
         )
 
 
