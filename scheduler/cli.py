@@ -77,7 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="published on or after: YYYY-MM-DD (Beijing time), an ISO time, or 7d / 12h ago",
     )
-    articles.add_argument("--search", metavar="TEXT", help="text in the title or body")
+    articles.add_argument(
+        "--search",
+        metavar="TEXT",
+        help="words that must all appear in the title or body (indexed; Chinese words of any "
+        "length); title hits first, then newest",
+    )
     articles.add_argument("--limit", type=_positive_int, default=50, help="at most N (default 50)")
     articles.add_argument(
         "--duplicates",

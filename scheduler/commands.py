@@ -37,6 +37,7 @@ from scheduler.output import (
 from storage.errors import ConfigError, GovwatchError, UsageError
 from storage.link_records import LinkQuery
 from storage.records import ArticleQuery, SiteInfo
+from storage.search_terms import query_words
 
 if TYPE_CHECKING:
     from crawler.recorder import RunReport
@@ -198,6 +199,11 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
     if args.site is not None and config.site(args.site) is None:
         known = ", ".join(s.name for s in config.sites) or "none"
         raise UsageError(f"unknown site {args.site!r} (configured: {known})")
+    if args.search is not None:
+        try:
+            query_words(args.search)
+        except ValueError as exc:
+            raise UsageError(f"--search: {exc}") from exc
     query = ArticleQuery(
         site=args.site,
         since=parse_since(args.since) if args.since is not None else None,

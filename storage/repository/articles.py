@@ -18,6 +18,7 @@ from storage.records import (
 )
 from storage.repository.common import IN_CHUNK, article_view, insert_for, utcnow
 from storage.repository.dedupe import SameStory, link_copies, replace_bands
+from storage.repository.search import find_articles, index_articles, listing_order
 
 
 def known_urls(session: Session, urls: Collection[str]) -> set[str]:
@@ -75,6 +76,10 @@ def save_articles(
     )
     new = {r.url: r.id for r in session.execute(stmt, rows)}
     by_url = {a.url: a for a in articles}
+    index_articles(
+        session,
+        [(article_id, by_url[url].title, by_url[url].body) for url, article_id in new.items()],
+    )
     duplicates = link_copies(
         session, [(article_id, by_url[url]) for url, article_id in new.items()], same_story
     )
@@ -139,6 +144,7 @@ def _record_edits(
                 )
             )
             replace_bands(session, row.id, a.bands)
+            index_articles(session, [(row.id, a.title, a.body)])
             changed.append(row.id)
     for start in range(0, len(unchanged), IN_CHUNK):
         session.execute(
@@ -168,14 +174,11 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
     elif query.duplicates == "only":
         stmt = stmt.where(Article.duplicate_of.is_not(None))
     if query.search:
-        stmt = stmt.where(
-            Article.title.contains(query.search, autoescape=True)
-            | Article.body.contains(query.search, autoescape=True)
-        )
-    stmt = stmt.order_by(
-        Article.publish_time.desc().nulls_last(), Article.first_seen.desc(), Article.id.desc()
-    ).limit(query.limit)
-    return [article_view(article, site) for article, site in session.execute(stmt)]
+        # indexed, ranked (title hits first); raises ValueError for an unusable search text
+        rows = find_articles(session, stmt, query.search, query.limit)
+    else:
+        rows = list(session.execute(stmt.order_by(*listing_order()).limit(query.limit)))
+    return [article_view(article, site) for article, site in rows]
 
 
 def get_article(session: Session, article_id: int) -> ArticleView | None:

@@ -1,0 +1,202 @@
+"""Full-text search of articles: the index of their terms, and ranked search through it.
+
+The index holds each article's title and body as character unigrams and bigrams
+(:mod:`storage.search_terms`): on SQLite an FTS5 table (contentless, ``detail=column``: the
+terms are not stored twice, only their rowids and columns), on PostgreSQL a side table of two
+``tsvector`` columns (the title's terms; the title's and the body's) with a GIN index each.
+Both are written by :func:`index_articles`, which every write path that inserts or edits an
+article calls.  On PostgreSQL an edit replaces the article's row and a deleted article's row
+goes with it (foreign key).  SQLite's contentless table can only forget terms it is told
+exactly (FTS5's ``'delete'`` with the old text; wrong text corrupts the index), so an edit
+adds the new text's terms and the old ones stay, and a deleted article's terms stay too: they
+only add candidates, which the substring check drops.
+
+Search (:func:`find_articles`) asks the index for candidates, then checks every word as a
+case-insensitive substring of the title or body (``LIKE``/``ILIKE``), so its result is the
+substring scan's, whatever the index held.  Title hits come first, then the rest, each newest
+first.  A word found in many articles (the index answers more than :data:`PROBE_CAP`
+candidates) is served the other way round: the listing index is walked newest first and each
+row checked until the page is full, which for a common word is a short walk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVarTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    not_,
+    or_,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import Text
+
+from storage.models import Article
+from storage.search_terms import QueryWord, document_terms, query_words
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "PROBE_CAP",
+    "TABLE",
+    "find_articles",
+    "index_articles",
+    "listing_order",
+]
+
+_Ts = TypeVarTuple("_Ts")
+
+TABLE = "article_search"
+PROBE_CAP = 5000  # more candidates than this: walk the listing newest first instead
+# A tsvector holds at most 1 MB: a text with more distinct terms is not indexed (NULL) and is a
+# candidate for every search, checked by its substring like any other.
+MAX_PG_TERMS = 60_000
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def index_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -> None:
+    """Index (or re-index, after an edit) articles given as ``(id, title, body)``.
+
+    The one hook every write path calls after inserting or updating articles' text.
+    """
+    if _is_sqlite(session):
+        rows = [
+            {"id": aid, "title": " ".join(document_terms(t)), "body": " ".join(document_terms(b))}
+            for aid, t, b in articles
+        ]
+        if rows:
+            session.execute(
+                text(f"INSERT INTO {TABLE}(rowid, title, body) VALUES (:id, :title, :body)"),
+                rows,
+            )
+        return
+    pg_rows = []
+    for aid, t, b in articles:
+        title_terms = document_terms(t)
+        terms = title_terms | document_terms(b)
+        pg_rows.append(
+            {
+                "id": aid,
+                "title": sorted(title_terms),
+                "terms": sorted(terms) if len(terms) <= MAX_PG_TERMS else None,
+            }
+        )
+    if pg_rows:
+        session.execute(
+            text(
+                f"INSERT INTO {TABLE} (article_id, title_terms, terms) VALUES "
+                "(:id, array_to_tsvector(:title), array_to_tsvector(:terms)) "
+                "ON CONFLICT (article_id) DO UPDATE SET title_terms = excluded.title_terms, "
+                "terms = excluded.terms"
+            ).bindparams(
+                bindparam("title", type_=ARRAY(Text)), bindparam("terms", type_=ARRAY(Text))
+            ),
+            pg_rows,
+        )
+
+
+def listing_order() -> tuple[ColumnElement[Any], ...]:
+    """The articles listing's order: newest publish time first (unknown last), then first
+    seen, then id; served by the ``ix_articles_listing`` index."""
+    return (
+        Article.publish_time.desc().nulls_last(),
+        Article.first_seen.desc(),
+        Article.id.desc(),
+    )
+
+
+def find_articles(session: Session, base: Select[*_Ts], search: str, limit: int) -> list[Row[*_Ts]]:
+    """Rows of ``base`` (a select over articles, filtered) whose title or body contains every
+    word of ``search``: title hits first, then the others, each in listing order.
+
+    Raises :class:`ValueError` for a search text that is too long or has too many words.
+    """
+    words = query_words(search)
+    if not words or limit <= 0:
+        return list(session.execute(base.order_by(*listing_order()).limit(max(limit, 0))))
+    sqlite = _is_sqlite(session)
+    title_hit = and_(*(_contains(Article.title, w, sqlite) for w in words))
+    any_hit = and_(
+        *(
+            or_(_contains(Article.title, w, sqlite), _contains(Article.body, w, sqlite))
+            for w in words
+        )
+    )
+    rows = _find(session, base.where(title_hit), words, limit, title_only=True)
+    if len(rows) < limit:
+        rest = base.where(any_hit, not_(title_hit))
+        rows += _find(session, rest, words, limit - len(rows), title_only=False)
+    return rows
+
+
+def _find(
+    session: Session,
+    stmt: Select[*_Ts],
+    words: Sequence[QueryWord],
+    limit: int,
+    *,
+    title_only: bool,
+) -> list[Row[*_Ts]]:
+    terms = [t for w in words for t in w.terms]
+    if terms:
+        ids = _candidates(session, terms, title_only=title_only)
+        if ids is not None:
+            if not ids:
+                return []
+            stmt = stmt.where(Article.id.in_(ids))
+    return list(session.execute(stmt.order_by(*listing_order()).limit(limit)))
+
+
+def _candidates(session: Session, terms: Sequence[str], *, title_only: bool) -> list[int] | None:
+    """Ids of the articles whose index holds every term (in the title with ``title_only``),
+    or ``None`` when there are more than :data:`PROBE_CAP` of them."""
+    if _is_sqlite(session):
+        # terms hold only [a-z0-9] and CJK ideographs: quoting them is all FTS5 needs
+        phrase = " AND ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        match = f"title : ({phrase})" if title_only else phrase
+        probe = text(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :match LIMIT :cap")
+        ids = list(session.scalars(probe, {"match": match, "cap": PROBE_CAP + 1}))
+    else:
+        # the same alphabet needs only single quotes in a tsquery
+        query = " & ".join(f"'{t}'" for t in dict.fromkeys(terms))
+        column = "title_terms" if title_only else "terms"
+        unindexed = "" if title_only else " OR terms IS NULL"
+        where = f"FROM {TABLE} WHERE {column} @@ CAST(:query AS tsquery){unindexed}"
+        # The planner's estimate first (planning only): for a common term the probe would
+        # read thousands of rows' tsvectors only to learn that the walk is the way.
+        plan = session.scalar(text(f"EXPLAIN (FORMAT JSON) SELECT 1 {where}"), {"query": query})
+        if _estimated_rows(plan) > 2 * PROBE_CAP:
+            return None
+        probe = text(f"SELECT article_id {where} LIMIT :cap")
+        ids = list(session.scalars(probe, {"query": query, "cap": PROBE_CAP + 1}))
+    return None if len(ids) > PROBE_CAP else ids
+
+
+def _estimated_rows(plan: Any) -> float:
+    """Rows PostgreSQL's planner expects, from ``EXPLAIN (FORMAT JSON)`` (0 if unreadable)."""
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    try:
+        return float(plan[0]["Plan"]["Plan Rows"])
+    except (LookupError, TypeError, ValueError):
+        return 0.0
+
+
+def _contains(column: Any, word: QueryWord, sqlite: bool) -> ColumnElement[bool]:
+    pattern = "%" + word.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE ignores case
+    if sqlite:
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")

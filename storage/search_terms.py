@@ -1,0 +1,105 @@
+"""Search terms: the character unigrams and bigrams that index Chinese text, and a user's query
+split the same way.
+
+Chinese has no spaces between words, so a word tokenizer finds nothing to split on, and a
+trigram index cannot answer the one- and two-character words (违纪, 纪) people search most.
+Instead every indexable character of a title or body is a term, and so is every pair of
+adjacent indexable characters: "严重违纪" gives 严 重 违 纪 严重 重违 违纪.  A query word is
+looked up by its bigrams (by its unigrams when it has no bigram), so a 1- or 2-character word
+is one exact term, and a longer word is the AND of its bigrams, then checked as a substring
+(see ``storage.repository.search``): the index only narrows the candidates, the substring
+check decides, and the result is the substring scan's.
+
+Indexable characters are ASCII letters and digits (lowercased) and the CJK ideographs of the
+basic plane (U+3400–U+4DBF, U+4E00–U+9FFF, U+F900–U+FAFF): characters that SQLite's
+``unicode61`` tokenizer treats as one token whatever its Unicode tables' age, and that need no
+quoting in an FTS5 string or a PostgreSQL ``tsquery``, so a term can never carry query
+syntax.  A query word without any indexable character (``-``, ``É``) is matched by the
+substring check alone.
+
+Hand-written: FTS5's tokenizers cannot be extended from Python's ``sqlite3``, PostgreSQL has no
+bigram parser, and the n-gram tokenizers on PyPI (jieba and the like) split into dictionary
+words, which a substring query does not respect.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import re
+from dataclasses import dataclass
+
+from storage.text import clean_text
+
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_WORDS",
+    "QueryWord",
+    "document_terms",
+    "fold",
+    "query_words",
+]
+
+MAX_QUERY_CHARS = 200  # a longer query is refused: no one types it, and it bounds the work
+MAX_QUERY_WORDS = 8
+MAX_WORD_TERMS = 16  # any subset of a word's bigrams still narrows correctly
+
+
+_INDEXABLE = "a-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUNS = re.compile(f"[{_INDEXABLE}]+")
+_ONE = re.compile(f"[{_INDEXABLE}]")
+
+
+def _is_indexable(ch: str) -> bool:
+    return _ONE.fullmatch(ch) is not None
+
+
+_FOLD: dict[int, str] = {0x130: "i"}  # "İ".lower() is two characters; its simple fold is "i"
+
+
+def fold(text: str) -> str:
+    """``text`` lowercased as the databases' case-insensitive matching does it (one character
+    for one: the dotted capital I becomes ``i``)."""
+    if "\u0130" in text:
+        text = text.translate(_FOLD)
+    return text.lower()
+
+
+def document_terms(text: str) -> set[str]:
+    """The distinct index terms of ``text``: its indexable characters, and each pair of
+    adjacent indexable characters."""
+    terms: set[str] = set()
+    for run in _RUNS.findall(fold(text)):
+        terms.update(run)  # C loops only: this runs over every article stored
+        terms.update(map(operator.add, run, run[1:]))
+    return terms
+
+
+@dataclass(frozen=True, slots=True)
+class QueryWord:
+    """One whitespace-separated word of a query: its text (folded, for the substring check)
+    and the index terms every matching title or body contains (empty: none is known)."""
+
+    text: str
+    terms: tuple[str, ...]
+
+
+def _word_terms(word: str) -> tuple[str, ...]:
+    bigrams = [a + b for a, b in itertools.pairwise(word) if _is_indexable(a) and _is_indexable(b)]
+    chosen = bigrams or [ch for ch in word if _is_indexable(ch)]
+    return tuple(dict.fromkeys(chosen))[:MAX_WORD_TERMS]
+
+
+def query_words(query: str) -> list[QueryWord]:
+    """A user's search text as words, every one of which must appear in the title or the body.
+
+    Control characters are dropped; FTS or ``tsquery`` syntax (``"``, ``*``, ``NEAR``, ``:``,
+    ``-``) is text like any other.  Raises :class:`ValueError` for a query that is too long or
+    has too many words.
+    """
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValueError(f"search text longer than {MAX_QUERY_CHARS} characters")
+    words = list(dict.fromkeys(fold(clean_text(query)).split()))
+    if len(words) > MAX_QUERY_WORDS:
+        raise ValueError(f"search text has more than {MAX_QUERY_WORDS} words")
+    return [QueryWord(text=w, terms=_word_terms(w)) for w in words]

@@ -1,0 +1,341 @@
+"""Indexed article search: the same articles as a substring scan, ranked, on SQLite and
+PostgreSQL, for 1-, 2-, 3- and 4-character Chinese words, Latin words and mixed queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, text
+
+from storage import repository
+from storage.database import Database
+from storage.migrate import alembic_config, upgrade
+from storage.models import Article
+from storage.records import ArticleQuery, NewArticle, SiteInfo
+from storage.repository import search
+from storage.search_terms import document_terms, fold, query_words
+from storage.text import clean_text
+from tests.conftest import run_cli
+
+# Few characters, so that words recur across titles and bodies; ASCII of both cases; FTS and
+# LIKE syntax; a character outside the index's alphabet (é).
+ALPHABET = "违纪审查调查党纪处分中央委员会违法XxiAbé \"*:-%_\\'，。"
+WORDS = ["违纪", "审查调查", "党纪处分", "中央", "Xi", "查", "纪"]
+
+
+@dataclass
+class Doc:
+    title: str
+    body: str
+    publish_time: datetime | None
+
+
+def _text(max_size: int) -> st.SearchStrategy[str]:
+    piece = st.one_of(st.text(alphabet=ALPHABET, max_size=6), st.sampled_from(WORDS))
+    return st.lists(piece, max_size=max_size).map("".join)
+
+
+DOCS = st.lists(
+    st.builds(
+        Doc,
+        title=_text(4),
+        body=_text(12),
+        publish_time=st.one_of(
+            st.none(),
+            st.integers(0, 400).map(lambda d: datetime(2024, 1, 1, tzinfo=UTC) + timedelta(d)),
+        ),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+def _query(docs: list[Doc]) -> st.SearchStrategy[str]:
+    """A substring of a stored text (1–4 characters), a vocabulary word, or random text; one
+    to three of them, as words."""
+    texts = [d.title + d.body for d in docs if d.title + d.body]
+
+    def slice_of(args: tuple[int, int, int]) -> str:
+        i, start, size = args
+        source = texts[i % len(texts)]
+        start %= len(source)
+        return source[start : start + size]
+
+    parts = [st.sampled_from(WORDS), st.text(alphabet=ALPHABET, min_size=1, max_size=4)]
+    if texts:
+        parts.append(
+            st.tuples(st.integers(0, 99), st.integers(0, 999), st.integers(1, 4)).map(slice_of)
+        )
+    return st.lists(st.one_of(*parts), min_size=1, max_size=3).map(" ".join)
+
+
+def _expected(docs: dict[int, Doc], query: str) -> list[int]:
+    """Brute force: every word a case-insensitive substring of the title or the body; title
+    hits first, then newest publish time (unknown last), then newest id."""
+    words = fold(clean_text(query)).split()  # control characters are dropped
+    if not words:
+        return sorted(docs, key=lambda i: _recency(docs[i], i))
+    hits = [
+        i for i, d in docs.items() if all(w in fold(d.title) or w in fold(d.body) for w in words)
+    ]
+    in_title = {i for i in hits if all(w in fold(docs[i].title) for w in words)}
+    return sorted(hits, key=lambda i: (i not in in_title, *_recency(docs[i], i)))
+
+
+def _recency(doc: Doc, article_id: int) -> tuple[bool, float, int]:
+    stamp = doc.publish_time.timestamp() if doc.publish_time else 0.0
+    return (doc.publish_time is None, -stamp, -article_id)
+
+
+def _new(site_id: int, n: int, doc: Doc) -> NewArticle:
+    return NewArticle(
+        site_id=site_id,
+        url=f"https://example.gov.cn/{n}.html",
+        fetched_url=f"https://example.gov.cn/{n}.html",
+        title=doc.title,
+        pretitle=None,
+        subtitle=None,
+        publish_time=doc.publish_time,
+        source=None,
+        author=None,
+        editor=None,
+        body=doc.body,
+    )
+
+
+def _clear(db: Database) -> None:
+    with db.session() as s:
+        s.execute(delete(Article))
+        if db.is_sqlite:  # a contentless FTS5 table is emptied by its command
+            s.execute(text("INSERT INTO article_search(article_search) VALUES ('delete-all')"))
+
+
+def _store(db: Database, docs: list[Doc]) -> dict[int, Doc]:
+    with db.session() as s:
+        sid = repository.sync_sites(s, [SiteInfo("local", "本地")])["local"]
+        ids = repository.store_articles(
+            s, [_new(sid, n, d) for n, d in enumerate(docs)], run_id=None
+        )
+    return dict(zip(ids, docs, strict=True))
+
+
+def _search(db: Database, query: str, limit: int = 1000) -> list[int]:
+    with db.session() as s:
+        return [a.id for a in repository.list_articles(s, ArticleQuery(search=query, limit=limit))]
+
+
+@pytest.fixture(params=[search.PROBE_CAP, 1], ids=["probe", "walk"])
+def probe_cap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """Both strategies: candidates from the index, and (cap 1) the newest-first walk."""
+    monkeypatch.setattr(search, "PROBE_CAP", request.param)
+    yield request.param
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_search_equals_the_substring_scan_ranked(
+    db: Database, probe_cap: int, data: st.DataObject
+) -> None:
+    _clear(db)
+    docs = _store(db, data.draw(DOCS, label="docs"))
+    for _ in range(4):
+        query = data.draw(_query(list(docs.values())), label="query")
+        assert _search(db, query) == _expected(docs, query), query
+
+
+def test_syntax_and_control_characters_are_plain_text(db: Database) -> None:
+    docs = _store(
+        db,
+        [
+            Doc('违纪"问题" NEAR(审查 调查) a*b title:x', "严重-违纪 50%_\\ 'q'", None),
+            Doc("普通标题", "中央纪委\x1b[2J 违纪 OR 违法 AND NOT", None),
+        ],
+    )
+    for query in [
+        '"',
+        "*",
+        "NEAR",
+        "NEAR(审查",
+        "-",
+        ":",
+        "title:x",
+        "a*b",
+        "^违纪",
+        "违纪 OR",
+        "AND NOT",
+        "'",
+        "%",
+        "_",
+        "\\",
+        "50%_",
+        "'q'",
+        "\x00\x1b",
+        "违\x1b纪",
+        "{title}:违纪",
+        "(违纪)",
+        "!违纪 & 违法 | x",
+    ]:
+        assert _search(db, query) == _expected(docs, query), repr(query)
+
+
+def test_edits_reindex_and_title_hits_rank_first(db: Database) -> None:
+    with db.session() as s:
+        sid = repository.sync_sites(s, [SiteInfo("local", "本地")])["local"]
+    old = Doc("关于会议的通报", "某某严重违纪被审查调查。", datetime(2024, 1, 1, tzinfo=UTC))
+    newer = Doc("工作动态", "党纪处分决定：违纪。", datetime(2024, 5, 1, tzinfo=UTC))
+    titled = Doc("违纪案件通报", "正文", datetime(2023, 1, 1, tzinfo=UTC))
+    with db.session() as s:
+        a, b, c = repository.store_articles(
+            s, [_new(sid, 1, old), _new(sid, 2, newer), _new(sid, 3, titled)], run_id=None
+        )
+    assert _search(db, "违纪") == [c, b, a]  # the title hit, then newest first
+    assert _search(db, "审查调查") == [a]
+    edited = Doc(old.title, "某某被开除党籍。", old.publish_time)
+    with db.session() as s:
+        result = repository.save_articles(s, [_new(sid, 1, edited)], run_id=None)
+    assert result.changed == (a,)
+    assert _search(db, "审查调查") == []
+    assert _search(db, "开除") == [a]
+    assert _search(db, "违纪") == [c, b]
+    assert _search(db, "违纪", limit=1) == [c]
+
+
+def test_migration_indexes_existing_rows_and_downgrades(database_url: str) -> None:
+    db = Database(database_url)
+    with db.engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0009")
+    with db.session() as s:
+        repository.sync_sites(s, [SiteInfo("old", "旧")])
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO articles (site_id, url, fetched_url, title, publish_time, body, "
+                "first_seen, last_seen, revision) SELECT id, 'https://old.example/' || :n, "
+                "'https://old.example/', :title, :t, :body, :t, :t, 0 FROM sites"
+            ),
+            [
+                {
+                    "n": n,
+                    "title": f"旧文章{n}",
+                    "body": "严重违纪" if n % 2 else "其他",
+                    "t": datetime(2024, 1, 1, tzinfo=UTC),
+                }
+                for n in range(5)
+            ],
+        )
+    upgrade(db)
+    with db.session() as s:
+        found = repository.list_articles(s, ArticleQuery(search="违纪"))
+        assert sorted(a.title for a in found) == ["旧文章1", "旧文章3"]
+        assert s.scalar(text("SELECT count(*) FROM article_search")) == 5
+    with db.engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    with db.engine.connect() as conn:
+        names = set(
+            conn.execute(
+                text(
+                    "SELECT name FROM sqlite_master"
+                    if db.is_sqlite
+                    else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            ).scalars()
+        )
+    assert not {n for n in names if n.startswith("article_search")}
+    upgrade(db)  # and back up, indexing again
+    with db.session() as s:
+        assert len(repository.list_articles(s, ArticleQuery(search="违纪"))) == 2
+    db.dispose()
+
+
+def test_a_two_character_word_is_served_by_the_index(db: Database) -> None:
+    _store(
+        db, [Doc(f"标题{n}", f"正文{n}违纪" if n % 3 == 0 else f"正文{n}", None) for n in range(30)]
+    )
+    with db.session() as s:
+        if db.is_sqlite:
+            plan = " ".join(
+                str(r[-1])
+                for r in s.execute(
+                    text(
+                        "EXPLAIN QUERY PLAN SELECT rowid FROM article_search "
+                        "WHERE article_search MATCH '\"违纪\"'"
+                    )
+                )
+            )
+            assert "VIRTUAL TABLE" in plan
+        else:
+            s.execute(text("ANALYZE article_search"))
+            s.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(
+                s.execute(
+                    text(
+                        "EXPLAIN SELECT article_id FROM article_search "
+                        "WHERE terms @@ '违纪'::tsquery"
+                    )
+                ).scalars()
+            )
+            assert "ix_article_search_terms" in plan
+    assert len(_search(db, "违纪")) == 10
+
+
+def test_document_and_query_terms() -> None:
+    assert document_terms("严重违纪 Xi") == {
+        "严",
+        "重",
+        "违",
+        "纪",
+        "严重",
+        "重违",
+        "违纪",
+        "x",
+        "i",
+        "xi",
+    }
+    assert [w.terms for w in query_words("违纪 纪 审查调查 X")] == [
+        ("违纪",),
+        ("纪",),
+        ("审查", "查调", "调查"),
+        ("x",),
+    ]
+    assert [w.terms for w in query_words('"*:-é')] == [()]
+    with pytest.raises(ValueError, match="longer than"):
+        query_words("违" * 201)
+    with pytest.raises(ValueError, match="more than 8 words"):
+        query_words(" ".join("abcdefghi"))
+
+
+def test_cli_search_finds_and_refuses_bad_input(tmp_path: Path, database_url: str) -> None:
+    config = tmp_path / "govwatch.toml"
+    config.write_text(
+        '[[sites]]\nname = "local"\ntitle = "本地"\nstart_urls = ["http://127.0.0.1:9/"]\n'
+        "article_url_pattern = 'content_\\d+'\n",
+        encoding="utf-8",
+    )
+    env = {"GOVWATCH_DATABASE_URL": database_url}
+    assert run_cli("--config", str(config), "init", env=env).returncode == 0
+    db = Database(database_url)
+    _store(db, [Doc("关于违纪的通报", "正文", None), Doc("其他", "无关", None)])
+    db.dispose()
+    found = run_cli(
+        "--config", str(config), "articles", "--search", "违纪", "--format", "json", env=env
+    )
+    assert found.returncode == 0, found.stderr
+    assert "关于违纪的通报" in found.stdout and "其他" not in found.stdout
+    bad = run_cli("--config", str(config), "articles", "--search", "违" * 300, env=env)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "--search" in bad.stderr
