@@ -13,19 +13,22 @@ import json
 import time
 from collections.abc import Callable
 
-from digest.channels import dingtalk, feishu, slack, wecom
+from digest.channels.dingtalk import ROBOT as DINGTALK
+from digest.channels.feishu import ROBOT as FEISHU
 from digest.channels.http import Reply, judge_status, post
 from digest.channels.result import SendResult
 from digest.channels.robot import Robot
+from digest.channels.slack import ROBOT as SLACK
+from digest.channels.wecom import ROBOT as WECOM
 from digest.records import Digest
 from digest.render import render_markdown, subject
 from digest.subscription import ChatChannel
 
 ROBOTS: dict[str, Robot] = {
-    "dingtalk": dingtalk.ROBOT,
-    "wecom": wecom.ROBOT,
-    "feishu": feishu.ROBOT,
-    "slack": slack.ROBOT,
+    "dingtalk": DINGTALK,
+    "wecom": WECOM,
+    "feishu": FEISHU,
+    "slack": SLACK,
 }
 # Per service: message size limit (with room for the JSON around it) and how it is counted.
 LIMITS: dict[str, tuple[int, Callable[[str], int]]] = {
