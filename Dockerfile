@@ -5,7 +5,7 @@ COPY crawler crawler
 COPY storage storage
 COPY scheduler scheduler
 COPY digest digest
-RUN pip install --no-cache-dir . && useradd --create-home govwatch
+RUN pip install --no-cache-dir '.[distributed]' && useradd --create-home govwatch
 USER govwatch
 WORKDIR /home/govwatch
 ENTRYPOINT ["govwatch"]

@@ -32,6 +32,7 @@ from typing import Any
 
 import procrastinate
 from procrastinate import exceptions as pexc
+from procrastinate.manager import JobManager
 from procrastinate.schema import SchemaManager
 from psycopg.errors import Error as PsycopgError
 from sqlalchemy import text
@@ -219,7 +220,7 @@ async def sweep_stalled(app: procrastinate.App, settings: QueueConfig) -> list[s
     return done
 
 
-async def _waiting(manager: procrastinate.JobManager, queueing_lock: str) -> bool:
+async def _waiting(manager: JobManager, queueing_lock: str) -> bool:
     jobs = await manager.list_jobs_async(queueing_lock=queueing_lock, status="todo")
     return any(True for _ in jobs)
 
