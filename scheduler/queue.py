@@ -26,6 +26,7 @@ Procrastinate's schema is applied by :func:`ensure_schema` (``govwatch init``, `
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -150,15 +151,17 @@ class Dispatcher:
     def __init__(self, db: Database, settings: QueueConfig) -> None:
         self.app = build_app(db, settings)
         self._opened = False
+        self._lock = threading.Lock()  # jobs are deferred from the scheduler's threads
 
     def defer(self, spec: JobSpec) -> int | None:
         """Defer ``spec``: its job id, or None when one is already waiting (its queueing
         lock).  Raises :class:`QueueError` when the database does not answer."""
         where = placement(spec)
         try:
-            if not self._opened:
-                self.app.open()
-                self._opened = True
+            with self._lock:
+                if not self._opened:
+                    self.app.open()
+                    self._opened = True
             return self.app.configure_task(
                 TASK, queue=where.queue, lock=where.lock, queueing_lock=where.queueing_lock
             ).defer(job=spec.name)
@@ -168,7 +171,9 @@ class Dispatcher:
             raise QueueError(f"cannot defer job {spec.name}: {_first_line(exc)}") from exc
 
     def close(self) -> None:
-        if self._opened:
+        with self._lock:
+            if not self._opened:
+                return
             self._opened = False
             try:
                 self.app.close()

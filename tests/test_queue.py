@@ -28,10 +28,19 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from scheduler.config import load_config
+from scheduler.supervisor import TIME_LIMIT, Supervisor
 from storage.errors import ConfigError
 from tests.conftest import PG_URL, REPO, run_cli
 from tests.sitesrv import SiteServer, build_ccdi_site
-from tests.test_service import Rows, assert_no_overlap, site_toml, wait_until, write_config
+from tests.test_service import (
+    Rows,
+    assert_no_overlap,
+    http_get,
+    metric,
+    site_toml,
+    wait_until,
+    write_config,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -62,8 +71,11 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
-def queue_config(tmp_path: Path, url: str, sites: str, **queue: Any) -> Path:
-    path = write_config(tmp_path, url, sites, standby_poll_seconds=0.5, kill_after_seconds=3)
+def queue_config(
+    tmp_path: Path, url: str, sites: str, service: dict[str, Any] | None = None, **queue: Any
+) -> Path:
+    settings_ = {"standby_poll_seconds": 0.5, "kill_after_seconds": 3, **(service or {})}
+    path = write_config(tmp_path, url, sites, **settings_)
     settings = {**QUEUE_SETTINGS, **queue}
     lines = "\n".join(f"{k} = {_toml(v)}" for k, v in settings.items())
     text_ = path.read_text(encoding="utf-8")
@@ -223,7 +235,8 @@ def test_leader_defers_and_workers_crawl_each_site_once_per_tick(
             "slow", srv.url("/scdcn/"), channel="scdcn", schedule="every 1s", delay_seconds=0.5
         )
         config = queue_config(tmp_path, pg_url, sites)
-        leader = procs(config, "run")
+        leader = procs(config, "run", "--http", "127.0.0.1:0")
+        port = int(leader.wait_for(r"/metrics on http://127\.0\.0\.1:(\d+)").group(1))
         leader.wait_for(r"leading \(pid")
         workers = [procs(config, "worker", "--concurrency", "2") for _ in range(2)]
         for worker in workers:
@@ -241,6 +254,12 @@ def test_leader_defers_and_workers_crawl_each_site_once_per_tick(
         status = run_cli("--config", str(config), "status")
         assert status.returncode == 0, status.stderr
         assert re.search(r"queue: 2 worker\(s\) alive", status.stdout), status.stdout
+        assert re.search(rf"worker \d+: \S+ pid ({workers[0].pid}|{workers[1].pid})", status.stdout)
+        code, body = http_get(port, "/metrics")
+        assert code == 200
+        assert metric(body, "govwatch_queue_workers") == 2
+        assert metric(body, 'govwatch_queue_jobs{queue="crawl",status="succeeded"}') >= 8
+        assert "# TYPE govwatch_queue_stalled_jobs gauge" in body
         for proc in [leader, *workers]:
             proc.proc.send_signal(signal.SIGTERM)
         for proc in [leader, *workers]:
@@ -353,3 +372,58 @@ def test_kill_9_of_a_worker_and_of_the_leader(
         assert_no_overlap(rows.finished(f"s{i:02d}"))
     counts = {r.site: (r.n, r.distinct_urls) for r in rows.article_counts()}
     assert counts == {"s00": (3, 3), "s01": (3, 3), "s02": (3, 3), "s03": (3, 3), "slow": (8, 8)}
+
+
+# SIGTERM on a worker; the time limit
+
+
+def test_sigterm_on_a_worker_releases_its_job_to_another(
+    tmp_path: Path, pg_url: str, procs: Callable[..., Proc]
+) -> None:
+    with ExitStack() as stack:
+        slow = build_ccdi_site(n_articles=8, per_page=5, channel="scdcn")
+        srv = stack.enter_context(SiteServer(slow.pages))
+        sites = site_toml(
+            "slow", srv.url("/scdcn/"), channel="scdcn", schedule="every 1h", delay_seconds=1.0
+        )
+        config = queue_config(tmp_path, pg_url, sites, {"shutdown_grace_seconds": 1})
+        leader = procs(config, "run")
+        first = procs(config, "worker")
+        first.wait_for(r"site slow: crawl started", timeout=60)
+        second = procs(config, "worker")
+        second.wait_for(r"takes jobs from")
+        began = time.monotonic()
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.proc.wait(timeout=30) == 0, first.text()[-3000:]
+        assert time.monotonic() - began < 1 + 3 + 10  # grace + kill_after + the bookkeeping
+        assert "back to the queue" in first.text()
+        second.wait_for(r"job crawl:slow: attempt 2 of 3", timeout=30)
+        rows = QueueRows(pg_url)
+        wait_until(
+            lambda: [j.status for j in rows.jobs()] == ["succeeded"], 90, "the re-run", second
+        )
+        for proc in (leader, second):
+            proc.proc.send_signal(signal.SIGTERM)
+            assert proc.proc.wait(timeout=60) == 0
+    runs = rows.runs("slow")
+    assert [r.outcome for r in runs] == ["interrupted", "succeeded"], runs
+    assert "shutdown" in runs[0].message
+    assert rows.jobs()[0].attempts == 2
+    assert [(r.n, r.distinct_urls) for r in rows.article_counts()] == [(8, 8)]
+
+
+def test_time_limit_kills_the_whole_process_group(tmp_path: Path) -> None:
+    """A job's child and what it started (a browser, here a shell's background sleep) are
+    stopped together at the time limit."""
+    pidfile = tmp_path / "grandchild"
+    supervisor = Supervisor(["sh", "-c"], kill_after=1, die_with_parent=True)
+    script = f"trap '' TERM; sleep 300 & echo $! > {pidfile}; wait"
+    result = supervisor.run("job", [script], time_limit=1.0)
+    assert result.stopped == TIME_LIMIT and result.killed
+    grandchild = int(pidfile.read_text())
+    status = Path(f"/proc/{grandchild}/status")
+    wait_until(
+        lambda: not status.exists() or "zombie" in status.read_text(),
+        5,
+        "the grandchild to be killed with its group",
+    )
