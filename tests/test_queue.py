@@ -31,6 +31,7 @@ from scheduler.config import load_config
 from scheduler.supervisor import TIME_LIMIT, Supervisor
 from storage.errors import ConfigError
 from tests.conftest import PG_URL, REPO, run_cli
+from tests.digest_helpers import SmtpServer, add_article, add_site
 from tests.sitesrv import SiteServer, build_ccdi_site
 from tests.test_service import (
     Rows,
@@ -427,3 +428,50 @@ def test_time_limit_kills_the_whole_process_group(tmp_path: Path) -> None:
         5,
         "the grandchild to be killed with its group",
     )
+
+
+# digests
+
+
+def test_digests_stay_exactly_once_with_several_workers(
+    tmp_path: Path, pg_url: str, procs: Callable[..., Proc]
+) -> None:
+    """Three workers run the digest's jobs (deferred every second): each window is built
+    once and each delivery sent once; the outbox decides, not the queue."""
+    with SmtpServer() as smtp:
+        digest = f"""
+[[digests]]
+name = "daily"
+schedule = "every 2s"
+
+[[digests.channels]]
+type = "email"
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+from = "govwatch <gw@example.org>"
+to = ["a@example.org"]
+timeout_seconds = 5
+"""
+        sites = site_toml("ccdi", "http://127.0.0.1:9/yaowenn/", enabled=False) + digest
+        config = queue_config(tmp_path, pg_url, sites, {"digest_schedule": "every 1s"})
+        assert run_cli("--config", str(config), "init").returncode == 0
+        rows = QueueRows(pg_url)
+        site = add_site(rows.db, "ccdi", "中央纪委国家监委网站")
+        add_article(rows.db, site, 1)
+        workers = [procs(config, "worker", "--queues", "digest") for _ in range(3)]
+        for worker in workers:
+            worker.wait_for("takes jobs from digest")
+        leader = procs(config, "run")
+        wait_until(lambda: len(smtp.messages) >= 4, 60, "four digests by email")
+        for proc in [leader, *workers]:
+            proc.proc.send_signal(signal.SIGTERM)
+        for proc in [leader, *workers]:
+            assert proc.proc.wait(timeout=30) == 0, proc.text()[-2000:]
+    sent = rows("SELECT d.state, d.attempts FROM digest_deliveries d ORDER BY d.id")
+    ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(ids) == len(set(ids)) == len(smtp.messages)
+    assert len([d for d in sent if d.state == "delivered"]) == len(smtp.messages)
+    assert all(d.attempts == 1 for d in sent if d.state == "delivered")
+    ran = [w for w in workers if "job digest:daily: ok" in w.text()]
+    assert len(ran) >= 2, "the digest's jobs ran on one worker only"
