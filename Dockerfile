@@ -6,7 +6,7 @@ COPY storage storage
 COPY scheduler scheduler
 COPY digest digest
 COPY httpvalues httpvalues
-RUN pip install --no-cache-dir . && useradd --create-home govwatch
+RUN pip install --no-cache-dir '.[distributed]' && useradd --create-home govwatch
 USER govwatch
 WORKDIR /home/govwatch
 ENTRYPOINT ["govwatch"]

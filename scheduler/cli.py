@@ -107,6 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="serve /healthz and /metrics there (default: [service] http_listen, else off)",
     )
+    worker = sub.add_parser(
+        "worker",
+        help='run the jobs govwatch run defers ([queue] backend = "procrastinate")',
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=_count(100),
+        metavar="N",
+        help="jobs run at once (default: [queue] concurrency)",
+    )
+    worker.add_argument(
+        "--queues",
+        type=_queues,
+        metavar="Q,Q",
+        help="queues to take jobs from: crawl, links, digest (default: [queue] queues)",
+    )
     status = sub.add_parser("status", help="the service, each site's last and next run, warnings")
     status.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -180,6 +196,19 @@ def _count(maximum: int) -> Callable[[str], int]:
 
 
 _positive_int = _count(MAX_LIMIT)
+_QUEUE_NAMES = ("crawl", "links", "digest")
+
+
+def _queues(text: str) -> tuple[str, ...]:
+    """An argparse type: a comma-separated list of queue names."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    bad = [n for n in names if n not in _QUEUE_NAMES]
+    if not names or bad:
+        shown = bad[0][:40] if bad else text[:40]
+        raise argparse.ArgumentTypeError(
+            f"not a queue: {shown!r} (queues: {', '.join(_QUEUE_NAMES)})"
+        )
+    return names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _fail(exc, 2)
-    level = args.log_level or ("INFO" if args.verbose or args.command == "run" else "WARNING")
+    service = args.command in ("run", "worker")
+    level = args.log_level or ("INFO" if args.verbose or service else "WARNING")
     setup_logging(level, args.log_format)
     try:
         from scheduler import commands

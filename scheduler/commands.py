@@ -76,6 +76,15 @@ def open_database(config: Config) -> Database:
     return db
 
 
+def ensure_queue_schema(config: Config, db: Database) -> bool:
+    """Procrastinate's tables, with ``[queue] backend = "procrastinate"``; True if created."""
+    if not config.queue.enabled:
+        return False
+    from scheduler.queue import ensure_schema
+
+    return ensure_schema(db)
+
+
 def cmd_init(args: argparse.Namespace, config: Config) -> int:
     from storage import migrate, repository
     from storage.database import Database
@@ -85,6 +94,8 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
     before, after = migrate.upgrade(db)
     with db.session() as session:
         repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
+    if ensure_queue_schema(config, db):
+        print(f"created the job queue's tables in {db.display_url}")
     if before == after:
         print(f"database {db.display_url} is up to date (schema {after})")
     elif before is None:
@@ -272,6 +283,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         except ValueError as exc:
             raise UsageError(f"--http: {exc}") from None
     db = open_database(config)
+    ensure_queue_schema(config, db)
     service = Service(
         config,
         db,
@@ -300,6 +312,25 @@ def child_command(args: argparse.Namespace, config: Config) -> list[str]:
     if config.source != BUILTIN:
         argv += ["--config", str(Path(config.source).resolve())]
     return argv
+
+
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    """``govwatch worker``: run the jobs the leader defers, until SIGTERM/SIGINT."""
+    if not config.queue.enabled:
+        raise ConfigError(
+            f'{config.source}: govwatch worker needs [queue] backend = "procrastinate" '
+            "(and a PostgreSQL database.url)"
+        )
+    from scheduler.worker import run_worker  # Procrastinate is imported only by queue users
+
+    db = open_database(config)
+    return run_worker(
+        config,
+        db,
+        child_command(args, config),
+        concurrency=args.concurrency or config.queue.concurrency,
+        queues=args.queues or config.queue.queues,
+    )
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
@@ -517,6 +548,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "show": cmd_show,
     "sites": cmd_sites,
     "run": cmd_run,
+    "worker": cmd_worker,
     "status": cmd_status,
     "extract": cmd_extract,
     "check-links": cmd_check_links,

@@ -71,6 +71,27 @@ class ServiceConfig:
     digest_time_limit_seconds: float = _SERVICE["digest_time_limit_seconds"].default
 
 
+_QUEUE = SECTIONS["queue"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """The ``[queue]`` section: whether ``govwatch run`` defers its jobs to ``govwatch worker``
+    processes (Procrastinate on PostgreSQL), and how those workers behave."""
+
+    backend: str = _QUEUE["backend"].default
+    concurrency: int = _QUEUE["concurrency"].default
+    queues: tuple[str, ...] = tuple(_QUEUE["queues"].default)
+    heartbeat_seconds: float = _QUEUE["heartbeat_seconds"].default
+    stalled_seconds: float = _QUEUE["stalled_seconds"].default
+    max_attempts: int = _QUEUE["max_attempts"].default
+    poll_seconds: float = _QUEUE["poll_seconds"].default
+
+    @property
+    def enabled(self) -> bool:
+        return self.backend == "procrastinate"
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole, validated configuration."""
@@ -80,6 +101,7 @@ class Config:
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     links: LinkSettings = field(default_factory=LinkSettings)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     sites: tuple[Site, ...] = ()
     digests: tuple[Subscription, ...] = ()  # [[digests]] (scheduler.digest_config)
     env_overrides: tuple[str, ...] = ()  # names of environment variables that were applied
@@ -161,6 +183,7 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
             )
         except ValueError as exc:
             raise ConfigError(f"{where}: service.digest_schedule: {exc}") from exc
+    queue = _queue_settings(values, db_url, where)
     sites_raw = data.get("sites", [])
     if not isinstance(sites_raw, list):
         raise ConfigError(f"{where}: sites: must be an array of tables ([[sites]])")
@@ -195,11 +218,24 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
         ),
         service=ServiceConfig(**values["service"]),
         links=_link_settings(values, where),
+        queue=queue,
         sites=tuple(sites),
         digests=digests,
         env_overrides=(*applied, *site_env, *digest_env),
         missing_env=(*site_missing, *missing_env),
     )
+
+
+def _queue_settings(values: Mapping[str, dict[str, Any]], db_url: str, where: str) -> QueueConfig:
+    queue = dict(values["queue"])
+    queue["queues"] = tuple(dict.fromkeys(queue["queues"]))
+    config = QueueConfig(**queue)
+    if config.enabled and parse_url(db_url).get_backend_name() != "postgresql":
+        raise ConfigError(
+            f'{where}: queue.backend: "procrastinate" needs a PostgreSQL database.url; '
+            "an SQLite database keeps the single-machine service (leave queue.backend empty)"
+        )
+    return config
 
 
 def _link_settings(values: Mapping[str, dict[str, Any]], where: str) -> LinkSettings:
@@ -303,6 +339,10 @@ def render_config(config: Config) -> str:
     lines += ["", "[service]"]
     for key in SECTIONS["service"]:
         lines.append(f"{key} = {toml_value(getattr(config.service, key))}")
+    lines += ["", "[queue]"]
+    for key in SECTIONS["queue"]:
+        value = getattr(config.queue, key)
+        lines.append(f"{key} = {toml_value(list(value) if isinstance(value, tuple) else value)}")
     lines += ["", "[links]"]
     for key in SECTIONS["links"]:
         value = getattr(config.links, key)

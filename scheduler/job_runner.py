@@ -81,21 +81,24 @@ class JobRunner:
         self.reschedule = reschedule
         self.inprocess = InProcessJobs()
 
-    def run(self, spec: JobSpec) -> None:
-        """Run the job once; every failure is logged and recorded, never raised."""
+    def run(self, spec: JobSpec) -> Outcome | None:
+        """Run the job once: how it ended, or None when it did not start.  Every failure is
+        logged and recorded, never raised."""
         try:
-            self._run(spec)
+            return self._run(spec)
         except GovwatchError as exc:  # the database went away, and the like: one line
             log.error("job %s: failed: %s", spec.name, exc)
             self.record_missed(spec.name, ERROR, str(exc))
+            return None
         except Exception as exc:  # a bug; still, a job never takes the service down
             log.exception("job %s: failed: %s: %s", spec.name, type(exc).__name__, exc)
             self.record_missed(spec.name, ERROR, f"{type(exc).__name__}: {exc}")
+            return None
 
-    def _run(self, spec: JobSpec) -> None:
+    def _run(self, spec: JobSpec) -> Outcome | None:
         if self.stopping():
             self.record_missed(spec.name, STOPPING, "due while the service was stopping")
-            return
+            return None
         if spec.site is not None:
             other = self._busy(spec.site)
             if other is not None:
@@ -105,12 +108,11 @@ class JobRunner:
                 )
                 log.warning("job %s: not started: %s", spec.name, message)
                 self.record_missed(spec.name, BUSY, message)
-                return
+                return None
         with self.db.session() as session:
             repository.job_started(session, spec.name)
         if spec.digest is not None:
-            self._run_digest(spec, spec.digest)
-            return
+            return self._run_digest(spec, spec.digest)
         launched = repository.utcnow()
         limit = self.settings.crawl_time_limit_seconds
         try:
@@ -119,19 +121,20 @@ class JobRunner:
             )
         except SupervisorClosed:
             self.record_missed(spec.name, STOPPING, "due while the service was stopping")
-            return
+            return None
         except OSError as exc:
             log.error("job %s: cannot start a process: %s", spec.name, exc)
             self.record_missed(spec.name, ERROR, f"cannot start a process: {exc}")
-            return
+            return None
         if spec.site is not None:
             outcome = self._settle_crawl(spec, spec.site, result, launched)
         else:
             outcome = _command_outcome(result, limit)
             _log_outcome(spec.name, outcome, result.seconds, f"pid {result.pid}")
         self._record_finished(spec.name, outcome)
+        return outcome
 
-    def _run_digest(self, spec: JobSpec, digest: str) -> None:
+    def _run_digest(self, spec: JobSpec, digest: str) -> Outcome | None:
         config = self.config()
         limit = self.settings.digest_time_limit_seconds
         try:
@@ -142,22 +145,23 @@ class JobRunner:
             message = "its previous run, left behind at its time limit, is still running"
             log.warning("job %s: not started: %s", spec.name, message)
             self.record_missed(spec.name, OVERLAP, message)
-            return
+            return None
         except inprocess.Closed:
             self.record_missed(spec.name, STOPPING, "due while the service was stopping")
-            return
+            return None
         outcome = _in_process_outcome(spec.name, result, limit)
         _log_outcome(spec.name, outcome, result.seconds, "in-process")
         self._record_finished(spec.name, outcome)
         if result.ended not in (inprocess.DONE, inprocess.RAISED):
-            return  # left behind: its trigger's next time stands
+            return outcome  # left behind: its trigger's next time stands
         try:
             wake = next_wake(self.db, config, digest, repository.utcnow())
         except GovwatchError as exc:
             log.warning("job %s: cannot tell when it is due next: %s", spec.name, exc)
-            return
+            return outcome
         if wake is not None:
             self.reschedule(spec.name, wake)
+        return outcome
 
     def _started(self, spec: JobSpec, pid: int) -> None:
         if spec.site is not None:

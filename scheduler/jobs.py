@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -41,6 +42,7 @@ class JobSpec:
     executor: str = COMMANDS
     site: str | None = None
     hosts: tuple[str, ...] = ()  # a crawl's hosts: crawls sharing one take turns
+    origin: str = ""  # a crawl's first start URL's host[:port]: its lock in the job queue
     digest: str | None = None
 
 
@@ -55,6 +57,7 @@ def build_jobs(config: Config) -> list[JobSpec]:
             executor=CRAWLS,
             site=site.name,
             hosts=tuple(site_hosts([site])),
+            origin=min(urlsplit(url).netloc.lower() for url in site.start_urls),
         )
         for site in config.sites
         if site.enabled
@@ -69,10 +72,13 @@ def build_jobs(config: Config) -> list[JobSpec]:
         )
     )
     if config.service.digest_schedule:  # empty: the service sends no digests
+        # scaled out, a worker cannot wake the leader's job early: the job runs every
+        # digest_schedule instead, and each run sends what is due (the outbox decides)
+        queued = parse_schedule(config.service.digest_schedule, 1) if config.queue.enabled else None
         jobs += [
             JobSpec(
                 name=f"digest:{d.name}",
-                schedule=parse_schedule(d.schedule, 1),  # checked against the minimum on load
+                schedule=queued or parse_schedule(d.schedule, 1),  # checked on load
                 executor=DIGESTS,
                 digest=d.name,
             )

@@ -46,10 +46,21 @@ class ServiceState:
     running: tuple[str, ...]  # names of the job processes running now ("crawl:SITE", ...)
 
 
-def service_text(db: Database, *, leader: bool, started_at: float, running: Sequence[str]) -> str:
-    """The service's whole ``/metrics`` page; a database that does not answer is a gauge."""
+def service_text(
+    db: Database,
+    *,
+    leader: bool,
+    started_at: float,
+    running: Sequence[str],
+    extra: Sequence[Collector] = (),
+) -> str:
+    """The service's whole ``/metrics`` page; a database that does not answer is a gauge.
+    ``extra`` collectors (the job queue's) are scraped beside the service's own."""
     state = ServiceState(leader, started_at, tuple(running))
-    return exposition(service_registry(db, lambda: state))
+    registry = service_registry(db, lambda: state)
+    for collector in extra:
+        registry.register(collector)
+    return exposition(registry)
 
 
 def service_registry(db: Database, state: Callable[[], ServiceState]) -> CollectorRegistry:

@@ -26,7 +26,11 @@ Promises, and where they are kept:
 - one leader per database (``scheduler.leader``); a second ``govwatch run`` stands by and
   takes over when the leader dies; runs a crashed service left ``running`` are closed;
 - visible: a heartbeat and each job's next run in the database (``govwatch status``), and
-  ``/healthz`` and ``/metrics`` with ``--http`` (``scheduler.health``).
+  ``/healthz`` and ``/metrics`` with ``--http`` (``scheduler.health``);
+- scaled out (``[queue] backend = "procrastinate"``): the leader defers each job, when due,
+  to the job queue instead of running it (``scheduler.queue``), and ``govwatch worker``
+  processes run them; a job already waiting is recorded ``overlap``.  A new leader picks up
+  from each job's last deferral, so a slot is never deferred twice across a failover.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -57,7 +61,7 @@ from scheduler.config import Config
 from scheduler.dead_runs import close_dead_runs
 from scheduler.health import Health, HealthServer
 from scheduler.hostlocks import HostLocks
-from scheduler.job_runner import DOWNTIME, JobRunner
+from scheduler.job_runner import DOWNTIME, ERROR, OVERLAP, STOPPING, JobRunner
 from scheduler.jobs import (
     COMMANDS,
     CRAWLS,
@@ -74,6 +78,9 @@ from scheduler.supervisor import SHUTDOWN, Supervisor
 from storage import repository
 from storage.database import Database
 from storage.errors import GovwatchError
+
+if TYPE_CHECKING:
+    from scheduler.queue import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +115,11 @@ class Service:
         self.runner = JobRunner(
             db, self.supervisor, lambda: self.config, lambda: self._stopping, self._wake_at
         )
+        self.dispatcher: Dispatcher | None = None
+        if config.queue.enabled:
+            from scheduler.queue import Dispatcher  # Procrastinate: the distributed extra
+
+            self.dispatcher = Dispatcher(db, config.queue)
         self.jobs: dict[str, JobSpec] = {}
         self.scheduler: BackgroundScheduler | None = None
         self.instance_id: int | None = None
@@ -148,6 +160,8 @@ class Service:
             finally:
                 if http is not None:
                     http.stop()
+                if self.dispatcher is not None:
+                    self.dispatcher.close()
                 self.lock.release()
 
     def _step_down(self) -> None:
@@ -232,12 +246,14 @@ class Service:
         self._install_jobs(specs)
         scheduler.start()
         log.info(
-            "leading (pid %d, %s): %d job(s): %s; at most %d crawl(s) at once",
+            "leading (pid %d, %s): %d job(s): %s; %s",
             os.getpid(),
             self.lock.description,
             len(self.jobs),
             ", ".join(f"{j.name} ({j.schedule.text})" for j in self.jobs.values()) or "none",
-            self.settings.max_concurrent_crawls,
+            "jobs deferred to govwatch worker processes"
+            if self.dispatcher is not None
+            else f"at most {self.settings.max_concurrent_crawls} crawl(s) at once",
         )
         if not any(job.site for job in self.jobs.values()):
             log.warning("no site to crawl: every site is disabled")
@@ -326,6 +342,8 @@ class Service:
         with self.db.session() as session:
             repository.sync_jobs(session, [(s.name, s.schedule.text) for s in specs])
             states = {state.name: state for state in repository.job_states(session)}
+            # scaled out: a job's slot is taken when it is deferred (it may not have run yet)
+            deferred = repository.last_deferrals(session) if self.dispatcher else {}
             for spec in specs:
                 if self.jobs.get(spec.name) == spec:
                     continue
@@ -334,6 +352,7 @@ class Service:
                 else:
                     state = states.get(spec.name)
                     last = None if state is None else state.last_started_at
+                last = _latest(last, deferred.get(spec.name))
                 # a digest is never jittered: its job runs now (it records a new digest, or
                 # builds one due meanwhile) and then sets its next time itself
                 jitter = 0 if spec.digest is not None else self.settings.jitter_seconds
@@ -378,9 +397,31 @@ class Service:
 
     def _run_job(self, name: str) -> None:
         spec = self.jobs.get(name)
-        if spec is not None:
-            with self.host_locks.hold(spec.hosts):
-                self.runner.run(spec)
+        if spec is None:
+            return
+        if self.dispatcher is not None:
+            self._defer(spec, self.dispatcher)
+            return
+        with self.host_locks.hold(spec.hosts):
+            self.runner.run(spec)
+
+    def _defer(self, spec: JobSpec, dispatcher: Dispatcher) -> None:
+        """Hand the job to the queue; what could not be deferred is recorded missed."""
+        if self._stopping:
+            self.runner.record_missed(spec.name, STOPPING, "due while the service was stopping")
+            return
+        try:
+            job_id = dispatcher.defer(spec)
+        except GovwatchError as exc:
+            log.error("job %s: not deferred: %s", spec.name, exc)
+            self.runner.record_missed(spec.name, ERROR, str(exc))
+            return
+        if job_id is None:
+            message = "a run of it is already waiting in the queue"
+            log.info("job %s: skipped: %s", spec.name, message)
+            self.runner.record_missed(spec.name, OVERLAP, message)
+            return
+        log.info("job %s: deferred (queue job %d)", spec.name, job_id)
 
     def _wake_at(self, name: str, at: datetime) -> None:
         """Run job ``name`` next at ``at`` (a digest's next due time or retry)."""
@@ -499,9 +540,20 @@ class Service:
         return ok
 
     def metrics_text(self) -> str:
+        extra = []
+        if self.dispatcher is not None:
+            from scheduler.queue_metrics import QueueCollector
+
+            extra.append(QueueCollector(self.db, self.config.queue.stalled_seconds))
         return metrics.service_text(
             self.db,
             leader=self._leader,
             started_at=self.started_at,
             running=self._running(),
+            extra=extra,
         )
+
+
+def _latest(*times: datetime | None) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None

@@ -74,6 +74,22 @@ def default_of(cls: type, name: str) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+QUEUE_BACKENDS = ("", "procrastinate")
+QUEUE_NAMES = ("crawl", "links", "digest")
+
+
+def queue_backend(value: Any) -> str | None:
+    if value in QUEUE_BACKENDS:
+        return None
+    return 'must be "" (no queue) or "procrastinate"'
+
+
+def queue_names(value: Any) -> str | None:
+    if not value or not all(isinstance(v, str) and v in QUEUE_NAMES for v in value):
+        return f"must be a non-empty list of {', '.join(QUEUE_NAMES)}"
+    return None
+
+
 SECTIONS: dict[str, dict[str, Setting]] = {
     "database": {
         "url": Setting(
@@ -255,6 +271,55 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             "a digest job of the service still running after this long is left to end on "
             "its own, sending nothing more, and recorded failed; the service goes on",
             check=between(0, DAY, above=True),
+        ),
+    },
+    # issue 16: scale-out on Procrastinate (scheduler.queue, scheduler.worker)
+    "queue": {
+        "backend": Setting(
+            str,
+            "",
+            'empty: govwatch run starts every job on its own host; "procrastinate": it defers '
+            "them as jobs in the PostgreSQL database, run by govwatch worker processes",
+            check=queue_backend,
+        ),
+        "concurrency": Setting(
+            int,
+            2,
+            "jobs one govwatch worker runs at once (each crawl in a process of its own); "
+            "--concurrency overrides it",
+            check=between(1, 100),
+        ),
+        "queues": Setting(
+            list,
+            ["crawl", "links", "digest"],
+            "queues a govwatch worker takes jobs from; --queues overrides it",
+            check=queue_names,
+        ),
+        "heartbeat_seconds": Setting(
+            (int, float),
+            10.0,
+            "how often a worker records that it is alive (and looks for stalled jobs)",
+            check=between(0, HOUR, above=True),
+        ),
+        "stalled_seconds": Setting(
+            (int, float),
+            60.0,
+            "a running job whose worker has not recorded a heartbeat for this long is stalled "
+            "(its worker died) and is retried on another worker",
+            check=between(0, DAY, above=True),
+        ),
+        "max_attempts": Setting(
+            int,
+            3,
+            "attempts of a job (a stalled or failed one is retried) before it is failed",
+            check=between(1, 100),
+        ),
+        "poll_seconds": Setting(
+            (int, float),
+            5.0,
+            "longest wait of an idle worker before it looks for jobs again (it is also "
+            "notified of new jobs at once)",
+            check=between(0, HOUR, above=True),
         ),
     },
     "links": {

@@ -11,8 +11,10 @@ from typing import Any
 from crawler.guards.blocking import blocked_reason, pace_in
 from scheduler.config import Config
 from scheduler.output import beijing, iso, table
+from scheduler.queue_status import queue_lines, queue_record
 from storage import repository
 from storage.database import Database
+from storage.queue_records import QueueSnapshot
 from storage.records import JobState, MissedRunView, ServiceInstanceView, SiteHealth
 
 _MISSED_WINDOW = timedelta(hours=24)
@@ -41,6 +43,7 @@ class Status:
     warnings: tuple[str, ...]  # about the service itself, its jobs and deliveries
     links: dict[str, int]  # links by status
     deliveries: dict[str, int]  # digest deliveries by state
+    queue: QueueSnapshot | None = None  # with [queue] backend = "procrastinate"
 
 
 def build_status(config: Config, db: Database, now: datetime | None = None) -> Status:
@@ -54,6 +57,11 @@ def build_status(config: Config, db: Database, now: datetime | None = None) -> S
         links = repository.link_counts(session)
         deliveries = repository.delivery_counts(session)
         failed = repository.list_deliveries(session, states=["failed"], limit=5)
+        queue = (
+            repository.queue_snapshot(session, config.queue.stalled_seconds)
+            if config.queue.enabled
+            else None
+        )
     stale = timedelta(seconds=3 * settings.heartbeat_seconds + 30)
     alive = (
         instance is not None and instance.stopped_at is None and now - instance.heartbeat_at < stale
@@ -105,6 +113,7 @@ def build_status(config: Config, db: Database, now: datetime | None = None) -> S
         sites=tuple(sites),
         jobs=jobs if alive else tuple(_without_next_run(j) for j in jobs),
         warnings=tuple(service_warnings),
+        queue=queue,
     )
 
 
@@ -231,6 +240,8 @@ def render_text(status: Status) -> str:
         lines += ["", "hosts that throttled the last run (delay between requests):", *paces]
     if misses:  # a few pages of another template: counted, not a warning
         lines += ["", "selectors that missed on some pages of the last run:", *misses]
+    if status.queue is not None:
+        lines += queue_lines(status.queue)
     warnings = list(status.warnings) + [f"{s.name}: {w}" for s in status.sites for w in s.warnings]
     lines += ["", "warnings:" if warnings else "no warnings"]
     lines += [f"  {w}" for w in warnings]
@@ -314,6 +325,7 @@ def render_json(status: Status) -> str:
         ],
         "links": status.links,
         "deliveries": status.deliveries,
+        "queue": None if status.queue is None else queue_record(status.queue),
         "warnings": list(status.warnings),
     }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"

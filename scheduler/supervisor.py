@@ -5,15 +5,22 @@ reactor cannot restart in one process, and a hung or leaking crawl must not take
 service with it.  A child runs in its own session, so a Ctrl-C on the service's terminal
 reaches the service only, which then decides when its children stop.  Stopping is
 polite first: SIGTERM (Scrapy closes the spider and records the run), then SIGKILL after
-``kill_after`` seconds.
+``kill_after`` seconds; both go to the child's whole process group, so a browser it started
+goes with it.  A queue worker's children die with the worker (``die_with_parent``: Linux's
+parent-death signal, SIGKILL): a job retried elsewhere never races an orphan of a dead
+worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -54,9 +61,12 @@ class _Child:
 class Supervisor:
     """Starts and watches the service's child processes; stops them on request."""
 
-    def __init__(self, base_argv: Sequence[str], kill_after: float) -> None:
+    def __init__(
+        self, base_argv: Sequence[str], kill_after: float, *, die_with_parent: bool = False
+    ) -> None:
         self.base_argv = tuple(base_argv)
         self.kill_after = kill_after
+        self._preexec = _parent_death_signal(os.getpid()) if die_with_parent else None
         self._children: dict[int, _Child] = {}
         self._closed = False
         self._lock = threading.Condition()
@@ -87,6 +97,7 @@ class Supervisor:
                 stderr=None,  # the child logs one line per event to the service's stderr
                 start_new_session=True,
                 close_fds=True,
+                preexec_fn=self._preexec,
             )
             child = _Child(name=name, popen=popen, started=time.monotonic())
             self._children[popen.pid] = child
@@ -107,8 +118,10 @@ class Supervisor:
             popen.wait()
         finally:
             if popen.poll() is None:  # only on an unexpected error here: leave no orphan
-                popen.kill()
+                _signal_group(popen, signal.SIGKILL)
                 popen.wait()
+            if child.stopped is not None:  # what the child left of its group (a browser)
+                _signal_group(popen, signal.SIGKILL)
             with self._lock:
                 self._children.pop(popen.pid, None)
                 self._lock.notify_all()
@@ -157,8 +170,7 @@ class Supervisor:
                 child.stopped = reason
         if child.popen.poll() is None:
             log.info("%s: sending SIGTERM to pid %d (%s)", child.name, child.popen.pid, reason)
-            with contextlib.suppress(ProcessLookupError):
-                child.popen.terminate()
+            _signal_group(child.popen, signal.SIGTERM)
 
     def _reap(self, child: _Child, timeout: float) -> None:
         try:
@@ -171,9 +183,37 @@ class Supervisor:
                 self.kill_after,
             )
             child.killed = True
-            with contextlib.suppress(ProcessLookupError):
-                child.popen.kill()
+            _signal_group(child.popen, signal.SIGKILL)
             child.popen.wait()
+
+
+def _signal_group(popen: subprocess.Popen[bytes], signum: int) -> None:
+    """Send ``signum`` to the child's process group (it leads its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signum)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent dies (None where
+    there is no ``prctl``).  The function is looked up here, before any fork: the child
+    only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    path = ctypes.util.find_library("c")
+    try:
+        prctl = ctypes.CDLL(path, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request was made
+            os._exit(137)
+
+    return preexec
 
 
 def pid_alive(pid: int) -> bool:

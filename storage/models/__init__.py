@@ -18,6 +18,7 @@ from storage.models.digest import (
     DigestWindow,
 )
 from storage.models.links import Link, LinkCheck, LinkEvent, LinkRef
+from storage.models.queue import QueueWorker
 from storage.models.service import MissedRun, ServiceInstance, ServiceJob
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LinkEvent",
     "LinkRef",
     "MissedRun",
+    "QueueWorker",
     "ServiceInstance",
     "ServiceJob",
     "SiteRow",

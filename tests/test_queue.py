@@ -1,0 +1,477 @@
+"""Scale-out on Procrastinate (issue 16): a ``govwatch run`` leader defers, ``govwatch worker``
+processes run the jobs.  Everything real: each test gets a database of its own on the
+loopback PostgreSQL (``GOVWATCH_TEST_DATABASE_URL``'s server), local sites each on a port of
+its own, the leader, a standby and workers as processes, ``kill -9`` and SIGTERM.
+
+Nothing sleeps for an event: each wait polls the database or a log with a deadline.
+Heartbeats and stall times are short through ``[queue]`` settings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from scheduler.config import load_config
+from scheduler.supervisor import TIME_LIMIT, Supervisor
+from storage.errors import ConfigError
+from tests.conftest import PG_URL, REPO, run_cli
+from tests.digest_helpers import SmtpServer, add_article, add_site
+from tests.sitesrv import SiteServer, build_ccdi_site
+from tests.test_service import (
+    Rows,
+    assert_no_overlap,
+    http_get,
+    metric,
+    site_toml,
+    wait_until,
+    write_config,
+)
+
+pytestmark = pytest.mark.postgres
+
+QUEUE_SETTINGS = {
+    "backend": "procrastinate",
+    "heartbeat_seconds": 0.5,
+    "stalled_seconds": 3,
+    "poll_seconds": 0.5,
+    "max_attempts": 3,
+}
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("GOVWATCH_TEST_DATABASE_URL is not set")
+    base = make_url(PG_URL).set(drivername="postgresql+psycopg")
+    name = f"gw_queue_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def queue_config(
+    tmp_path: Path, url: str, sites: str, service: dict[str, Any] | None = None, **queue: Any
+) -> Path:
+    settings_ = {"standby_poll_seconds": 0.5, "kill_after_seconds": 3, **(service or {})}
+    path = write_config(tmp_path, url, sites, **settings_)
+    settings = {**QUEUE_SETTINGS, **queue}
+    lines = "\n".join(f"{k} = {_toml(v)}" for k, v in settings.items())
+    text_ = path.read_text(encoding="utf-8")
+    path.write_text(text_.replace("[links]", f"[queue]\n{lines}\n\n[links]", 1), "utf-8")
+    return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+class Proc:
+    """A ``govwatch`` process (``run`` or ``worker``), its log in a file."""
+
+    def __init__(self, config: Path, log: Path, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOVWATCH_")}
+        self.log = log
+        with log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "scheduler", "--config", str(config), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=fh,
+                env=env,
+                cwd=REPO,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(pattern, self.text())
+            if match:
+                return match
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no {pattern!r} in the log of pid {self.pid} (exit {self.proc.poll()}):\n"
+                    + self.text()[-4000:]
+                )
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
+    started: list[Proc] = []
+
+    def start(config: Path, *args: str) -> Proc:
+        proc = Proc(config, tmp_path / f"{args[0]}-{len(started) + 1}.log", *args)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+class QueueRows(Rows):
+    def jobs(self) -> list[Any]:
+        return self(
+            "SELECT id, args->>'job' AS job, status::text AS status, attempts, worker_id"
+            " FROM procrastinate_jobs ORDER BY id"
+        )
+
+    def deferrals(self, job: str) -> list[Any]:
+        return self(
+            "SELECT e.at FROM procrastinate_jobs j JOIN procrastinate_events e"
+            " ON e.job_id = j.id AND e.type = 'deferred' WHERE j.args->>'job' = :job"
+            " ORDER BY e.at",
+            job=job,
+        )
+
+    def article_counts(self) -> list[Any]:
+        return self(
+            "SELECT s.name AS site, count(*) AS n, count(DISTINCT a.url) AS distinct_urls"
+            " FROM articles a JOIN sites s ON s.id = a.site_id GROUP BY s.name ORDER BY 1"
+        )
+
+    def run_hosts(self) -> set[str]:
+        return {r.host for r in self("SELECT host FROM crawl_runs")}
+
+
+def sites_on_own_ports(stack: ExitStack, count: int, n_articles: int = 3, **extra: Any) -> str:
+    toml = ""
+    for i in range(count):
+        site = build_ccdi_site(n_articles=n_articles, per_page=5, start=date(2024, 1, 1 + i))
+        srv = stack.enter_context(SiteServer(site.pages))
+        toml += site_toml(f"s{i:02d}", srv.url("/yaowenn/"), **extra)
+    return toml
+
+
+# configuration
+
+
+def test_queue_backend_needs_postgresql(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'gw.db'}", "")
+    config.write_text(
+        config.read_text().replace("[links]", '[queue]\nbackend = "procrastinate"\n\n[links]')
+    )
+    with pytest.raises(ConfigError, match=r"queue\.backend: .*needs a PostgreSQL"):
+        load_config(str(config))
+    result = run_cli("--config", str(config), "run")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "an SQLite database keeps the single-machine service" in result.stderr
+
+
+def test_worker_without_a_queue_is_a_config_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'gw.db'}", "")
+    result = run_cli("--config", str(config), "worker")
+    assert result.returncode == 2
+    assert 'needs [queue] backend = "procrastinate"' in result.stderr
+    result = run_cli("--config", str(config), "worker", "--queues", "crawl,bogus\x1b")
+    assert result.returncode == 2 and "not a queue: 'bogus\\x1b'" in result.stderr
+    result = run_cli("--config", str(config), "worker", "--concurrency", "99999999999999999999")
+    assert result.returncode == 2 and "must be from 1 to 100" in result.stderr
+
+
+def test_init_creates_the_queue_schema_once(tmp_path: Path, pg_url: str) -> None:
+    config = queue_config(tmp_path, pg_url, "")
+    first = run_cli("--config", str(config), "init")
+    assert first.returncode == 0, first.stderr
+    assert "created the job queue's tables" in first.stdout
+    again = run_cli("--config", str(config), "init")
+    assert again.returncode == 0, again.stderr
+    assert "job queue" not in again.stdout
+    assert QueueRows(pg_url)("SELECT count(*) AS n FROM procrastinate_jobs")[0].n == 0
+
+
+# dispatch, locks, overlap
+
+
+def test_leader_defers_and_workers_crawl_each_site_once_per_tick(
+    tmp_path: Path, pg_url: str, procs: Callable[..., Proc]
+) -> None:
+    """Two workers; a site whose crawl is slower than its schedule is never crawled twice at
+    once and never queued twice: the tick that would overlap is recorded ``overlap``."""
+    with ExitStack() as stack:
+        sites = sites_on_own_ports(stack, 3, n_articles=3, schedule="every 4s")
+        slow = build_ccdi_site(n_articles=6, per_page=5, channel="scdcn")
+        srv = stack.enter_context(SiteServer(slow.pages))
+        sites += site_toml(
+            "slow", srv.url("/scdcn/"), channel="scdcn", schedule="every 1s", delay_seconds=0.5
+        )
+        config = queue_config(tmp_path, pg_url, sites)
+        leader = procs(config, "run", "--http", "127.0.0.1:0")
+        port = int(leader.wait_for(r"/metrics on http://127\.0\.0\.1:(\d+)").group(1))
+        leader.wait_for(r"leading \(pid")
+        workers = [procs(config, "worker", "--concurrency", "2") for _ in range(2)]
+        for worker in workers:
+            worker.wait_for(r"worker \d+ \(.* pid \d+\) takes jobs from crawl, links, digest")
+        rows = QueueRows(pg_url)
+        wait_until(
+            lambda: (
+                all(len(rows.finished(f"s{i:02d}")) >= 2 for i in range(3))
+                and len(rows.finished("slow")) >= 2
+            ),
+            90,
+            "two finished runs of every site",
+            leader,
+        )
+        status = run_cli("--config", str(config), "status")
+        assert status.returncode == 0, status.stderr
+        assert re.search(r"queue: 2 worker\(s\) alive", status.stdout), status.stdout
+        assert re.search(rf"worker \d+: \S+ pid ({workers[0].pid}|{workers[1].pid})", status.stdout)
+        code, body = http_get(port, "/metrics")
+        assert code == 200
+        assert metric(body, "govwatch_queue_workers") == 2
+        assert metric(body, 'govwatch_queue_jobs{queue="crawl",status="succeeded"}') >= 8
+        assert "# TYPE govwatch_queue_stalled_jobs gauge" in body
+        for proc in [leader, *workers]:
+            proc.proc.send_signal(signal.SIGTERM)
+        for proc in [leader, *workers]:
+            assert proc.proc.wait(timeout=60) == 0, proc.text()[-3000:]
+    assert_no_overlap(rows.finished("slow"))
+    for i in range(3):
+        assert_no_overlap(rows.finished(f"s{i:02d}"))
+    overlaps = rows(
+        "SELECT count(*) AS n FROM missed_runs WHERE job = 'crawl:slow' AND reason = 'overlap'"
+    )
+    assert overlaps[0].n >= 1
+    assert all(r.n == r.distinct_urls for r in rows.article_counts())
+    assert {r.site: r.n for r in rows.article_counts()} == {"s00": 3, "s01": 3, "s02": 3, "slow": 6}
+    jobs = rows.jobs()
+    # a job waiting when the workers stopped stays waiting; none failed or ran twice
+    assert {j.status for j in jobs} <= {"succeeded", "todo"}, jobs
+    assert all(j.attempts <= 1 for j in jobs), jobs
+    assert {r.outcome for r in rows.runs()} <= {"succeeded", "interrupted"}
+    assert all("crawl started" in w.text() for w in workers)  # both workers ran jobs
+    assert rows.run_hosts() == {os.uname().nodename}
+
+
+# kill -9: a worker mid-crawl, the leader
+
+
+def test_kill_9_of_a_worker_and_of_the_leader(
+    tmp_path: Path, pg_url: str, procs: Callable[..., Proc]
+) -> None:
+    """A leader, a standby and three workers.  ``kill -9`` of the worker crawling the slow
+    site: its crawl dies with it, the job is swept back and re-run on another worker (a
+    second attempt), the interrupted run is recorded, no article is stored twice.  ``kill
+    -9`` of the leader: the standby takes over and defers each job's next slot once."""
+    interval = 12
+    with ExitStack() as stack:
+        sites = sites_on_own_ports(stack, 4, n_articles=3, schedule=f"every {interval}s")
+        slow = build_ccdi_site(n_articles=8, per_page=5, channel="scdcn")
+        srv = stack.enter_context(SiteServer(slow.pages))
+        sites += site_toml(
+            "slow",
+            srv.url("/scdcn/"),
+            channel="scdcn",
+            schedule="every 1h",  # one job: its retry is what re-runs it
+            delay_seconds=1.0,
+        )
+        config = queue_config(tmp_path, pg_url, sites)
+        leader = procs(config, "run")
+        leader.wait_for(r"leading \(pid")
+        standby = procs(config, "run")
+        standby.wait_for("standing by")
+        workers = [procs(config, "worker") for _ in range(3)]
+        for worker in workers:
+            worker.wait_for(r"takes jobs from")
+        rows = QueueRows(pg_url)
+
+        # the worker crawling the slow site dies mid-crawl
+        def slow_running() -> bool:
+            return any(r.outcome == "running" for r in rows.runs("slow"))
+
+        wait_until(slow_running, 60, "the slow site's first crawl")
+        holder = next(w for w in workers if re.search(r"site slow: crawl started", w.text()))
+        crawl_pid = int(re.search(r"site slow: crawl started \(pid (\d+)\)", holder.text())[1])
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.proc.wait()
+        wait_until(
+            lambda: (
+                not Path(f"/proc/{crawl_pid}").exists()
+                or "zombie" in Path(f"/proc/{crawl_pid}/status").read_text()
+            ),
+            10,
+            "the dead worker's crawl to die with it",
+        )
+        others = [w for w in workers if w is not holder]
+        wait_until(
+            lambda: any(j.job == "crawl:slow" and j.status == "succeeded" for j in rows.jobs()),
+            90,
+            "the slow site's job to be re-run on another worker",
+        )
+        slow_jobs = [j for j in rows.jobs() if j.job == "crawl:slow"]
+        first = slow_jobs[0]
+        assert first.status == "succeeded" and first.attempts == 2, slow_jobs
+        outcomes = [r.outcome for r in rows.runs("slow")]
+        assert outcomes[:2] == ["interrupted", "succeeded"], outcomes
+        assert any(re.search(r"job crawl:slow: attempt 2 of 3", w.text()) for w in others)
+
+        # the leader dies; the standby takes over and defers the next slot, once
+        os.kill(leader.pid, signal.SIGKILL)
+        leader.proc.wait()
+        standby.wait_for(r"taking over", timeout=10)
+        wait_until(
+            lambda: all(len(rows.deferrals(f"crawl:s{i:02d}")) >= 3 for i in range(4)),
+            3 * interval + 60,
+            "three deferrals of every site",
+            standby,
+        )
+        wait_until(
+            lambda: all(len(rows.finished(f"s{i:02d}")) >= 3 for i in range(4)),
+            60,
+            "three runs of every site",
+            standby,
+        )
+        for proc in [standby, *others]:
+            proc.proc.send_signal(signal.SIGTERM)
+        for proc in [standby, *others]:
+            assert proc.proc.wait(timeout=60) == 0, proc.text()[-3000:]
+
+    for i in range(4):
+        times = [r.at for r in rows.deferrals(f"crawl:s{i:02d}")]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        assert all(gap >= interval - 1 for gap in gaps), (i, gaps)  # no slot deferred twice
+        assert_no_overlap(rows.finished(f"s{i:02d}"))
+    counts = {r.site: (r.n, r.distinct_urls) for r in rows.article_counts()}
+    assert counts == {"s00": (3, 3), "s01": (3, 3), "s02": (3, 3), "s03": (3, 3), "slow": (8, 8)}
+
+
+# SIGTERM on a worker; the time limit
+
+
+def test_sigterm_on_a_worker_releases_its_job_to_another(
+    tmp_path: Path, pg_url: str, procs: Callable[..., Proc]
+) -> None:
+    with ExitStack() as stack:
+        slow = build_ccdi_site(n_articles=8, per_page=5, channel="scdcn")
+        srv = stack.enter_context(SiteServer(slow.pages))
+        sites = site_toml(
+            "slow", srv.url("/scdcn/"), channel="scdcn", schedule="every 1h", delay_seconds=1.0
+        )
+        config = queue_config(tmp_path, pg_url, sites, {"shutdown_grace_seconds": 1})
+        leader = procs(config, "run")
+        first = procs(config, "worker")
+        first.wait_for(r"site slow: crawl started", timeout=60)
+        second = procs(config, "worker")
+        second.wait_for(r"takes jobs from")
+        began = time.monotonic()
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.proc.wait(timeout=30) == 0, first.text()[-3000:]
+        assert time.monotonic() - began < 1 + 3 + 10  # grace + kill_after + the bookkeeping
+        assert "back to the queue" in first.text()
+        second.wait_for(r"job crawl:slow: attempt 2 of 3", timeout=30)
+        rows = QueueRows(pg_url)
+        wait_until(
+            lambda: [j.status for j in rows.jobs()] == ["succeeded"], 90, "the re-run", second
+        )
+        for proc in (leader, second):
+            proc.proc.send_signal(signal.SIGTERM)
+            assert proc.proc.wait(timeout=60) == 0
+    runs = rows.runs("slow")
+    assert [r.outcome for r in runs] == ["interrupted", "succeeded"], runs
+    assert "shutdown" in runs[0].message
+    assert rows.jobs()[0].attempts == 2
+    assert [(r.n, r.distinct_urls) for r in rows.article_counts()] == [(8, 8)]
+
+
+def test_time_limit_kills_the_whole_process_group(tmp_path: Path) -> None:
+    """A job's child and what it started (a browser, here a shell's background sleep) are
+    stopped together at the time limit."""
+    pidfile = tmp_path / "grandchild"
+    supervisor = Supervisor(["sh", "-c"], kill_after=1, die_with_parent=True)
+    script = f"trap '' TERM; sleep 300 & echo $! > {pidfile}; wait"
+    result = supervisor.run("job", [script], time_limit=1.0)
+    assert result.stopped == TIME_LIMIT and result.killed
+    grandchild = int(pidfile.read_text())
+    status = Path(f"/proc/{grandchild}/status")
+    wait_until(
+        lambda: not status.exists() or "zombie" in status.read_text(),
+        5,
+        "the grandchild to be killed with its group",
+    )
+
+
+# digests
+
+
+def test_digests_stay_exactly_once_with_several_workers(
+    tmp_path: Path, pg_url: str, procs: Callable[..., Proc]
+) -> None:
+    """Three workers run the digest's jobs (deferred every second): each window is built
+    once and each delivery sent once; the outbox decides, not the queue."""
+    with SmtpServer() as smtp:
+        digest = f"""
+[[digests]]
+name = "daily"
+schedule = "every 2s"
+
+[[digests.channels]]
+type = "email"
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+from = "govwatch <gw@example.org>"
+to = ["a@example.org"]
+timeout_seconds = 5
+"""
+        sites = site_toml("ccdi", "http://127.0.0.1:9/yaowenn/", enabled=False) + digest
+        config = queue_config(tmp_path, pg_url, sites, {"digest_schedule": "every 1s"})
+        assert run_cli("--config", str(config), "init").returncode == 0
+        rows = QueueRows(pg_url)
+        site = add_site(rows.db, "ccdi", "中央纪委国家监委网站")
+        add_article(rows.db, site, 1)
+        workers = [procs(config, "worker", "--queues", "digest") for _ in range(3)]
+        for worker in workers:
+            worker.wait_for("takes jobs from digest")
+        leader = procs(config, "run")
+        wait_until(lambda: len(smtp.messages) >= 4, 60, "four digests by email")
+        for proc in [leader, *workers]:
+            proc.proc.send_signal(signal.SIGTERM)
+        for proc in [leader, *workers]:
+            assert proc.proc.wait(timeout=30) == 0, proc.text()[-2000:]
+    sent = rows("SELECT d.state, d.attempts FROM digest_deliveries d ORDER BY d.id")
+    ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(ids) == len(set(ids)) == len(smtp.messages)
+    assert len([d for d in sent if d.state == "delivered"]) == len(smtp.messages)
+    assert all(d.attempts == 1 for d in sent if d.state == "delivered")
+    ran = [w for w in workers if "job digest:daily: ok" in w.text()]
+    assert len(ran) >= 2, "the digest's jobs ran on one worker only"
