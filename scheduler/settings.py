@@ -148,6 +148,21 @@ def listen(value: Any) -> str | None:
     return None
 
 
+def env_name(value: Any) -> str | None:
+    return None if _ENV_NAME.match(value) else "must be an environment variable name"
+
+
+def public_url(value: Any) -> str | None:
+    if value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an http:// or https:// URL such as https://govwatch.example.org"
+    if parts.query or parts.fragment or _CONTROL_IN_TEXT.search(value):
+        return "must be scheme://host[:port][/path], without query or fragment"
+    return None
+
+
 SECTIONS: dict[str, dict[str, Setting]] = {
     "database": {
         "url": Setting(
@@ -313,6 +328,47 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             "a digest job of the service still running after this long is left to end on "
             "its own, sending nothing more, and recorded failed; the service goes on",
             check=between(0, DAY, above=True),
+        ),
+    },
+    "web": {
+        "bind": Setting(
+            str,
+            "127.0.0.1:8080",
+            "HOST:PORT govwatch serve listens on (a non-loopback address needs token_env)",
+            check=listen,
+        ),
+        "token_env": Setting(
+            str,
+            None,
+            "environment variable holding the web view's access token (Authorization: Bearer "
+            "or ?token=); unset: no token asked, loopback binds only",
+            check=env_name,
+        ),
+        "public_url": Setting(
+            str,
+            "",
+            "scheme://host[:port] the web view is reached at, for feeds' absolute links; "
+            "empty: the request's own",
+            check=public_url,
+        ),
+        "page_size": Setting(
+            int, 50, "articles or links per page by default", check=between(1, 500)
+        ),
+        "max_page_size": Setting(
+            int, 200, "the most a page's ?limit= may ask for", check=between(1, 1000)
+        ),
+        "feed_entries": Setting(int, 50, "entries per Atom feed by default", check=between(1, 500)),
+        "max_feed_entries": Setting(
+            int, 200, "the most a feed's ?limit= may ask for", check=between(1, 1000)
+        ),
+        "query_timeout_seconds": Setting(
+            (int, float),
+            10.0,
+            "a web view's database query running longer is cancelled (the page answers 503)",
+            check=between(0, 600, above=True),
+        ),
+        "query_workers": Setting(
+            int, 4, "database queries of the web view running at once", check=between(1, 64)
         ),
     },
     "links": {

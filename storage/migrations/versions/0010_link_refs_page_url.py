@@ -1,0 +1,26 @@
+"""link_refs by page: an index so an article's page in the web view finds its links
+without scanning every reference
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-01 02:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_link_refs_page_url", "link_refs", ["page_url"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_link_refs_page_url", table_name="link_refs")
