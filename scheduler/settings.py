@@ -276,7 +276,10 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             check=between(0, HOUR),
         ),
         "http_listen": Setting(
-            str, "", "HOST:PORT serving /healthz and /metrics; empty: off", check=listen
+            str,
+            "",
+            "HOST:PORT serving /healthz, /metrics and the web view; empty: off",
+            check=listen,
         ),
         "standby_poll_seconds": Setting(
             (int, float),

@@ -160,24 +160,27 @@ def _set_sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
 def _bound_sqlite_statements(engine: Engine, seconds: float) -> None:
     """Interrupt a SQLite statement running longer than ``seconds`` (it fails with
     "interrupted"): a progress handler, checked every few thousand virtual-machine steps,
-    against a deadline set when each statement starts."""
-    deadlines: dict[int, float] = {}
+    against a deadline set when each statement starts and lifted when its execution returns
+    (so a commit or rollback later is never interrupted)."""
 
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        key = id(dbapi_connection)
-        deadlines[key] = math.inf
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        info = record.info  # lives as long as this connection in the pool
+        info["deadline"] = math.inf
 
         def past_deadline() -> int:
-            return 1 if time.monotonic() > deadlines.get(key, math.inf) else 0
+            return 1 if time.monotonic() > info.get("deadline", math.inf) else 0
 
         dbapi_connection.set_progress_handler(past_deadline, 10_000)
 
     def before_execute(conn: Any, *_args: Any) -> None:
-        dbapi = conn.connection.dbapi_connection
-        deadlines[id(dbapi)] = time.monotonic() + seconds
+        conn.connection.info["deadline"] = time.monotonic() + seconds
+
+    def after_execute(conn: Any, *_args: Any) -> None:
+        conn.connection.info["deadline"] = math.inf
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "before_cursor_execute", before_execute)
+    event.listen(engine, "after_cursor_execute", after_execute)
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
