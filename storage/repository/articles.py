@@ -170,7 +170,10 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
     if query.after is not None:
         stmt = stmt.where(_sorted_after(query.after))
     if query.duplicates == "hide":
-        stmt = stmt.where(Article.duplicate_of.is_(None))
+        # not "duplicate_of IS NULL": SQLite (no statistics) would pick the duplicate_of
+        # index for it, matching nearly every row, and sort them all, instead of reading the
+        # listing's order index (ix_articles_listing) until the page is full; ids start at 1
+        stmt = stmt.where(func.coalesce(Article.duplicate_of, 0) == 0)
     elif query.duplicates == "only":
         stmt = stmt.where(Article.duplicate_of.is_not(None))
     if query.search:
