@@ -6,6 +6,7 @@ COPY storage storage
 COPY scheduler scheduler
 COPY digest digest
 COPY httpvalues httpvalues
+COPY web web
 RUN pip install --no-cache-dir '.[distributed]' && useradd --create-home govwatch
 USER govwatch
 WORKDIR /home/govwatch

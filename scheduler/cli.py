@@ -105,7 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--http",
         metavar="HOST:PORT",
-        help="serve /healthz and /metrics there (default: [service] http_listen, else off)",
+        help="serve /healthz, /metrics and the web view there (default: [service] "
+        "http_listen, else off)",
+    )
+    serve = sub.add_parser(
+        "serve", help="the read-only web view: articles, dead links, sites, digests, Atom feeds"
+    )
+    serve.add_argument(
+        "--bind",
+        metavar="HOST:PORT",
+        help="where to listen (default: [web] bind, 127.0.0.1:8080; port 0: any free port)",
     )
     worker = sub.add_parser(
         "worker",

@@ -274,6 +274,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """``govwatch run``: the background service, until SIGTERM/SIGINT."""
     from scheduler.health import parse_listen
+    from scheduler.serve import service_web_app
     from scheduler.service import Service  # APScheduler is imported only by the service
 
     listen = args.http if args.http is not None else config.service.http_listen
@@ -284,17 +285,21 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"--http: {exc}") from None
     db = open_database(config)
     ensure_queue_schema(config, db)
+    web_app, web_db = service_web_app(config, listen) if listen else (None, None)
     service = Service(
         config,
         db,
         child_argv=child_command(args, config),
         reload_config=lambda: load_config(args.config),
         listen=listen,
+        web_app=web_app,
     )
     try:
         return service.run()
     finally:
         db.dispose()
+        if web_db is not None:
+            web_db.dispose()
 
 
 def child_command(args: argparse.Namespace, config: Config) -> list[str]:
@@ -540,6 +545,12 @@ def cmd_digest(args: argparse.Namespace, config: Config) -> int:
     return digest_command(args, config)
 
 
+def _cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from scheduler.serve import cmd_serve  # aiohttp and the templates only for serve
+
+    return cmd_serve(args, config)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "init": cmd_init,
     "check-config": cmd_check_config,
@@ -554,4 +565,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check-links": cmd_check_links,
     "links": cmd_links,
     "digest": cmd_digest,
+    "serve": _cmd_serve,
 }

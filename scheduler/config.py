@@ -92,6 +92,25 @@ class QueueConfig:
         return self.backend == "procrastinate"
 
 
+_WEB = SECTIONS["web"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """The ``[web]`` section: ``govwatch serve`` and the web routes of ``run --http``."""
+
+    bind: str = _WEB["bind"].default
+    token_env: str | None = _WEB["token_env"].default
+    token: str | None = field(default=None, repr=False)  # read from token_env
+    public_url: str = _WEB["public_url"].default
+    page_size: int = _WEB["page_size"].default
+    max_page_size: int = _WEB["max_page_size"].default
+    feed_entries: int = _WEB["feed_entries"].default
+    max_feed_entries: int = _WEB["max_feed_entries"].default
+    query_timeout_seconds: float = _WEB["query_timeout_seconds"].default
+    query_workers: int = _WEB["query_workers"].default
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole, validated configuration."""
@@ -102,6 +121,7 @@ class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     links: LinkSettings = field(default_factory=LinkSettings)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     sites: tuple[Site, ...] = ()
     digests: tuple[Subscription, ...] = ()  # [[digests]] (scheduler.digest_config)
     env_overrides: tuple[str, ...] = ()  # names of environment variables that were applied
@@ -210,6 +230,7 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
         [s.name for s in sites],
         values["service"]["min_schedule_seconds"],
     )
+    web, web_env, web_missing = _web_config(values["web"], where, environ)
     return Config(
         source=where,
         database=DatabaseConfig(url=db_url),
@@ -219,10 +240,11 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
         service=ServiceConfig(**values["service"]),
         links=_link_settings(values, where),
         queue=queue,
+        web=web,
         sites=tuple(sites),
         digests=digests,
-        env_overrides=(*applied, *site_env, *digest_env),
-        missing_env=(*site_missing, *missing_env),
+        env_overrides=(*applied, *site_env, *digest_env, *web_env),
+        missing_env=(*site_missing, *missing_env, *web_missing),
     )
 
 
@@ -236,6 +258,24 @@ def _queue_settings(values: Mapping[str, dict[str, Any]], db_url: str, where: st
             "an SQLite database keeps the single-machine service (leave queue.backend empty)"
         )
     return config
+
+
+def _web_config(
+    values: Mapping[str, Any], where: str, environ: Mapping[str, str]
+) -> tuple[WebConfig, tuple[str, ...], tuple[str, ...]]:
+    """``[web]``, its token read from the variable ``token_env`` names; the variables read
+    and a line when that variable is not set (the web view then refuses to start)."""
+    for key, most in (("page_size", "max_page_size"), ("feed_entries", "max_feed_entries")):
+        if values[key] > values[most]:
+            raise ConfigError(f"{where}: web.{key}: must not be more than web.{most}")
+    var = values["token_env"]
+    token = environ.get(var) if var else None
+    web = WebConfig(**values, token=token or None)
+    if not var:
+        return web, (), ()
+    if not token:
+        return web, (), (f"{where}: web.token_env: environment variable {var} is not set",)
+    return web, (var,), ()
 
 
 def _link_settings(values: Mapping[str, dict[str, Any]], where: str) -> LinkSettings:
@@ -343,6 +383,14 @@ def render_config(config: Config) -> str:
     for key in SECTIONS["queue"]:
         value = getattr(config.queue, key)
         lines.append(f"{key} = {toml_value(list(value) if isinstance(value, tuple) else value)}")
+    lines += ["", "[web]"]
+    for key in SECTIONS["web"]:
+        value = getattr(config.web, key)
+        if value is not None:
+            lines.append(f"{key} = {toml_value(value)}")
+    if config.web.token_env:  # the token itself is a secret: only whether it is set
+        state = "set" if config.web.token else "not set"
+        lines.append(f"# token from {config.web.token_env}: {state}")
     lines += ["", "[links]"]
     for key in SECTIONS["links"]:
         value = getattr(config.links, key)

@@ -59,7 +59,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scheduler import metrics
 from scheduler.config import Config
 from scheduler.dead_runs import close_dead_runs
-from scheduler.health import Health, HealthServer
+from scheduler.health import Health
 from scheduler.hostlocks import HostLocks
 from scheduler.job_runner import DOWNTIME, ERROR, OVERLAP, STOPPING, JobRunner
 from scheduler.jobs import (
@@ -73,6 +73,7 @@ from scheduler.jobs import (
     plan_first_run,
 )
 from scheduler.leader import leader_lock
+from scheduler.service_http import HealthServer
 from scheduler.signals import SignalInbox
 from scheduler.supervisor import SHUTDOWN, Supervisor
 from storage import repository
@@ -103,8 +104,10 @@ class Service:
         child_argv: Sequence[str],
         reload_config: Callable[[], Config],
         listen: str = "",
+        web_app: Any = None,
     ) -> None:
         self.config = config
+        self.web_app = web_app  # an aiohttp Application served beside /healthz and /metrics
         self.host_locks = HostLocks()
         self.settings = config.service
         self.db = db
@@ -140,7 +143,7 @@ class Service:
         service.
         """
         with self._inbox:
-            http = HealthServer(self.listen, self).start() if self.listen else None
+            http = HealthServer(self.listen, self, self.web_app).start() if self.listen else None
             try:
                 while True:
                     if not self._wait_for_leadership():

@@ -74,6 +74,9 @@ def between(low: float, high: float, *, above: bool = False) -> Range:
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+_ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
 def header_value(value: Any) -> str | None:
     """A value sent in an HTTP header: one line, no control characters."""
     if not value.strip():
@@ -244,3 +247,34 @@ def toml_value(value: Any) -> str:
     if "'" not in text and "\n" not in text:
         return f"'{text}'"  # literal string: regexes stay readable
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+QUEUE_BACKENDS = ("", "procrastinate")
+QUEUE_NAMES = ("crawl", "links", "digest")
+
+
+def queue_backend(value: Any) -> str | None:
+    if value in QUEUE_BACKENDS:
+        return None
+    return 'must be "" (no queue) or "procrastinate"'
+
+
+def queue_names(value: Any) -> str | None:
+    if not value or not all(isinstance(v, str) and v in QUEUE_NAMES for v in value):
+        return f"must be a non-empty list of {', '.join(QUEUE_NAMES)}"
+    return None
+
+
+def env_name(value: Any) -> str | None:
+    return None if _ENV_NAME.match(value) else "must be an environment variable name"
+
+
+def public_url(value: Any) -> str | None:
+    if value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an http:// or https:// URL such as https://govwatch.example.org"
+    if parts.query or parts.fragment or _CONTROL_IN_TEXT.search(value):
+        return "must be scheme://host[:port][/path], without query or fragment"
+    return None

@@ -13,7 +13,6 @@ its row reads it with :func:`default_of`; every other row holds its default itse
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 from crawler.linkcheck.records import LinkSettings
@@ -32,10 +31,14 @@ from scheduler.setting_checks import (
     Setting,
     between,
     challenge_mode,
+    env_name,
     header_value,
     listen,
     log_level,
     networks,
+    public_url,
+    queue_backend,
+    queue_names,
     request_headers,
 )
 
@@ -55,7 +58,6 @@ __all__ = [
     "default_of",
 ]
 
-_ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 HOUR = 3600
 DAY = 24 * HOUR
 _GiB = 1024 * 1024 * 1024
@@ -72,22 +74,6 @@ def default_of(cls: type, name: str) -> Any:
     else:
         raise TypeError(f"{cls.__name__}.{name} has no default")
     return list(value) if isinstance(value, tuple) else value
-
-
-QUEUE_BACKENDS = ("", "procrastinate")
-QUEUE_NAMES = ("crawl", "links", "digest")
-
-
-def queue_backend(value: Any) -> str | None:
-    if value in QUEUE_BACKENDS:
-        return None
-    return 'must be "" (no queue) or "procrastinate"'
-
-
-def queue_names(value: Any) -> str | None:
-    if not value or not all(isinstance(v, str) and v in QUEUE_NAMES for v in value):
-        return f"must be a non-empty list of {', '.join(QUEUE_NAMES)}"
-    return None
 
 
 SECTIONS: dict[str, dict[str, Setting]] = {
@@ -219,7 +205,10 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             check=between(0, HOUR),
         ),
         "http_listen": Setting(
-            str, "", "HOST:PORT serving /healthz and /metrics; empty: off", check=listen
+            str,
+            "",
+            "HOST:PORT serving /healthz, /metrics and the web view; empty: off",
+            check=listen,
         ),
         "standby_poll_seconds": Setting(
             (int, float),
@@ -320,6 +309,47 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             "longest wait of an idle worker before it looks for jobs again (it is also "
             "notified of new jobs at once)",
             check=between(0, HOUR, above=True),
+        ),
+    },
+    "web": {
+        "bind": Setting(
+            str,
+            "127.0.0.1:8080",
+            "HOST:PORT govwatch serve listens on (a non-loopback address needs token_env)",
+            check=listen,
+        ),
+        "token_env": Setting(
+            str,
+            None,
+            "environment variable holding the web view's access token (Authorization: Bearer "
+            "or ?token=); unset: no token asked, loopback binds only",
+            check=env_name,
+        ),
+        "public_url": Setting(
+            str,
+            "",
+            "scheme://host[:port] the web view is reached at, for feeds' absolute links; "
+            "empty: the request's own",
+            check=public_url,
+        ),
+        "page_size": Setting(
+            int, 50, "articles or links per page by default", check=between(1, 500)
+        ),
+        "max_page_size": Setting(
+            int, 200, "the most a page's ?limit= may ask for", check=between(1, 1000)
+        ),
+        "feed_entries": Setting(int, 50, "entries per Atom feed by default", check=between(1, 500)),
+        "max_feed_entries": Setting(
+            int, 200, "the most a feed's ?limit= may ask for", check=between(1, 1000)
+        ),
+        "query_timeout_seconds": Setting(
+            (int, float),
+            10.0,
+            "a web view's database query running longer is cancelled (the page answers 503)",
+            check=between(0, 600, above=True),
+        ),
+        "query_workers": Setting(
+            int, 4, "database queries of the web view running at once", check=between(1, 64)
         ),
     },
     "links": {
@@ -517,7 +547,7 @@ SITE_KEYS: dict[str, Setting] = {
         None,
         "environment variable holding a Cookie: header copied from a browser (after a "
         "captcha), sent to the site's hosts",
-        check=lambda v: None if _ENV_NAME.match(v) else "must be an environment variable name",
+        check=env_name,
     ),
 }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,22 +47,55 @@ def parse_url(url: str) -> URL:
 
 
 class Database:
-    """One database: an engine, a session factory and its dialect name."""
+    """One database: an engine, a session factory and its dialect name.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    ``read_only`` (the web view) opens it so that no statement can write: SQLite's
+    ``PRAGMA query_only`` on every connection (and a missing file is an error, not a new
+    database), PostgreSQL sessions with ``default_transaction_read_only``.  With
+    ``statement_timeout`` a statement running longer is cancelled (PostgreSQL's
+    ``statement_timeout``; on SQLite a progress handler interrupts it).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        read_only: bool = False,
+        statement_timeout: float | None = None,
+    ) -> None:
         self.url = parse_url(url)
+        self.read_only = read_only
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
-            _ensure_sqlite_directory(self.url)
+            if read_only:
+                _require_sqlite_file(self.url)
+            else:
+                _ensure_sqlite_directory(self.url)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
+            options = []
+            if read_only:
+                options.append("-c default_transaction_read_only=on")
+            if statement_timeout is not None:
+                options.append(f"-c statement_timeout={max(1, round(statement_timeout * 1000))}")
+            if options:
+                given = self.url.query.get("options")  # e.g. a search_path: kept
+                if isinstance(given, str) and given:
+                    options.insert(0, given)
+                kwargs["connect_args"] = {"options": " ".join(options)}
         try:
             self.engine: Engine = create_engine(self.url, **kwargs)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise StorageError(f"cannot use database {self.display_url}: {exc}") from exc
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _set_sqlite_pragmas)
+            if read_only:
+                event.listen(self.engine, "connect", _set_sqlite_read_only)
+            else:
+                event.listen(self.engine, "connect", _set_sqlite_pragmas)
+            if statement_timeout is not None:
+                _bound_sqlite_statements(self.engine, statement_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -108,6 +143,49 @@ def _ensure_sqlite_directory(url: URL) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create the directory for {database}: {exc}") from exc
+
+
+def _require_sqlite_file(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if not Path(database).expanduser().is_file():
+        raise StorageError(f"no database at {database}: create it with 'govwatch init'")
+
+
+def _set_sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA query_only=ON")
+    finally:
+        cursor.close()
+
+
+def _bound_sqlite_statements(engine: Engine, seconds: float) -> None:
+    """Interrupt a SQLite statement running longer than ``seconds`` (it fails with
+    "interrupted"): a progress handler, checked every few thousand virtual-machine steps,
+    against a deadline set when each statement starts and lifted when its execution returns
+    (so a commit or rollback later is never interrupted)."""
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        info = record.info  # lives as long as this connection in the pool
+        info["deadline"] = math.inf
+
+        def past_deadline() -> int:
+            return 1 if time.monotonic() > info.get("deadline", math.inf) else 0
+
+        dbapi_connection.set_progress_handler(past_deadline, 10_000)
+
+    def before_execute(conn: Any, *_args: Any) -> None:
+        conn.connection.info["deadline"] = time.monotonic() + seconds
+
+    def after_execute(conn: Any, *_args: Any) -> None:
+        conn.connection.info["deadline"] = math.inf
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "before_cursor_execute", before_execute)
+    event.listen(engine, "after_cursor_execute", after_execute)
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -140,6 +140,16 @@ class ArticleView:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleCursor:
+    """Where a page of articles ended, for keyset pagination: the sort key of its last row
+    (publish time, newest first and unknown last; then first seen; then id)."""
+
+    publish_time: datetime | None
+    first_seen: datetime
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleQuery:
     """Filters for listing articles; every field narrows the result when set."""
 
@@ -148,6 +158,8 @@ class ArticleQuery:
     search: str | None = None  # substring of title or body
     limit: int = 50
     duplicates: str = "show"  # show: every copy; hide: earliest copies only; only: the others
+    until: datetime | None = None  # publish time (or first seen when unknown) before
+    after: ArticleCursor | None = None  # keyset: only rows sorted after this one
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,3 +134,14 @@ class Article(Base):
     # its page later answered 404/410 or became a soft 404 (migration 0003; crawler.linkcheck.state)
     gone_at: Mapped[datetime | None]  # NULL while the page is up
     gone_status: Mapped[int | None]  # the HTTP status it answered with then
+
+
+# migration 0010: the listing's order read backwards (newest first, unknown publish time
+# last), so a page of articles and each keyset page after it read an index range instead of
+# sorting the table.  NULLS FIRST is SQLite's own ascending order; PostgreSQL is told.
+Index(
+    "ix_articles_listing",
+    Article.publish_time.asc().nulls_first(),
+    Article.first_seen,
+    Article.id,
+)

@@ -56,6 +56,7 @@ class LinkRef(Base):
     __table_args__ = (
         UniqueConstraint("link_id", "page_url"),
         Index("ix_link_refs_site_id", "site_id"),
+        Index("ix_link_refs_page_url", "page_url"),  # migration 0010: a page's links
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

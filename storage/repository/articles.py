@@ -6,11 +6,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, SiteRow
 from storage.records import (
+    ArticleCursor,
     ArticleQuery,
     ArticleView,
     NewArticle,
@@ -169,8 +170,15 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
         stmt = stmt.where(SiteRow.name == query.site)
     if query.since is not None:
         stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) < query.until)
+    if query.after is not None:
+        stmt = stmt.where(_sorted_after(query.after))
     if query.duplicates == "hide":
-        stmt = stmt.where(Article.duplicate_of.is_(None))
+        # not "duplicate_of IS NULL": SQLite (no statistics) would pick the duplicate_of
+        # index for it, matching nearly every row, and sort them all, instead of reading the
+        # listing's order index (ix_articles_listing) until the page is full; ids start at 1
+        stmt = stmt.where(func.coalesce(Article.duplicate_of, 0) == 0)
     elif query.duplicates == "only":
         stmt = stmt.where(Article.duplicate_of.is_not(None))
     if query.search:
@@ -179,6 +187,22 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
     else:
         rows = list(session.execute(stmt.order_by(*listing_order()).limit(query.limit)))
     return [article_view(article, site) for article, site in rows]
+
+
+def _sorted_after(cursor: ArticleCursor) -> ColumnElement[bool]:
+    """Rows after ``cursor`` in the listing's order (publish time descending, unknown last;
+    first seen descending; id descending): the keyset of the next page."""
+    later_in_tie = or_(
+        Article.first_seen < cursor.first_seen,
+        and_(Article.first_seen == cursor.first_seen, Article.id < cursor.id),
+    )
+    if cursor.publish_time is None:
+        return and_(Article.publish_time.is_(None), later_in_tie)
+    return or_(
+        Article.publish_time < cursor.publish_time,
+        and_(Article.publish_time == cursor.publish_time, later_in_tie),
+        Article.publish_time.is_(None),
+    )
 
 
 def get_article(session: Session, article_id: int) -> ArticleView | None:
