@@ -142,11 +142,14 @@ class ArticleView:
 @dataclass(frozen=True, slots=True)
 class ArticleCursor:
     """Where a page of articles ended, for keyset pagination: the sort key of its last row
-    (publish time, newest first and unknown last; then first seen; then id)."""
+    (publish time, newest first and unknown last; then first seen; then id).  On a page of
+    search results, which rank title hits first, ``title_hit`` says whether it ended among
+    them (``None``: a page without search)."""
 
     publish_time: datetime | None
     first_seen: datetime
     id: int
+    title_hit: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from storage import repository
 from storage.database import Database
 from storage.migrate import alembic_config, upgrade
 from storage.models import Article
-from storage.records import ArticleQuery, NewArticle, SiteInfo
+from storage.records import ArticleCursor, ArticleQuery, NewArticle, SiteInfo
 from storage.repository import search
 from storage.search_terms import document_terms, fold, query_words
 from storage.text import clean_text
@@ -339,3 +339,35 @@ def test_cli_search_finds_and_refuses_bad_input(tmp_path: Path, database_url: st
     bad = run_cli("--config", str(config), "articles", "--search", "违" * 300, env=env)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "--search" in bad.stderr
+
+
+def test_keyset_pages_of_search_results_follow_the_ranking(db: Database) -> None:
+    """Page by page (one row each, the cursor carrying whether the page ended among the title
+    hits), a search gives the one-shot ranking: title hits first, none skipped or repeated."""
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    docs = _store(
+        db,
+        [
+            Doc("违纪通报", "正文", day),
+            Doc("工作动态", "严重违纪", day + timedelta(days=3)),
+            Doc("违纪案件", "正文", day + timedelta(days=1)),
+            Doc("会议", "违纪问题", day + timedelta(days=2)),
+            Doc("无关", "无关", day + timedelta(days=4)),
+            Doc("违纪", "违纪", None),
+        ],
+    )
+    whole = _search(db, "违纪")
+    assert whole == _expected(docs, "违纪")
+    paged: list[int] = []
+    after = None
+    while True:
+        with db.session() as s:
+            rows = repository.list_articles(s, ArticleQuery(search="违纪", limit=1, after=after))
+        if not rows:
+            break
+        row = rows[0]
+        paged.append(row.id)
+        after = ArticleCursor(
+            row.publish_time, row.first_seen, row.id, search.title_matches(row.title, "违纪")
+        )
+    assert paged == whole

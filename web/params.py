@@ -15,7 +15,7 @@ BEIJING = timezone(timedelta(hours=8))
 MAX_SEARCH_CHARS = 200
 MAX_NAME_CHARS = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CURSOR = re.compile(r"\A(-|\d{1,19})\.(\d{1,19})\.(\d{1,19})\Z")
+_CURSOR = re.compile(r"\A(-|\d{1,19})\.(\d{1,19})\.(\d{1,19})(?:\.([tb]))?\Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID = 2**63 - 1  # ids are signed 64-bit integers
 
@@ -87,9 +87,11 @@ def _micros(value: datetime) -> int:
 
 def encode_cursor(cursor: ArticleCursor) -> str:
     """A page's end as ``PUBLISHED.FIRST_SEEN.ID`` (microseconds since 1970; ``-`` for an
-    unknown publish time): opaque to users, digits only, so safe in a URL as it is."""
+    unknown publish time), and on a search page ``.t`` or ``.b`` (it ended among the title
+    hits, or the body hits): opaque to users, safe in a URL as it is."""
     published = "-" if cursor.publish_time is None else str(_micros(cursor.publish_time))
-    return f"{published}.{_micros(cursor.first_seen)}.{cursor.id}"
+    group = "" if cursor.title_hit is None else (".t" if cursor.title_hit else ".b")
+    return f"{published}.{_micros(cursor.first_seen)}.{cursor.id}{group}"
 
 
 def cursor(query: Mapping[str, str], name: str = "after") -> ArticleCursor | None:
@@ -100,7 +102,7 @@ def cursor(query: Mapping[str, str], name: str = "after") -> ArticleCursor | Non
     try:
         if match is None:
             raise ValueError(value)
-        published, first_seen, id_ = match.groups()
+        published, first_seen, id_, group = match.groups()
         if int(id_) > MAX_ID:
             raise ValueError(id_)
         return ArticleCursor(
@@ -109,6 +111,7 @@ def cursor(query: Mapping[str, str], name: str = "after") -> ArticleCursor | Non
             else _EPOCH + timedelta(microseconds=int(published)),
             first_seen=_EPOCH + timedelta(microseconds=int(first_seen)),
             id=int(id_),
+            title_hit=None if group is None else group == "t",
         )
     except (ValueError, OverflowError):
         raise bad_request(f"{name}: not a page cursor: {value[:40]!r}") from None

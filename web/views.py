@@ -16,6 +16,7 @@ from storage.digest_records import ArticleFilter
 from storage.link_records import LinkQuery
 from storage.records import ArticleCursor, ArticleQuery, ArticleView
 from storage.repository import web_views
+from storage.repository.search import title_matches
 
 BEIJING = timezone(timedelta(hours=8))
 EXCERPT_CHARS = 160
@@ -122,7 +123,12 @@ def list_articles(session: Session, filters: ArticleFilters) -> ArticlePage:
     more = len(found) > filters.limit
     last = page[-1] if page else None
     cursor = (
-        ArticleCursor(last.publish_time, last.first_seen, last.id)
+        ArticleCursor(
+            last.publish_time,
+            last.first_seen,
+            last.id,
+            title_matches(last.title, filters.search) if filters.search else None,
+        )
         if more and last is not None
         else None
     )

@@ -172,7 +172,7 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
         stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) >= query.since)
     if query.until is not None:
         stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) < query.until)
-    if query.after is not None:
+    if query.after is not None and not query.search:
         stmt = stmt.where(_sorted_after(query.after))
     if query.duplicates == "hide":
         # not "duplicate_of IS NULL": SQLite (no statistics) would pick the duplicate_of
@@ -183,7 +183,9 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
         stmt = stmt.where(Article.duplicate_of.is_not(None))
     if query.search:
         # indexed, ranked (title hits first); raises ValueError for an unusable search text
-        rows = find_articles(session, stmt, query.search, query.limit)
+        after = query.after
+        keyset = None if after is None else (_sorted_after(after), after.title_hit)
+        rows = find_articles(session, stmt, query.search, query.limit, keyset)
     else:
         rows = list(session.execute(stmt.order_by(*listing_order()).limit(query.limit)))
     return [article_view(article, site) for article, site in rows]

@@ -41,7 +41,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
 from storage.models import Article
-from storage.search_terms import QueryWord, document_terms, query_words
+from storage.search_terms import QueryWord, document_terms, fold, query_words
+from storage.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +118,26 @@ def listing_order() -> tuple[ColumnElement[Any], ...]:
     )
 
 
-def find_articles(session: Session, base: Select[*_Ts], search: str, limit: int) -> list[Row[*_Ts]]:
+def find_articles(
+    session: Session,
+    base: Select[*_Ts],
+    search: str,
+    limit: int,
+    keyset: tuple[ColumnElement[bool], bool | None] | None = None,
+) -> list[Row[*_Ts]]:
     """Rows of ``base`` (a select over articles, filtered) whose title or body contains every
     word of ``search``: title hits first, then the others, each in listing order.
+
+    ``keyset`` is where the previous page ended: the listing-order condition of the rows
+    after its last row, and whether that row was a title hit (``None``: not known, the
+    condition then applies to both groups).
 
     Raises :class:`ValueError` for a search text that is too long or has too many words.
     """
     words = query_words(search)
+    after, in_titles = keyset if keyset is not None else (None, None)
+    if after is not None and (in_titles is None or not words):
+        base, after = base.where(after), None
     if not words or limit <= 0:
         return list(session.execute(base.order_by(*listing_order()).limit(max(limit, 0))))
     sqlite = _is_sqlite(session)
@@ -134,11 +148,24 @@ def find_articles(session: Session, base: Select[*_Ts], search: str, limit: int)
             for w in words
         )
     )
-    rows = _find(session, base.where(title_hit), words, limit, title_only=True)
+    rows: list[Row[*_Ts]] = []
+    if after is None or in_titles:  # the title hits, or those after the cursor among them
+        titled = base.where(title_hit) if after is None else base.where(title_hit, after)
+        rows = _find(session, titled, words, limit, title_only=True)
     if len(rows) < limit:
         rest = base.where(any_hit, not_(title_hit))
+        if after is not None and not in_titles:  # the cursor is among the body hits
+            rest = rest.where(after)
         rows += _find(session, rest, words, limit - len(rows), title_only=False)
     return rows
+
+
+def title_matches(title: str, search: str) -> bool:
+    """Whether ``title`` holds every word of ``search``: a search result ranked among the
+    title hits (the first group of :func:`find_articles`)."""
+    words = query_words(search)
+    folded = fold(clean_text(title))
+    return bool(words) and all(w.text in folded for w in words)
 
 
 def _find(

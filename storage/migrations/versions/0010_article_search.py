@@ -45,7 +45,9 @@ def upgrade() -> None:
             "CREATE VIRTUAL TABLE article_search USING fts5("
             "title, body, content='', detail=column, tokenize='unicode61')"
         )
-        op.execute("CREATE INDEX ix_articles_listing ON articles (publish_time, first_seen)")
+        op.execute(
+            "CREATE INDEX ix_articles_listing ON articles (publish_time, first_seen, id)"
+        )
         insert = sa.text("INSERT INTO article_search(rowid, title, body) VALUES (:id, :t, :b)")
     else:
         op.execute(
@@ -55,7 +57,7 @@ def upgrade() -> None:
         )
         op.execute(
             "CREATE INDEX ix_articles_listing ON articles "
-            "(publish_time DESC NULLS LAST, first_seen DESC, id DESC)"
+            "(publish_time NULLS FIRST, first_seen, id)"
         )
         insert = sa.text(
             "INSERT INTO article_search (article_id, title_terms, terms) "
