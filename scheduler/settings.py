@@ -32,11 +32,15 @@ from scheduler.setting_checks import (
     Setting,
     between,
     challenge_mode,
+    check_selector,
     header_value,
     listen,
     log_level,
     networks,
+    read_table,
     request_headers,
+    toml_value,
+    url_problem,
 )
 
 __all__ = [
@@ -52,7 +56,12 @@ __all__ = [
     "RangeOrWord",
     "Setting",
     "between",
+    "check_selector",  # this and the helpers below live in scheduler.setting_checks
     "default_of",
+    "header_value",
+    "read_table",
+    "toml_value",
+    "url_problem",
 ]
 
 _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
