@@ -31,6 +31,7 @@ from scheduler.setting_checks import (
     Setting,
     between,
     challenge_mode,
+    check_selector,
     env_name,
     header_value,
     listen,
@@ -39,7 +40,10 @@ from scheduler.setting_checks import (
     public_url,
     queue_backend,
     queue_names,
+    read_table,
     request_headers,
+    toml_value,
+    url_problem,
 )
 
 __all__ = [
@@ -55,7 +59,12 @@ __all__ = [
     "RangeOrWord",
     "Setting",
     "between",
+    "check_selector",  # this and the helpers below live in scheduler.setting_checks
     "default_of",
+    "header_value",
+    "read_table",
+    "toml_value",
+    "url_problem",
 ]
 
 HOUR = 3600

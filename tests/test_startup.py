@@ -213,3 +213,11 @@ def test_output_lost_at_exit_is_not_a_success() -> None:
             env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
         )
     assert result.returncode == 120
+
+
+def test_only_the_service_imports_prometheus_client(config: Path) -> None:
+    """``/metrics`` is the service's: other commands do not pay for its import."""
+    for argv in (("check-config",), ("status",)):
+        status, modules = imported_by("--config", str(config), *argv)
+        assert status == 0, argv
+        assert loaded(modules, {"prometheus_client", "scheduler.metrics"}) == set(), argv
