@@ -4,10 +4,11 @@ Each job runs ``govwatch ...`` (``python -m scheduler``) in a process of its own
 reactor cannot restart in one process, and a hung or leaking crawl must not take the
 service with it.  A child runs in its own session, so a Ctrl-C on the service's terminal
 reaches the service only, which then decides when its children stop.  Stopping is
-polite first: SIGTERM (Scrapy closes the spider and records the run), then SIGKILL after
-``kill_after`` seconds; both go to the child's whole process group, so a browser it started
-goes with it.  A queue worker's children die with the worker (``die_with_parent``: Linux's
-parent-death signal, SIGKILL): a job retried elsewhere never races an orphan of a dead
+polite first: SIGTERM to the child (Scrapy closes the spider and records the run), then
+SIGKILL after ``kill_after`` seconds to its whole process group, and, once a stopped child has
+ended, SIGKILL to what is left of its group: a browser it started goes with it.  A queue
+worker's children die with the worker (``die_with_parent``: Linux's parent-death signal,
+SIGKILL): a job retried elsewhere never races an orphan of a dead
 worker.
 """
 
@@ -170,7 +171,8 @@ class Supervisor:
                 child.stopped = reason
         if child.popen.poll() is None:
             log.info("%s: sending SIGTERM to pid %d (%s)", child.name, child.popen.pid, reason)
-            _signal_group(child.popen, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                child.popen.terminate()  # the child stops its own helpers (extraction workers)
 
     def _reap(self, child: _Child, timeout: float) -> None:
         try:

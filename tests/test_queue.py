@@ -241,7 +241,9 @@ def test_leader_defers_and_workers_crawl_each_site_once_per_tick(
         leader.wait_for(r"leading \(pid")
         workers = [procs(config, "worker", "--concurrency", "2") for _ in range(2)]
         for worker in workers:
-            worker.wait_for(r"worker \d+ \(.* pid \d+\) takes jobs from crawl, links, digest")
+            worker.wait_for(
+                r"worker \d+ \(.* pid \d+\) takes jobs from crawl, links, digest", timeout=90
+            )
         rows = QueueRows(pg_url)
         wait_until(
             lambda: (
@@ -307,12 +309,12 @@ def test_kill_9_of_a_worker_and_of_the_leader(
         )
         config = queue_config(tmp_path, pg_url, sites)
         leader = procs(config, "run")
-        leader.wait_for(r"leading \(pid")
+        leader.wait_for(r"leading \(pid", timeout=90)
         standby = procs(config, "run")
-        standby.wait_for("standing by")
+        standby.wait_for("standing by", timeout=90)
         workers = [procs(config, "worker") for _ in range(3)]
         for worker in workers:
-            worker.wait_for(r"takes jobs from")
+            worker.wait_for(r"takes jobs from", timeout=90)
         rows = QueueRows(pg_url)
 
         # the worker crawling the slow site dies mid-crawl
@@ -392,7 +394,7 @@ def test_sigterm_on_a_worker_releases_its_job_to_another(
         first = procs(config, "worker")
         first.wait_for(r"site slow: crawl started", timeout=60)
         second = procs(config, "worker")
-        second.wait_for(r"takes jobs from")
+        second.wait_for(r"takes jobs from", timeout=90)
         began = time.monotonic()
         first.proc.send_signal(signal.SIGTERM)
         assert first.proc.wait(timeout=30) == 0, first.text()[-3000:]
@@ -461,7 +463,7 @@ timeout_seconds = 5
         add_article(rows.db, site, 1)
         workers = [procs(config, "worker", "--queues", "digest") for _ in range(3)]
         for worker in workers:
-            worker.wait_for("takes jobs from digest")
+            worker.wait_for("takes jobs from digest", timeout=90)
         leader = procs(config, "run")
         wait_until(lambda: len(smtp.messages) >= 4, 60, "four digests by email")
         for proc in [leader, *workers]:
