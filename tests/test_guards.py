@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text as sql
 
 from digest.build import _crawl_health
@@ -80,8 +81,15 @@ def test_a_captcha_site_is_blocked_with_a_hint_and_nothing_is_stored(
         db.dispose()
     ((problem),) = [(p.problem, p.detail) for p in health]
     assert problem[0] == "blocked" and problem[1].startswith("blocked: captcha: "), health
-    assert 'govwatch_site_blocked{site="local",reason="captcha"} 1' in metrics, metrics
-    assert 'govwatch_crawl_runs_total{site="local",outcome="blocked"} 1' in metrics
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+    }
+    blocked = ("govwatch_site_blocked", (("reason", "captcha"), ("site", "local")))
+    assert samples.get(blocked) == 1, metrics
+    runs = ("govwatch_crawl_runs_total", (("outcome", "blocked"), ("site", "local")))
+    assert samples.get(runs) == 1, metrics
     links = run_cli("--config", str(config), "links", "--status", "all", env=env).stdout
     assert "dead" not in links and "soft_404" not in links, links
 
