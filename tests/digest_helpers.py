@@ -358,3 +358,19 @@ def add_run(db: Database, site_id: int, outcome: str, message: str = "", found: 
         repository.finish_run(
             s, run, RunTotals(articles_found=found), outcome=outcome, message=message
         )
+
+
+def digest_toml(name: str, smtp: SmtpServer, schedule: str, timeout: float = 5.0) -> str:
+    return f"""
+[[digests]]
+name = "{name}"
+schedule = "{schedule}"
+[[digests.channels]]
+type = "email"
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+from = "govwatch <gw@example.org>"
+to = ["a@example.org"]
+timeout_seconds = {timeout}
+"""

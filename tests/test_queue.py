@@ -31,7 +31,7 @@ from scheduler.config import load_config
 from scheduler.supervisor import TIME_LIMIT, Supervisor
 from storage.errors import ConfigError
 from tests.conftest import PG_URL, REPO, run_cli
-from tests.digest_helpers import SmtpServer, add_article, add_site
+from tests.digest_helpers import SmtpServer, add_article, add_site, digest_toml
 from tests.sitesrv import SiteServer, build_ccdi_site
 from tests.test_service import (
     Rows,
@@ -452,20 +452,7 @@ def test_digests_stay_exactly_once_with_several_workers(
     """Three workers run the digest's jobs (deferred every second): each window is built
     once and each delivery sent once; the outbox decides, not the queue."""
     with SmtpServer() as smtp:
-        digest = f"""
-[[digests]]
-name = "daily"
-schedule = "every 2s"
-
-[[digests.channels]]
-type = "email"
-host = "127.0.0.1"
-port = {smtp.port}
-security = "none"
-from = "govwatch <gw@example.org>"
-to = ["a@example.org"]
-timeout_seconds = 5
-"""
+        digest = digest_toml("daily", smtp, "every 2s")
         sites = site_toml("ccdi", "http://127.0.0.1:9/yaowenn/", enabled=False) + digest
         config = queue_config(tmp_path, pg_url, sites, {"digest_schedule": "every 1s"})
         assert run_cli("--config", str(config), "init").returncode == 0

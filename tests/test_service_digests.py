@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import run_cli
-from tests.digest_helpers import SmtpServer, add_article, add_site
+from tests.digest_helpers import SmtpServer, add_article, add_site, digest_toml
 from tests.test_deadlines import StallingSmtp
 from tests.test_service import (
     Rows,
@@ -28,22 +28,6 @@ from tests.test_service import (
 )
 
 __all__ = ["services"]  # the fixture, imported for this module's tests
-
-
-def digest_toml(name: str, smtp: SmtpServer, schedule: str, timeout: float = 5.0) -> str:
-    return f"""
-[[digests]]
-name = "{name}"
-schedule = "{schedule}"
-[[digests.channels]]
-type = "email"
-host = "127.0.0.1"
-port = {smtp.port}
-security = "none"
-from = "govwatch <gw@example.org>"
-to = ["a@example.org"]
-timeout_seconds = {timeout}
-"""
 
 
 def setup(tmp_path: Path, database_url: str, digests: str, **service: Any) -> Path:

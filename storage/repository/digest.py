@@ -140,7 +140,7 @@ def site_titles(session: Session, names: Collection[str]) -> dict[str, str]:
     return {name: title for name, title in session.execute(stmt)}
 
 
-def _article_filter(flt: ArticleFilter) -> list[ColumnElement[bool]]:
+def article_filter(flt: ArticleFilter) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if flt.sites:
         where.append(SiteRow.name.in_(flt.sites))
@@ -180,7 +180,7 @@ def window_articles(
     stmt = (
         select(Article, SiteRow.name, SiteRow.title, func.substr(Article.body, 1, body_chars))
         .join(SiteRow, Article.site_id == SiteRow.id)
-        .where(Article.id > after, Article.id <= upto, *_article_filter(flt))
+        .where(Article.id > after, Article.id <= upto, *article_filter(flt))
         .order_by(
             SiteRow.name,
             Article.publish_time.desc().nulls_last(),
@@ -202,7 +202,7 @@ def articles_by_id(
         stmt = (
             select(Article, SiteRow.name, SiteRow.title, func.substr(Article.body, 1, body_chars))
             .join(SiteRow, Article.site_id == SiteRow.id)
-            .where(Article.id.in_(chunk), *(_article_filter(flt) if flt else ()))
+            .where(Article.id.in_(chunk), *(article_filter(flt) if flt else ()))
         )
         out += [_window_article(a, s, t, b or "") for a, s, t, b in session.execute(stmt)]
     return out

@@ -17,7 +17,7 @@ from storage.digest_records import ArticleFilter
 from storage.models import Article, Link, LinkRef, SiteRow
 from storage.records import ArticleView
 from storage.repository.common import IN_CHUNK, article_view
-from storage.repository.digest import _article_filter
+from storage.repository.digest import article_filter
 from storage.view_records import DayCount, PageLink
 
 MAX_PAGE_LINKS = 500  # links listed on one article's page at most
@@ -80,7 +80,7 @@ def filtered_articles(session: Session, flt: ArticleFilter, limit: int) -> list[
     stmt = (
         select(Article, SiteRow.name)
         .join(SiteRow, Article.site_id == SiteRow.id)
-        .where(*_article_filter(flt))
+        .where(*article_filter(flt))
         .order_by(
             Article.publish_time.desc().nulls_last(), Article.first_seen.desc(), Article.id.desc()
         )
