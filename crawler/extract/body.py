@@ -22,11 +22,19 @@ import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+import lxml.etree
 from lxml.html import HtmlElement
 
 from crawler.extract.boilerplate import trim_edges
 from crawler.extract.byline import byline_names
-from crawler.extract.dom import BLOCK_TAGS, INVISIBLE_TAGS, collapse_ws, is_hidden, tag_of
+from crawler.extract.dom import (
+    BLOCK_TAGS,
+    INVISIBLE_TAGS,
+    collapse_ws,
+    has_unwalked_nodes,
+    is_hidden,
+    tag_of,
+)
 
 _SENTENCE_PUNCT_RE = re.compile(r"[，。！？；：、“”,.!?;]")
 
@@ -144,54 +152,114 @@ def is_furniture_block(el: HtmlElement) -> bool:
     return sentences < 10 or links > 0.5 * len(text)
 
 
+class _LineCutter:
+    """Text gathered into :class:`Line` objects: a walk adds text and cuts at blocks."""
+
+    __slots__ = ("block", "buf", "container", "emph_chars", "line_block", "lines",
+                 "link_chars", "plain_chars")  # fmt: skip
+
+    def __init__(self, container: HtmlElement) -> None:
+        self.container = container
+        self.block: HtmlElement = container  # the innermost block element open
+        self.lines: list[Line] = []
+        self.buf: list[str] = []
+        self.link_chars = self.plain_chars = self.emph_chars = 0
+        self.line_block: HtmlElement | None = None
+
+    def cut(self) -> None:
+        buf = self.buf
+        if buf:
+            text = collapse_ws("".join(buf))
+            if text:
+                total = max(1, self.link_chars + self.plain_chars)
+                line_block = self.line_block
+                self.lines.append(
+                    Line(
+                        text,
+                        self.link_chars,
+                        self.emph_chars >= 0.9 * total,
+                        line_block if line_block is not None else self.container,
+                    )
+                )
+            buf.clear()
+        self.link_chars = self.plain_chars = self.emph_chars = 0
+        self.line_block = None
+
+    def add(self, text: str | None, in_link: bool, emph: bool) -> None:
+        if not text:
+            return
+        self.buf.append(text)
+        n = len(text.strip())
+        if n and self.line_block is None:
+            self.line_block = self.block
+        if in_link:
+            self.link_chars += n
+        else:
+            self.plain_chars += n
+        if emph:
+            self.emph_chars += n
+
+
 def body_lines(container: HtmlElement, *, skip_furniture_root: bool = False) -> list[Line]:
     """The container's text cut into lines at block boundaries, furniture left out.
 
     The container itself is never treated as furniture unless ``skip_furniture_root``.
+    Walked by lxml's ``iterwalk`` (in C), not by Python recursion; a tree with comments
+    (whose tails ``iterwalk`` does not report; :func:`parse_html` drops them) is walked
+    recursively.
     """
-    lines: list[Line] = []
-    buf: list[str] = []
-    link_chars = 0
-    plain_chars = 0
-    emph_chars = 0
-    line_block: HtmlElement | None = None
-    current_block: HtmlElement = container
-
-    def flush() -> None:
-        nonlocal link_chars, plain_chars, emph_chars, line_block
-        if buf:
-            text = collapse_ws("".join(buf))
-            if text:
-                total = max(1, link_chars + plain_chars)
-                lines.append(
-                    Line(
-                        text,
-                        link_chars,
-                        emph_chars >= 0.9 * total,
-                        line_block if line_block is not None else container,
-                    )
+    if has_unwalked_nodes(container):
+        return _body_lines_recursive(container, skip_furniture_root)
+    out = _LineCutter(container)
+    # per open element: its parent's link and emphasis state and block, whether a block
+    open_: list[tuple[bool, bool, HtmlElement, bool]] = []
+    in_link = emph = False  # the innermost open element's state
+    skipped = None
+    walker = lxml.etree.iterwalk(container, events=("start", "end"))
+    for event, node in walker:
+        if event == "start":
+            tag = node.tag.lower()
+            if (
+                tag in INVISIBLE_TAGS
+                or is_hidden(node)
+                or (
+                    (node is not container or skip_furniture_root)
+                    and (tag in _SKIP_TAGS or is_furniture_block(node))
                 )
-        buf.clear()
-        link_chars = plain_chars = emph_chars = 0
-        line_block = None
-
-    def add(text: str | None, in_link: bool, emph: bool) -> None:
-        nonlocal link_chars, plain_chars, emph_chars, line_block
-        if not text:
-            return
-        buf.append(text)
-        n = len(text.strip())
-        if n and line_block is None:
-            line_block = current_block
-        if in_link:
-            link_chars += n
+            ):
+                walker.skip_subtree()
+                skipped = node
+                continue
+            block = tag in BLOCK_TAGS and tag != "br"
+            open_.append((in_link, emph, out.block, block))
+            if block:
+                out.cut()
+                out.block = node
+            in_link = in_link or tag == "a"
+            emph = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
+            if tag == "br":
+                out.cut()
+            else:
+                out.add(node.text, in_link, emph)
         else:
-            plain_chars += n
-        if emph:
-            emph_chars += n
+            if node is skipped:
+                skipped = None
+            else:
+                in_link, emph, outer_block, block = open_.pop()
+                if block:
+                    out.cut()
+                    out.block = outer_block
+            if node is not container:
+                out.add(node.tail, in_link, emph)
+    out.cut()
+    return out.lines
+
+
+def _body_lines_recursive(container: HtmlElement, skip_furniture_root: bool) -> list[Line]:
+    """:func:`body_lines` by Python recursion, for a tree with comments."""
+    out = _LineCutter(container)
 
     def walk(node: HtmlElement, in_link: bool, emph: bool) -> None:
-        nonlocal current_block
         tag = tag_of(node)
         if not tag or tag in INVISIBLE_TAGS or is_hidden(node):
             return
@@ -200,33 +268,49 @@ def body_lines(container: HtmlElement, *, skip_furniture_root: bool = False) -> 
         ):
             return
         block = tag in BLOCK_TAGS and tag != "br"
-        outer_block = current_block
+        outer_block = out.block
         if block:
-            flush()
-            current_block = node
+            out.cut()
+            out.block = node
         link = in_link or tag == "a"
         em = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
         if tag == "br":
-            flush()
+            out.cut()
         else:
-            add(node.text, link, em)
+            out.add(node.text, link, em)
         for child in node:
             walk(child, link, em)
-            add(child.tail, link, em)
+            out.add(child.tail, link, em)
         if block:
-            flush()
-            current_block = outer_block
+            out.cut()
+            out.block = outer_block
 
     walk(container, False, False)
-    flush()
-    return lines
+    out.cut()
+    return out.lines
 
 
 def _is_centered(el: HtmlElement) -> bool:
     style = el.get("style")
     if style and "text-align" in style:
-        return "center" in style.replace(" ", "").split("text-align:", 1)[-1][:7]
+        return _centers(style)
     return (el.get("align") or "").lower() == "center" and tag_of(el) in {"p", "div"}
+
+
+def _centers(style: str) -> bool:
+    """Whether a ``text-align`` style centres; remembered per style text, as
+    :func:`crawler.extract.dom.hides` does."""
+    centered = _centering_styles.get(style)
+    if centered is None:
+        if len(_centering_styles) >= _STYLE_CACHE_SIZE:
+            _centering_styles.clear()
+        centered = "center" in style.replace(" ", "").split("text-align:", 1)[-1][:7]
+        _centering_styles[style] = centered
+    return centered
+
+
+_STYLE_CACHE_SIZE = 4096
+_centering_styles: dict[str, bool] = {}
 
 
 def _line_score(ln: Line) -> float:
