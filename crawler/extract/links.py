@@ -72,7 +72,17 @@ def _bad_netloc(url: str) -> bool:
     for end in "/?\\":
         netloc = netloc.split(end, 1)[0]
     host = netloc.rpartition("@")[2]  # userinfo is percent-encoded, not refused
-    return any(unicodedata.category(c)[0] in "CZ" for c in host)
+    bad = _bad_hosts.get(host)
+    if bad is None:
+        if len(_bad_hosts) >= _HOST_CACHE_SIZE:
+            _bad_hosts.clear()
+        bad = _bad_hosts[host] = any(unicodedata.category(c)[0] in "CZ" for c in host)
+    return bad
+
+
+# the verdicts of the hosts seen lately: a site's pages link to the same few hosts
+_HOST_CACHE_SIZE = 1024
+_bad_hosts: dict[str, bool] = {}
 
 
 def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tuple[PageLink, ...]:

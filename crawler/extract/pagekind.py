@@ -222,14 +222,19 @@ def judge_tree(
     """
     if is_challenge_page(html, root):
         return "challenge", None
-    title_el = root.find(".//title")
-    title = collapse_ws(title_el.text_content()) if title_el is not None else ""
     body = root.find("body")
     scope = body if body is not None else root
-    headings = tuple(collapse_ws(h.text_content() or "") for h in scope.iter("h1", "h2"))
     if lines is None:
         lines = text_lines(scope)
-    sentences = sum(len(line) for line in lines if is_body_sentence(line))
+    sentences = 0
+    for line in lines:
+        if is_body_sentence(line):
+            sentences += len(line)
+            if sentences >= _ARTICLE_SENTENCE_CHARS:
+                return "article", None  # error_page_reason would look no further
+    title_el = root.find(".//title")
+    title = collapse_ws(title_el.text_content()) if title_el is not None else ""
+    headings = tuple(collapse_ws(h.text_content() or "") for h in scope.iter("h1", "h2"))
     reason = error_page_reason(" ".join(lines), title, headings[:5], sentences)
     if reason:
         return "error", reason
