@@ -96,6 +96,7 @@ _SENTENCE_END_RE = re.compile(r"[。！？!?…”」』]")
 _NON_WORD_RE = re.compile(r"[\W_]+")
 _HEADLINE_SIMILARITY = 0.8
 _HEADLINE_BLOCK_MAX = 4  # lines of a bold/centered headline block after the repeat
+_CACHE_SIZE = 4096  # entries of each cache of a verdict per class/id or style text
 
 
 @dataclass(slots=True)
@@ -110,7 +111,10 @@ class Line:
 
 def class_words(el: HtmlElement) -> list[str]:
     """The words of an element's class and id ("TRS_Editor" → ["trs", "editor"])."""
-    raw = f"{el.get('class') or ''} {el.get('id') or ''}"
+    return _words_of(f"{el.get('class') or ''} {el.get('id') or ''}")
+
+
+def _words_of(raw: str) -> list[str]:
     raw = _CAMEL_RE.sub(" ", raw)
     return [w.lower() for w in _WORD_SPLIT_RE.split(raw) if w]
 
@@ -118,14 +122,29 @@ def class_words(el: HtmlElement) -> list[str]:
 def furniture_strength(el: HtmlElement) -> int:
     """2 when the element's class/id names page furniture (share, related, footer …), 1 when
     it names something often furniture (info, page, time …), 0 otherwise."""
-    if not el.get("class") and not el.get("id"):
+    class_ = el.get("class")
+    id_ = el.get("id")
+    if not class_ and not id_:
         return 0
-    words = class_words(el)
+    raw = f"{class_ or ''} {id_ or ''}"
+    strength = _strengths.get(raw)
+    if strength is None:
+        if len(_strengths) >= _CACHE_SIZE:
+            _strengths.clear()
+        strength = _strengths[raw] = _strength_of(_words_of(raw))
+    return strength
+
+
+def _strength_of(words: list[str]) -> int:
     if any(w in _CONTENT_WORDS for w in words):
         return 0
     if any(w in _NOISE_WORDS or w.startswith(_NOISE_PREFIXES) for w in words):
         return 2
     return 1 if any(w in _WEAK_NOISE_WORDS for w in words) else 0
+
+
+# furniture_strength per class/id text: a site's templates repeat the same few on every page
+_strengths: dict[str, int] = {}
 
 
 def is_furniture(el: HtmlElement) -> bool:
@@ -302,14 +321,13 @@ def _centers(style: str) -> bool:
     :func:`crawler.extract.dom.hides` does."""
     centered = _centering_styles.get(style)
     if centered is None:
-        if len(_centering_styles) >= _STYLE_CACHE_SIZE:
+        if len(_centering_styles) >= _CACHE_SIZE:
             _centering_styles.clear()
         centered = "center" in style.replace(" ", "").split("text-align:", 1)[-1][:7]
         _centering_styles[style] = centered
     return centered
 
 
-_STYLE_CACHE_SIZE = 4096
 _centering_styles: dict[str, bool] = {}
 
 
