@@ -1,0 +1,84 @@
+"""The tree walks of the extractor: lxml's iterwalk and the recursive walk give the same lines.
+
+``positioned_lines`` and ``body_lines`` walk the tree with ``lxml.etree.iterwalk``, which does
+not report comments; a tree holding one (never one from ``parse_html``) takes the recursive
+walk, which keeps the comment's tail text.
+"""
+
+from __future__ import annotations
+
+import lxml.etree
+import numpy as np
+
+from crawler.extract import body as body_module
+from crawler.extract import dom, fingerprint
+from crawler.extract.dom import parse_html, positioned_lines, text_lines
+
+PAGE = """<html><head><title>t</title><style>p{}</style></head><body>
+<div class="nav"><a href="/">首页</a> &gt; <a href="/list/">要闻</a></div>
+<div class="content">
+  <p style="text-align: center"><strong>标题重复</strong></p>
+  <p>第一段<a href="/x">链接文字</a>之后的文字。<br>换行之后<span>内联</span>尾巴</p>
+  <p style="display: none">看不见的段落</p>
+  <div hidden>也看不见</div>
+  <script>var x = 1;</script>
+  <div class="share">分享到微信</div>
+  <ul><li>一</li><li>二<em>强调</em></li></ul>
+  <p aria-hidden="true">朗读器不读</p>尾文本
+  <table><tr><td>格一</td><td>格二</td></tr></table>
+  <div class="related_articles"><a href="/a">别的文章标题</a></div>
+</div>
+<footer>版权所有</footer>
+</body></html>"""
+
+
+def _lines(lines: list[body_module.Line]) -> list[tuple[str, int, bool, object]]:
+    return [(ln.text, ln.link_chars, ln.emphasis, ln.block) for ln in lines]
+
+
+def test_iterwalk_and_recursive_walks_agree_on_every_element() -> None:
+    root = parse_html(PAGE)
+    order = {el: i for i, el in enumerate(root.iter())}
+    for el in root.iter():
+        assert positioned_lines(el, order) == dom._positioned_lines_recursive(el, order)
+        for skip in (False, True):
+            fast = body_module.body_lines(el, skip_furniture_root=skip)
+            slow = body_module._body_lines_recursive(el, skip)
+            assert _lines(fast) == _lines(slow)
+
+
+def test_walks_read_what_they_should() -> None:
+    root = parse_html(PAGE)
+    content = root.find(".//div[@class='content']")
+    lines = [ln.text for ln in body_module.body_lines(content)]
+    assert lines == [
+        "标题重复",
+        "第一段链接文字之后的文字。",
+        "换行之后内联尾巴",
+        "一",
+        "二强调",
+        "尾文本",
+        "格一",
+        "格二",
+    ]
+    assert text_lines(root.find("body"))[:2] == ["首页 > 要闻", "标题重复"]
+
+
+def test_a_comments_tail_is_kept() -> None:
+    root = parse_html("<html><body><div><p>一</p>前<b>粗</b>后</div></body></html>")
+    div = root.find(".//div")
+    comment = lxml.etree.Comment("note")
+    comment.tail = "注释之后"
+    div.insert(1, comment)
+    assert dom.has_unwalked_nodes(div)
+    # <div><p>一</p>前<!--note-->注释之后<b>粗</b>后</div>
+    assert text_lines(div) == ["一", "前注释之后粗后"]
+    assert [ln.text for ln in body_module.body_lines(div)] == text_lines(div)
+
+
+def test_sorted_unique_is_numpys_unique() -> None:
+    rng = np.random.default_rng(14)
+    for size in (0, 1, 2, 5, 100, 10_000):
+        values = rng.integers(0, 50, size=size, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        expected = np.unique(values)
+        assert np.array_equal(fingerprint._sorted_unique(values.copy()), expected)
