@@ -204,6 +204,22 @@ class _LineCutter:
         self.link_chars = self.plain_chars = self.emph_chars = 0
         self.line_block = None
 
+    def enter(
+        self, node: HtmlElement, tag: str, in_link: bool, emph: bool
+    ) -> tuple[bool, bool, bool]:
+        """Start element ``node``: whether it is a block, and its link and emphasis state."""
+        block = tag in BLOCK_TAGS and tag != "br"
+        if block:
+            self.cut()
+            self.block = node
+        in_link = in_link or tag == "a"
+        emph = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
+        if tag == "br":
+            self.cut()
+        else:
+            self.add(node.text, in_link, emph)
+        return block, in_link, emph
+
     def add(self, text: str | None, in_link: bool, emph: bool) -> None:
         if not text:
             return
@@ -249,17 +265,10 @@ def body_lines(container: HtmlElement, *, skip_furniture_root: bool = False) -> 
                 walker.skip_subtree()
                 skipped = node
                 continue
-            block = tag in BLOCK_TAGS and tag != "br"
-            open_.append((in_link, emph, out.block, block))
-            if block:
-                out.cut()
-                out.block = node
-            in_link = in_link or tag == "a"
-            emph = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
-            if tag == "br":
-                out.cut()
-            else:
-                out.add(node.text, in_link, emph)
+            outer_block = out.block
+            block, link, em = out.enter(node, tag, in_link, emph)
+            open_.append((in_link, emph, outer_block, block))
+            in_link, emph = link, em
         else:
             if node is skipped:
                 skipped = None
@@ -286,17 +295,8 @@ def _body_lines_recursive(container: HtmlElement, skip_furniture_root: bool) -> 
             tag in _SKIP_TAGS or is_furniture_block(node)
         ):
             return
-        block = tag in BLOCK_TAGS and tag != "br"
         outer_block = out.block
-        if block:
-            out.cut()
-            out.block = node
-        link = in_link or tag == "a"
-        em = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
-        if tag == "br":
-            out.cut()
-        else:
-            out.add(node.text, link, em)
+        block, link, em = out.enter(node, tag, in_link, emph)
         for child in node:
             walk(child, link, em)
             out.add(child.tail, link, em)

@@ -172,10 +172,7 @@ def positioned_lines(
     """
     if has_unwalked_nodes(el):
         return _positioned_lines_recursive(el, order)
-    lines: list[tuple[int, str]] = []
-    buf: list[str] = []
-    start = -1
-    position = order.get if order is not None else _no_position
+    out = _PositionedLines(order)
     walker = lxml.etree.iterwalk(el, events=("start", "end"))
     skipped = None  # the element whose subtree was skipped: its end is no block boundary
     for event, node in walker:
@@ -186,35 +183,43 @@ def positioned_lines(
                 skipped = node
                 continue
             if tag in BLOCK_TAGS:
-                if buf:
-                    line = collapse_ws("".join(buf))
-                    if line:
-                        lines.append((start, line))
-                    buf.clear()
-                start = -1
-            text = node.text
+                out.cut()
+            out.add(node.text, node)
         else:
             if node is skipped:
                 skipped = None
             elif node.tag.lower() in BLOCK_TAGS:
-                if buf:
-                    line = collapse_ws("".join(buf))
-                    if line:
-                        lines.append((start, line))
-                    buf.clear()
-                start = -1
-            if node is el:
-                continue
-            text = node.tail
+                out.cut()
+            if node is not el:
+                out.add(node.tail, node)
+    out.cut()
+    return out.lines
+
+
+class _PositionedLines:
+    """Text gathered into positioned lines: a walk adds text and cuts at blocks."""
+
+    __slots__ = ("buf", "lines", "position", "start")
+
+    def __init__(self, order: dict[HtmlElement, int] | None) -> None:
+        self.lines: list[tuple[int, str]] = []
+        self.buf: list[str] = []
+        self.start = -1  # position of the element whose text starts the line
+        self.position = order.get if order is not None else _no_position
+
+    def cut(self) -> None:
+        if self.buf:
+            line = collapse_ws("".join(self.buf))
+            if line:
+                self.lines.append((self.start, line))
+            self.buf.clear()
+        self.start = -1
+
+    def add(self, text: str | None, node: HtmlElement) -> None:
         if text:
-            if start < 0 and text.strip():
-                start = position(node, -1)
-            buf.append(text)
-    if buf:
-        line = collapse_ws("".join(buf))
-        if line:
-            lines.append((start, line))
-    return lines
+            if self.start < 0 and text.strip():
+                self.start = self.position(node, -1)
+            self.buf.append(text)
 
 
 def has_unwalked_nodes(el: HtmlElement) -> bool:
@@ -234,26 +239,7 @@ def _positioned_lines_recursive(
     el: HtmlElement, order: dict[HtmlElement, int] | None
 ) -> list[tuple[int, str]]:
     """:func:`positioned_lines` by Python recursion, for a tree with comments."""
-    lines: list[tuple[int, str]] = []
-    buf: list[str] = []
-    start = -1
-    position = order.get if order is not None else _no_position
-
-    def flush() -> None:
-        nonlocal start
-        if buf:
-            line = collapse_ws("".join(buf))
-            if line:
-                lines.append((start, line))
-            buf.clear()
-        start = -1
-
-    def add(text: str | None, node: HtmlElement) -> None:
-        nonlocal start
-        if text:
-            if start < 0 and text.strip():
-                start = position(node, -1)
-            buf.append(text)
+    out = _PositionedLines(order)
 
     def walk(node: HtmlElement) -> None:
         tag = tag_of(node)
@@ -261,18 +247,18 @@ def _positioned_lines_recursive(
             return
         block = tag in BLOCK_TAGS
         if block:
-            flush()
+            out.cut()
         if tag:
-            add(node.text, node)
+            out.add(node.text, node)
         for child in node:
             walk(child)
-            add(child.tail, child)
+            out.add(child.tail, child)
         if block:
-            flush()
+            out.cut()
 
     walk(el)
-    flush()
-    return lines
+    out.cut()
+    return out.lines
 
 
 def is_body_sentence(text: str) -> bool:
