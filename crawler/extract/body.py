@@ -33,6 +33,7 @@ from crawler.extract.dom import (
     collapse_ws,
     has_unwalked_nodes,
     is_hidden,
+    remembered,
     tag_of,
 )
 
@@ -96,7 +97,6 @@ _SENTENCE_END_RE = re.compile(r"[。！？!?…”」』]")
 _NON_WORD_RE = re.compile(r"[\W_]+")
 _HEADLINE_SIMILARITY = 0.8
 _HEADLINE_BLOCK_MAX = 4  # lines of a bold/centered headline block after the repeat
-_CACHE_SIZE = 4096  # entries of each cache of a verdict per class/id or style text
 
 
 @dataclass(slots=True)
@@ -126,16 +126,11 @@ def furniture_strength(el: HtmlElement) -> int:
     id_ = el.get("id")
     if not class_ and not id_:
         return 0
-    raw = f"{class_ or ''} {id_ or ''}"
-    strength = _strengths.get(raw)
-    if strength is None:
-        if len(_strengths) >= _CACHE_SIZE:
-            _strengths.clear()
-        strength = _strengths[raw] = _strength_of(_words_of(raw))
-    return strength
+    return _strength(f"{class_ or ''} {id_ or ''}")
 
 
-def _strength_of(words: list[str]) -> int:
+def _strength_of(raw: str) -> int:
+    words = _words_of(raw)
     if any(w in _CONTENT_WORDS for w in words):
         return 0
     if any(w in _NOISE_WORDS or w.startswith(_NOISE_PREFIXES) for w in words):
@@ -143,8 +138,8 @@ def _strength_of(words: list[str]) -> int:
     return 1 if any(w in _WEAK_NOISE_WORDS for w in words) else 0
 
 
-# furniture_strength per class/id text: a site's templates repeat the same few on every page
-_strengths: dict[str, int] = {}
+# the furniture strength of a class/id text: a site's templates repeat the same few
+_strength = remembered(_strength_of)
 
 
 def is_furniture(el: HtmlElement) -> bool:
@@ -316,19 +311,12 @@ def _is_centered(el: HtmlElement) -> bool:
     return (el.get("align") or "").lower() == "center" and tag_of(el) in {"p", "div"}
 
 
-def _centers(style: str) -> bool:
-    """Whether a ``text-align`` style centres; remembered per style text, as
-    :func:`crawler.extract.dom.hides` does."""
-    centered = _centering_styles.get(style)
-    if centered is None:
-        if len(_centering_styles) >= _CACHE_SIZE:
-            _centering_styles.clear()
-        centered = "center" in style.replace(" ", "").split("text-align:", 1)[-1][:7]
-        _centering_styles[style] = centered
-    return centered
+def _style_centers(style: str) -> bool:
+    return "center" in style.replace(" ", "").split("text-align:", 1)[-1][:7]
 
 
-_centering_styles: dict[str, bool] = {}
+# whether a ``text-align`` style centres, remembered per style text
+_centers = remembered(_style_centers)
 
 
 def _line_score(ln: Line) -> float:

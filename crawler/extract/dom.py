@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import lxml.etree
 import lxml.html
@@ -48,6 +49,7 @@ BLOCK_TAGS = frozenset(
 )  # fmt: skip
 
 _local = threading.local()
+T = TypeVar("T")
 
 
 def _parser() -> lxml.html.HTMLParser:
@@ -105,21 +107,35 @@ def is_hidden(el: HtmlElement) -> bool:
     return el.get("hidden") is not None or el.get("aria-hidden") == "true"
 
 
-_STYLE_CACHE_SIZE = 4096
+def remembered(compute: Callable[[str], T], size: int = 4096) -> Callable[[str], T]:
+    """``compute`` with its answers remembered per text: for verdicts on attribute texts
+    that a site's templates repeat on every page (a style, a class).  At most ``size``
+    answers are kept (then forgotten all at once), each for a text of at most
+    ``_REMEMBERED_CHARS`` characters: a hostile page cannot fill memory through it."""
+    memo: dict[str, T] = {}
+
+    def answer(text: str) -> T:
+        value = memo.get(text)
+        if value is None:
+            value = compute(text)
+            if len(text) <= _REMEMBERED_CHARS:
+                if len(memo) >= size:
+                    memo.clear()
+                memo[text] = value
+        return value
+
+    return answer
 
 
-def hides(style: str) -> bool:
-    """Whether an inline ``style`` hides its element; remembered per style text (a site
-    repeats the same few long styles on every paragraph of every page)."""
-    hidden = _hiding_styles.get(style)
-    if hidden is None:
-        if len(_hiding_styles) >= _STYLE_CACHE_SIZE:
-            _hiding_styles.clear()
-        hidden = _hiding_styles[style] = _HIDDEN_STYLE_RE.search(style) is not None
-    return hidden
+_REMEMBERED_CHARS = 512
 
 
-_hiding_styles: dict[str, bool] = {}
+def _style_hides(style: str) -> bool:
+    return _HIDDEN_STYLE_RE.search(style) is not None
+
+
+# whether an inline style hides its element, remembered per style text
+hides = remembered(_style_hides)
 
 
 def tag_of(el: HtmlElement) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
-from crawler.extract.dom import collapse_ws, parse_html
+from crawler.extract.dom import collapse_ws, parse_html, remembered
 from crawler.extract.records import LinkKind, PageLink
 from crawler.extract.textclean import clean_text
 
@@ -72,17 +72,15 @@ def _bad_netloc(url: str) -> bool:
     for end in "/?\\":
         netloc = netloc.split(end, 1)[0]
     host = netloc.rpartition("@")[2]  # userinfo is percent-encoded, not refused
-    bad = _bad_hosts.get(host)
-    if bad is None:
-        if len(_bad_hosts) >= _HOST_CACHE_SIZE:
-            _bad_hosts.clear()
-        bad = _bad_hosts[host] = any(unicodedata.category(c)[0] in "CZ" for c in host)
-    return bad
+    return _bad_host(host)
 
 
-# the verdicts of the hosts seen lately: a site's pages link to the same few hosts
-_HOST_CACHE_SIZE = 1024
-_bad_hosts: dict[str, bool] = {}
+def _host_has_bad_characters(host: str) -> bool:
+    return any(unicodedata.category(c)[0] in "CZ" for c in host)
+
+
+# remembered per host: a site's pages link to the same few hosts
+_bad_host = remembered(_host_has_bad_characters, size=1024)
 
 
 def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tuple[PageLink, ...]:

@@ -82,3 +82,22 @@ def test_sorted_unique_is_numpys_unique() -> None:
         values = rng.integers(0, 50, size=size, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         expected = np.unique(values)
         assert np.array_equal(fingerprint._sorted_unique(values.copy()), expected)
+
+
+def test_remembered_verdicts_are_bounded() -> None:
+    calls: list[str] = []
+
+    def compute(text: str) -> bool:
+        calls.append(text)
+        return "none" in text
+
+    hides = dom.remembered(compute, size=2)
+    assert hides("display:none") and hides("display:none")
+    assert calls == ["display:none"]  # the second answer was remembered
+    long_style = "color:red;" * 100  # longer than what is kept
+    assert not hides(long_style) and not hides(long_style)
+    assert calls.count(long_style) == 2
+    hides("a")
+    hides("b")  # a third text: the memo was full and starts again
+    hides("display:none")
+    assert calls.count("display:none") == 2
