@@ -65,7 +65,7 @@ COPIES_PER_STORY = 4  # the ``copies`` site: each story once, then four near-cop
 RATIO_TARGET = {("sqlite", 300): 0.6, ("postgresql", 300): 0.5, ("sqlite", 3000): 0.6}
 RSS_TARGET = 1.5  # govwatch's peak RSS at most this times bare Scrapy's
 STARTUP_TARGET = 0.3  # seconds, govwatch --help
-PIPELINE_STAGES = ("extract", "fingerprint", "store", "links")
+PIPELINE_STAGES = ("extract", "fingerprint", "terms", "store", "links")
 PIPELINE_TARGET_MS = 4.0  # CPU per article in those stages
 
 

@@ -20,7 +20,7 @@ from storage.migrate import alembic_config, upgrade
 from storage.models import Article
 from storage.records import ArticleCursor, ArticleQuery, NewArticle, SiteInfo
 from storage.repository import search
-from storage.search_terms import document_terms, fold, query_words
+from storage.search_terms import TermText, document_terms, document_terms_text, fold, query_words
 from storage.text import clean_text
 from tests.conftest import run_cli
 
@@ -291,6 +291,25 @@ def test_a_two_character_word_is_served_by_the_index(db: Database) -> None:
             )
             assert "ix_article_search_terms" in plan
     assert len(_search(db, "违纪")) == 10
+
+
+_TERM_EDGES = (
+    "aAzZ09İKk \t\n严重违纪，。-_`{/:@É\u33ff\u3400\u4dbf\u4dc0\u4dff\u4e00\u9fff"
+    "\ua000\uf8ff\uf900\ufaff\ufb00\U0001f600\ud800"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_TERM_EDGES) | st.characters(), max_size=40))
+def test_document_terms_text_is_the_same_set(text: str) -> None:
+    """The numpy form the extraction worker ships (one string) holds exactly the terms of
+    ``document_terms``, each once: over every boundary of the indexable ranges, case folding,
+    astral and lone surrogate characters, and empty text."""
+    joined = document_terms_text(text)
+    terms = joined.split(" ") if joined else []
+    assert len(terms) == len(set(terms))
+    assert set(terms) == document_terms(text)
+    assert set(TermText.of(text, text).body.split()) == document_terms(text)
 
 
 def test_document_and_query_terms() -> None:

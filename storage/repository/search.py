@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
 from storage.models import Article
-from storage.search_terms import QueryWord, document_terms, fold, query_words
+from storage.search_terms import QueryWord, TermText, fold, query_words
 from storage.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ __all__ = [
     "PROBE_CAP",
     "TABLE",
     "find_articles",
+    "index_article_terms",
     "index_articles",
     "listing_order",
 ]
@@ -70,13 +71,17 @@ def _is_sqlite(session: Session) -> bool:
 def index_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -> None:
     """Index (or re-index, after an edit) articles given as ``(id, title, body)``.
 
-    The one hook every write path calls after inserting or updating articles' text.
+    The one hook every write path calls after inserting or updating articles' text (or
+    :func:`index_article_terms`, when the terms were computed already).
     """
+    index_article_terms(session, [(aid, TermText.of(t, b)) for aid, t, b in articles])
+
+
+def index_article_terms(session: Session, articles: Iterable[tuple[int, TermText]]) -> None:
+    """:func:`index_articles` of articles whose terms are given: ``(id, terms)``, the terms
+    computed elsewhere (a crawl's extraction worker) from the title and body stored."""
     if _is_sqlite(session):
-        rows = [
-            {"id": aid, "title": " ".join(document_terms(t)), "body": " ".join(document_terms(b))}
-            for aid, t, b in articles
-        ]
+        rows = [{"id": aid, "title": tt.title, "body": tt.body} for aid, tt in articles]
         if rows:
             session.execute(
                 text(f"INSERT INTO {TABLE}(rowid, title, body) VALUES (:id, :title, :body)"),
@@ -84,9 +89,9 @@ def index_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -
             )
         return
     pg_rows = []
-    for aid, t, b in articles:
-        title_terms = document_terms(t)
-        terms = title_terms | document_terms(b)
+    for aid, tt in articles:
+        title_terms = set(tt.title.split())
+        terms = title_terms.union(tt.body.split())
         pg_rows.append(
             {
                 "id": aid,
