@@ -18,7 +18,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
-from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
+from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS, EXTENSIONS_BASE
 
 from crawler.guards import headerlimit
 from crawler.guards.addressguard import (
@@ -177,7 +177,13 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             # Extensions a govwatch crawl never turns on are not even imported: disabled by a
             # setting they still cost their imports (the remote control's aiohttp server, the
             # telnet console's twisted.conch, the feed exporters' storages) at every start.
-            "EXTENSIONS": dict.fromkeys(UNUSED_EXTENSIONS),
+            # Left out of the base list, not set to None in EXTENSIONS: Scrapy (2.13+) imports
+            # every key of EXTENSIONS to normalise it, a disabled one too.
+            "EXTENSIONS_BASE": {
+                path: order
+                for path, order in EXTENSIONS_BASE.items()
+                if path not in UNUSED_EXTENSIONS
+            },
         }
     )
 
