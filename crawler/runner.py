@@ -196,21 +196,25 @@ def run_crawls(
     on_start: Callable[[Site, int], None] | None = None,
     on_finish: Callable[[RunReport], None] | None = None,
     install_signal_handlers: bool = True,
+    extractor: PageExtractor | None = None,
 ) -> list[RunReport]:
     """Crawl each site once, concurrently, and return one report per site (in order).
 
     Every run is recorded before it starts, so a run that dies is visible as ``running``
     (and later marked interrupted).  Pages that fail are recorded as errors of their run.
+    ``extractor``: the page extractor to use (its workers started early, see
+    :mod:`crawler.offload`), closed here; else one is made.
     """
-    headerlimit.install()  # Twisted keeps every header line a server sends, without end
-    process = CrawlerProcess(
-        scrapy_settings(settings, [url for site in sites for url in site.start_urls])
-    )
-    # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
-    logging.getLogger("scrapy").setLevel(settings.log_level.upper())
-    reports: dict[str, RunReport] = {}
-    extractor = PageExtractor(settings.extraction_workers())
+    if extractor is None:
+        extractor = PageExtractor(settings.extraction_workers())
     try:
+        headerlimit.install()  # Twisted keeps every header line a server sends, without end
+        process = CrawlerProcess(
+            scrapy_settings(settings, [url for site in sites for url in site.start_urls])
+        )
+        # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
+        logging.getLogger("scrapy").setLevel(settings.log_level.upper())
+        reports: dict[str, RunReport] = {}
         for site in sites:
             recorder = RunRecorder.start(db, site)
             if on_start is not None:
