@@ -31,14 +31,11 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
-    bindparam,
     not_,
     or_,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Text
 
 from storage.models import Article
 from storage.search_terms import QueryWord, TermText, fold, query_words
@@ -88,29 +85,29 @@ def index_article_terms(session: Session, articles: Iterable[tuple[int, TermText
                 rows,
             )
         return
-    pg_rows = []
-    for aid, tt in articles:
-        title_terms = set(tt.title.split())
-        terms = title_terms.union(tt.body.split())
-        pg_rows.append(
-            {
-                "id": aid,
-                "title": sorted(title_terms),
-                "terms": sorted(terms) if len(terms) <= MAX_PG_TERMS else None,
-            }
-        )
+    # the terms go as text, split and de-duplicated by PostgreSQL (array_to_tsvector sorts
+    # and drops repeats): no per-term Python objects for the title's and the body's union
+    pg_rows = [{"id": aid, "title": tt.title, "terms": _pg_union(tt)} for aid, tt in articles]
     if pg_rows:
         session.execute(
             text(
                 f"INSERT INTO {TABLE} (article_id, title_terms, terms) VALUES "
-                "(:id, array_to_tsvector(:title), array_to_tsvector(:terms)) "
+                "(:id, array_to_tsvector(string_to_array(:title, ' ')), "
+                "array_to_tsvector(string_to_array(:terms, ' '))) "
                 "ON CONFLICT (article_id) DO UPDATE SET title_terms = excluded.title_terms, "
                 "terms = excluded.terms"
-            ).bindparams(
-                bindparam("title", type_=ARRAY(Text)), bindparam("terms", type_=ARRAY(Text))
             ),
             pg_rows,
         )
+
+
+def _pg_union(terms: TermText) -> str | None:
+    """The title's and the body's terms as one text (repeats allowed), or None when they are
+    more than :data:`MAX_PG_TERMS` distinct terms (not indexed)."""
+    joined = " ".join(t for t in (terms.title, terms.body) if t)
+    if joined.count(" ") + 1 > MAX_PG_TERMS and len(set(joined.split())) > MAX_PG_TERMS:
+        return None
+    return joined
 
 
 def listing_order() -> tuple[ColumnElement[Any], ...]:
