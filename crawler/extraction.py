@@ -86,9 +86,9 @@ def quiet_worker(crawl_pid: int | None = None) -> None:
 def _exit_with(pid: int) -> None:
     """End this worker when the crawl process ``pid`` ends, even by SIGKILL.
 
-    A worker is a child of the fork server, not of the crawl: without this, a killed crawl
-    (the service kills a hung one) left its worker running on, holding the crawl's
-    stdout and stderr open.
+    A process does not end with its parent (a worker forked by the crawl) nor with its
+    grandparent (one started by a fork server): without this, a killed crawl (the service
+    kills a hung one) left its worker running on, holding the crawl's stdout and stderr open.
     """
     try:
         fd = os.pidfd_open(pid)
