@@ -21,7 +21,7 @@ it starts a process per crawl).  Sites: ``distinct`` (every article its own stor
 - the time to the first request and after the last one (the site server's own log), and
   the in-crawl time between them: the in-crawl ratio is that of the crawls alone;
 - peak memory, sampled from /proc every 0.1 s: RSS of the largest single process, and of
-  the whole process tree (crawl process, fork server, extraction workers) RSS summed (a
+  the whole process tree (crawl process, extraction workers) RSS summed (a
   page shared by several processes counts once per process) and PSS summed (a shared page
   divided among its processes: the tree's real share of memory);
 - govwatch's per-stage seconds (the run's ``timings`` log line) and the copies it linked.
@@ -65,7 +65,7 @@ COPIES_PER_STORY = 4  # the ``copies`` site: each story once, then four near-cop
 RATIO_TARGET = {("sqlite", 300): 0.6, ("postgresql", 300): 0.5, ("sqlite", 3000): 0.6}
 RSS_TARGET = 1.5  # govwatch's peak RSS at most this times bare Scrapy's
 STARTUP_TARGET = 0.3  # seconds, govwatch --help
-PIPELINE_STAGES = ("extract", "fingerprint", "store", "links")
+PIPELINE_STAGES = ("extract", "fingerprint", "terms", "store", "links")
 PIPELINE_TARGET_MS = 4.0  # CPU per article in those stages
 
 
@@ -113,7 +113,7 @@ class Sample:
 class TreeRss:
     """Peak summed RSS and PSS of a process and its descendants, sampled from /proc.
 
-    RSS counts a page shared by several processes (a library's code, the fork server's pages
+    RSS counts a page shared by several processes (a library's code, the crawl process's pages
     in its workers) once per process; PSS divides it among the processes sharing it.
     """
 

@@ -70,6 +70,7 @@ class StoragePipeline:
                 editor=a.editor,
                 body_hash=prints.body_hash,
                 bands=prints.bands,
+                terms=item.terms,
             )
         )
         if len(self.buffer) >= self.batch_size or (

@@ -18,7 +18,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
-from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
+from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS, EXTENSIONS_BASE
 
 from crawler.guards import headerlimit
 from crawler.guards.addressguard import (
@@ -129,6 +129,11 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             # yield at most one item or a list page's links, and 100 tasks per page showed
             # up as a tenth of the crawl's time.
             "CONCURRENT_ITEMS": 8,
+            # Responses downloaded but not yet extracted (waiting for the extraction worker)
+            # hold Scrapy's intake at 1 MB (~20 article pages) instead of its 5 MB (~110): the
+            # worker never runs dry, and a crawl whose worker is the slower half does not
+            # keep a hundred pages in memory, and to extract after its last request.
+            "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 1_000_000,
             "USER_AGENT": settings.user_agent,
             "ROBOTSTXT_OBEY": settings.obey_robots_txt,
             "CONCURRENT_REQUESTS": settings.concurrent_requests,
@@ -177,7 +182,13 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             # Extensions a govwatch crawl never turns on are not even imported: disabled by a
             # setting they still cost their imports (the remote control's aiohttp server, the
             # telnet console's twisted.conch, the feed exporters' storages) at every start.
-            "EXTENSIONS": dict.fromkeys(UNUSED_EXTENSIONS),
+            # Left out of the base list, not set to None in EXTENSIONS: Scrapy (2.13+) imports
+            # every key of EXTENSIONS to normalise it, a disabled one too.
+            "EXTENSIONS_BASE": {
+                path: order
+                for path, order in EXTENSIONS_BASE.items()
+                if path not in UNUSED_EXTENSIONS
+            },
         }
     )
 
@@ -190,21 +201,25 @@ def run_crawls(
     on_start: Callable[[Site, int], None] | None = None,
     on_finish: Callable[[RunReport], None] | None = None,
     install_signal_handlers: bool = True,
+    extractor: PageExtractor | None = None,
 ) -> list[RunReport]:
     """Crawl each site once, concurrently, and return one report per site (in order).
 
     Every run is recorded before it starts, so a run that dies is visible as ``running``
     (and later marked interrupted).  Pages that fail are recorded as errors of their run.
+    ``extractor``: the page extractor to use (its workers started early, see
+    :mod:`crawler.offload`), closed here; else one is made.
     """
-    headerlimit.install()  # Twisted keeps every header line a server sends, without end
-    process = CrawlerProcess(
-        scrapy_settings(settings, [url for site in sites for url in site.start_urls])
-    )
-    # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
-    logging.getLogger("scrapy").setLevel(settings.log_level.upper())
-    reports: dict[str, RunReport] = {}
-    extractor = PageExtractor(settings.extraction_workers())
+    if extractor is None:
+        extractor = PageExtractor(settings.extraction_workers())
     try:
+        headerlimit.install()  # Twisted keeps every header line a server sends, without end
+        process = CrawlerProcess(
+            scrapy_settings(settings, [url for site in sites for url in site.start_urls])
+        )
+        # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
+        logging.getLogger("scrapy").setLevel(settings.log_level.upper())
+        reports: dict[str, RunReport] = {}
         for site in sites:
             recorder = RunRecorder.start(db, site)
             if on_start is not None:

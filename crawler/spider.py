@@ -310,7 +310,11 @@ class SiteSpider(scrapy.Spider):
             self.recorder.selector_page("article", article.warnings)
         self.recorder.add_links(canonical_url, article.links)
         self.recorder.remember_validators(_validators(canonical_url, response), list_page=False)
-        return [ArticleItem(article=article, canonical_url=canonical_url, prints=done.prints)]
+        return [
+            ArticleItem(
+                article=article, canonical_url=canonical_url, prints=done.prints, terms=done.terms
+            )
+        ]
 
     def _not_html(self, response: Response) -> bool:
         """Record a body that is not an HTML page (a PDF, random bytes) as an error."""

@@ -76,6 +76,15 @@ def open_database(config: Config) -> Database:
     return db
 
 
+def _prepare_database(config: Config) -> None:
+    """:func:`open_database`, then close it (in the crawl command's forked child)."""
+    try:
+        open_database(config)
+    finally:
+        while _opened:
+            _opened.pop().dispose()
+
+
 def ensure_queue_schema(config: Config, db: Database) -> bool:
     """Procrastinate's tables, with ``[queue] backend = "procrastinate"``; True if created."""
     if not config.queue.enabled:
@@ -118,9 +127,22 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     sites = select_sites(config, args.sites, args.all)
-    from crawler.runner import run_crawls  # Scrapy is imported only when crawling
+    from crawler.offload import PageExtractor
+    from scheduler.forked_open import start_in_child
 
-    db = open_database(config)
+    # Forked while this process has one thread and no database connection: a child that
+    # creates or upgrades the schema (scheduler.forked_open), then the extraction workers
+    # (crawler.offload), which share this process's pages.  Both run beside Scrapy's import.
+    prepared = start_in_child(lambda: _prepare_database(config))
+    extractor = PageExtractor(config.crawl.extraction_workers())
+    try:
+        from crawler.runner import run_crawls  # Scrapy is imported only when crawling
+
+        prepared()
+        db = open_database(config)
+    except BaseException:
+        extractor.close()
+        raise
 
     def started(site: Site, run_id: int) -> None:
         print(f"{site.name}: crawling {len(site.start_urls)} start URL(s) (run {run_id})")
@@ -130,7 +152,9 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
         print(describe_run(report))
         sys.stdout.flush()
 
-    reports = run_crawls(db, sites, config.crawl, on_start=started, on_finish=finished)
+    reports = run_crawls(
+        db, sites, config.crawl, on_start=started, on_finish=finished, extractor=extractor
+    )
     if len(reports) > 1:
         print(
             f"total: {len(reports)} site(s), "

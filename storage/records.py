@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from storage.search_terms import TermText
+
 # How precisely an article's publish time is known: the page showed the time of day
 # ("minute"), the date only ("day"), or no date at all and the URL's date was used ("url").
 # For "day" and "url" the stored time is midnight Beijing time and must not be shown.
@@ -37,6 +39,7 @@ class NewArticle:
     body_hash: int | None = None  # signed 64-bit hash of the normalised body
     bands: tuple[int, ...] = ()  # near-duplicate index keys; empty: never linked as a copy
     publish_time_precision: TimePrecision | None = None  # None: no time, or not recorded
+    terms: TermText | None = None  # the search index's terms of title and body (None: computed)
 
 
 @dataclass(frozen=True, slots=True)

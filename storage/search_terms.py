@@ -35,7 +35,9 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "MAX_QUERY_WORDS",
     "QueryWord",
+    "TermText",
     "document_terms",
+    "document_terms_text",
     "fold",
     "query_words",
 ]
@@ -73,6 +75,53 @@ def document_terms(text: str) -> set[str]:
         terms.update(run)  # C loops only: this runs over every article stored
         terms.update(map(operator.add, run, run[1:]))
     return terms
+
+
+@dataclass(frozen=True, slots=True)
+class TermText:
+    """An article's index terms as the index takes them: each text's distinct terms, joined by
+    spaces (cheap to send between processes: one string each)."""
+
+    title: str
+    body: str
+
+    @classmethod
+    def of(cls, title: str, body: str) -> TermText:
+        """Computed in Python, which needs no numpy (:func:`document_terms_text` is faster)."""
+        return cls(" ".join(document_terms(title)), " ".join(document_terms(body)))
+
+
+_UINT32_MAX = 0xFFFFFFFF
+
+
+def document_terms_text(text: str) -> str:
+    """The terms of :func:`document_terms`, each once, joined by single spaces.
+
+    The same set, computed in numpy over the text's code points (a third of the time of
+    building the set in Python; numpy is imported on the first call, so only a process that
+    indexes pays for it: the extraction worker, which has it loaded for the fingerprints).
+    """
+    import numpy as np
+
+    codes = np.frombuffer(fold(text).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    # unsigned: a code point below a range's start wraps round above its width
+    ok = (
+        ((codes - 0x61) <= 0x7A - 0x61)
+        | ((codes - 0x30) <= 0x39 - 0x30)
+        | ((codes - 0x3400) <= 0x4DBF - 0x3400)
+        | ((codes - 0x4E00) <= 0x9FFF - 0x4E00)
+        | ((codes - 0xF900) <= 0xFAFF - 0xF900)
+    )
+    unigrams = np.unique(codes[ok])
+    adjacent = ok[:-1] & ok[1:]
+    bigrams = np.unique((codes[:-1][adjacent].astype(np.uint64) << 32) | codes[1:][adjacent])
+    # written as UTF-32 text: "a␠" per unigram, "ab␠" per bigram, decoded in one call
+    split = 2 * len(unigrams)
+    out = np.full(split + 3 * len(bigrams), ord(" "), dtype=np.uint32)
+    out[0:split:2] = unigrams
+    out[split::3] = bigrams >> 32
+    out[split + 1 :: 3] = bigrams & _UINT32_MAX
+    return out.tobytes().decode("utf-32-le")[:-1]
 
 
 @dataclass(frozen=True, slots=True)

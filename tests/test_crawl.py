@@ -238,6 +238,8 @@ def test_extraction_in_a_worker_process_or_in_the_crawl_gives_the_same_articles(
 ) -> None:
     site = build_ccdi_site(n_articles=8, per_page=5, gbk_every=3)
     stored: list[list[tuple[str, str, str]]] = []
+    found: list[list[str]] = []  # the search index: its terms computed in the worker or not
+    word = site.articles[0].title[2:4]
     with SiteServer(site.pages) as srv:
         for workers in (0, 1):
             workdir = tmp_path / f"w{workers}"
@@ -248,5 +250,11 @@ def test_extraction_in_a_worker_process_or_in_the_crawl_gives_the_same_articles(
             stored.append(
                 sorted((a["title"], a["publish_time"], a["body"]) for a in articles(config))
             )
+            search = run_cli(
+                "--config", str(config), "articles", "--search", word, "--format", "json"
+            )
+            assert search.returncode == 0, search.stderr
+            found.append([json.loads(line)["url"] for line in search.stdout.splitlines()])
     assert len(stored[0]) == 8
     assert stored[0] == stored[1]
+    assert found[0] and found[0] == found[1]

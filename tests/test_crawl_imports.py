@@ -18,14 +18,15 @@ REPO = Path(__file__).resolve().parents[1]
 # builds a crawler with govwatch's settings and its extensions, then reports what loaded
 _PROBE = """
 import json, sys
-from scrapy.utils.conf import build_component_list
+from scrapy.extension import ExtensionManager
 from scrapy.utils.misc import load_object
 from crawler.runner import UNUSED_EXTENSIONS, scrapy_settings
 from crawler.site import CrawlSettings
 
 settings = scrapy_settings(CrawlSettings())
-# what Scrapy's extension manager loads: every extension the settings leave in
-paths = build_component_list(settings.getwithbase("EXTENSIONS"))
+# what Scrapy's extension manager loads, the way it reads the setting (Scrapy 2.13+ imports
+# every key of EXTENSIONS, a disabled one too, to normalise it)
+paths = ExtensionManager._get_mwlist_from_settings(settings)
 extensions = [load_object(path) for path in paths]
 import scrapy.core.downloader.contextfactory as factories
 print(json.dumps({

@@ -3,8 +3,9 @@ PostgreSQL, for 1-, 2-, 3- and 4-character Chinese words, Latin words and mixed 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from storage.migrate import alembic_config, upgrade
 from storage.models import Article
 from storage.records import ArticleCursor, ArticleQuery, NewArticle, SiteInfo
 from storage.repository import search
-from storage.search_terms import document_terms, fold, query_words
+from storage.search_terms import TermText, document_terms, document_terms_text, fold, query_words
 from storage.text import clean_text
 from tests.conftest import run_cli
 
@@ -291,6 +292,50 @@ def test_a_two_character_word_is_served_by_the_index(db: Database) -> None:
             )
             assert "ix_article_search_terms" in plan
     assert len(_search(db, "违纪")) == 10
+
+
+def test_a_body_of_too_many_terms_is_found_by_its_text(db: Database) -> None:
+    """More distinct terms than a PostgreSQL tsvector holds: not indexed there (NULL), still
+    found (the substring check); the shipped terms of the crawl's worker take that path too."""
+    rnd = random.Random(14)
+    body = "".join(chr(rnd.randrange(0x4E00, 0x9FA6)) for _ in range(70_000))
+    docs = [Doc("标题", body, None), Doc("别的", "正文违纪", None)]
+    with db.session() as s:
+        sid = repository.sync_sites(s, [SiteInfo("local", "本地")])["local"]
+        articles = [
+            replace(
+                _new(sid, n, d),
+                terms=TermText(document_terms_text(d.title), document_terms_text(d.body)),
+            )
+            for n, d in enumerate(docs)
+        ]
+        ids = repository.store_articles(s, articles, run_id=None)
+        if not db.is_sqlite:
+            terms = s.execute(
+                text("SELECT terms IS NULL FROM article_search ORDER BY article_id")
+            ).scalars()
+            assert list(terms) == [True, False]
+    assert _search(db, body[1000:1003]) == [ids[0]]
+    assert _search(db, "违纪") == [ids[1]]
+
+
+_TERM_EDGES = (
+    "aAzZ09İKk \t\n严重违纪，。-_`{/:@É\u33ff\u3400\u4dbf\u4dc0\u4dff\u4e00\u9fff"
+    "\ua000\uf8ff\uf900\ufaff\ufb00\U0001f600\ud800"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_TERM_EDGES) | st.characters(), max_size=40))
+def test_document_terms_text_is_the_same_set(text: str) -> None:
+    """The numpy form the extraction worker ships (one string) holds exactly the terms of
+    ``document_terms``, each once: over every boundary of the indexable ranges, case folding,
+    astral and lone surrogate characters, and empty text."""
+    joined = document_terms_text(text)
+    terms = joined.split(" ") if joined else []
+    assert len(terms) == len(set(terms))
+    assert set(terms) == document_terms(text)
+    assert set(TermText.of(text, text).body.split()) == document_terms(text)
 
 
 def test_document_and_query_terms() -> None:

@@ -19,7 +19,12 @@ from storage.records import (
 )
 from storage.repository.common import IN_CHUNK, article_view, insert_for, utcnow
 from storage.repository.dedupe import SameStory, link_copies, replace_bands
-from storage.repository.search import find_articles, index_articles, listing_order
+from storage.repository.search import (
+    find_articles,
+    index_article_terms,
+    listing_order,
+)
+from storage.search_terms import TermText
 
 
 def known_urls(session: Session, urls: Collection[str]) -> set[str]:
@@ -77,9 +82,9 @@ def save_articles(
     )
     new = {r.url: r.id for r in session.execute(stmt, rows)}
     by_url = {a.url: a for a in articles}
-    index_articles(
+    index_article_terms(
         session,
-        [(article_id, by_url[url].title, by_url[url].body) for url, article_id in new.items()],
+        [(article_id, _terms(by_url[url])) for url, article_id in new.items()],
     )
     duplicates = link_copies(
         session, [(article_id, by_url[url]) for url, article_id in new.items()], same_story
@@ -93,6 +98,13 @@ def save_articles(
         unchanged=tuple(unchanged),
         duplicates=tuple(duplicates),
     )
+
+
+def _terms(a: NewArticle) -> TermText:
+    """The article's index terms: as computed with its extraction, else now."""
+    if a.terms is not None:
+        return a.terms
+    return TermText.of(a.title, a.body)
 
 
 def _text_fields(a: NewArticle) -> dict[str, Any]:
@@ -145,7 +157,7 @@ def _record_edits(
                 )
             )
             replace_bands(session, row.id, a.bands)
-            index_articles(session, [(row.id, a.title, a.body)])
+            index_article_terms(session, [(row.id, _terms(a))])
             changed.append(row.id)
     for start in range(0, len(unchanged), IN_CHUNK):
         session.execute(

@@ -31,17 +31,14 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
-    bindparam,
     not_,
     or_,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Text
 
 from storage.models import Article
-from storage.search_terms import QueryWord, document_terms, fold, query_words
+from storage.search_terms import QueryWord, TermText, fold, query_words
 from storage.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -50,6 +47,7 @@ __all__ = [
     "PROBE_CAP",
     "TABLE",
     "find_articles",
+    "index_article_terms",
     "index_articles",
     "listing_order",
 ]
@@ -70,42 +68,46 @@ def _is_sqlite(session: Session) -> bool:
 def index_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -> None:
     """Index (or re-index, after an edit) articles given as ``(id, title, body)``.
 
-    The one hook every write path calls after inserting or updating articles' text.
+    The one hook every write path calls after inserting or updating articles' text (or
+    :func:`index_article_terms`, when the terms were computed already).
     """
+    index_article_terms(session, [(aid, TermText.of(t, b)) for aid, t, b in articles])
+
+
+def index_article_terms(session: Session, articles: Iterable[tuple[int, TermText]]) -> None:
+    """:func:`index_articles` of articles whose terms are given: ``(id, terms)``, the terms
+    computed elsewhere (a crawl's extraction worker) from the title and body stored."""
     if _is_sqlite(session):
-        rows = [
-            {"id": aid, "title": " ".join(document_terms(t)), "body": " ".join(document_terms(b))}
-            for aid, t, b in articles
-        ]
+        rows = [{"id": aid, "title": tt.title, "body": tt.body} for aid, tt in articles]
         if rows:
             session.execute(
                 text(f"INSERT INTO {TABLE}(rowid, title, body) VALUES (:id, :title, :body)"),
                 rows,
             )
         return
-    pg_rows = []
-    for aid, t, b in articles:
-        title_terms = document_terms(t)
-        terms = title_terms | document_terms(b)
-        pg_rows.append(
-            {
-                "id": aid,
-                "title": sorted(title_terms),
-                "terms": sorted(terms) if len(terms) <= MAX_PG_TERMS else None,
-            }
-        )
+    # the terms go as text, split and de-duplicated by PostgreSQL (array_to_tsvector sorts
+    # and drops repeats): no per-term Python objects for the title's and the body's union
+    pg_rows = [{"id": aid, "title": tt.title, "terms": _pg_union(tt)} for aid, tt in articles]
     if pg_rows:
         session.execute(
             text(
                 f"INSERT INTO {TABLE} (article_id, title_terms, terms) VALUES "
-                "(:id, array_to_tsvector(:title), array_to_tsvector(:terms)) "
+                "(:id, array_to_tsvector(string_to_array(:title, ' ')), "
+                "array_to_tsvector(string_to_array(:terms, ' '))) "
                 "ON CONFLICT (article_id) DO UPDATE SET title_terms = excluded.title_terms, "
                 "terms = excluded.terms"
-            ).bindparams(
-                bindparam("title", type_=ARRAY(Text)), bindparam("terms", type_=ARRAY(Text))
             ),
             pg_rows,
         )
+
+
+def _pg_union(terms: TermText) -> str | None:
+    """The title's and the body's terms as one text (repeats allowed), or None when they are
+    more than :data:`MAX_PG_TERMS` distinct terms (not indexed)."""
+    joined = " ".join(t for t in (terms.title, terms.body) if t)
+    if joined.count(" ") + 1 > MAX_PG_TERMS and len(set(joined.split())) > MAX_PG_TERMS:
+        return None
+    return joined
 
 
 def listing_order() -> tuple[ColumnElement[Any], ...]:
