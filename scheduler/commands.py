@@ -61,17 +61,22 @@ def run(args: argparse.Namespace, config: Config) -> int:
             _opened.pop().dispose()
 
 
-def open_database(config: Config) -> Database:
-    """The configured database, with its schema created or upgraded as needed."""
+def open_database(config: Config, *, sync_sites: bool = True) -> Database:
+    """The configured database, with its schema created or upgraded as needed, and the runs
+    of dead crawl processes closed.  ``sync_sites=False`` (``status``, which reads sites by
+    name and takes titles from the configuration) leaves the site rows alone: no ORM."""
     from scheduler.dead_runs import close_dead_runs
-    from storage import migrate, repository
+    from storage import migrate
     from storage.database import Database
 
     db = Database(config.database.url)
     _opened.append(db)
     migrate.upgrade(db)
-    with db.session() as session:
-        repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
+    if sync_sites:
+        from storage import repository
+
+        with db.session() as session:
+            repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
     close_dead_runs(db, [s.name for s in config.sites])
     return db
 
@@ -341,7 +346,7 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     from scheduler.status import build_status, render_json, render_text
 
-    db = open_database(config)
+    db = open_database(config, sync_sites=False)
     status = build_status(config, db)
     sys.stdout.write(render_json(status) if args.format == "json" else render_text(status))
     return 0
