@@ -35,9 +35,7 @@ from scheduler.output import (
     table,
 )
 from storage.errors import ConfigError, GovwatchError, UsageError
-from storage.link_records import LinkQuery
 from storage.records import ArticleQuery, SiteInfo
-from storage.search_terms import query_words
 
 if TYPE_CHECKING:
     from crawler.recorder import RunReport
@@ -216,6 +214,8 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
         known = ", ".join(s.name for s in config.sites) or "none"
         raise UsageError(f"unknown site {args.site!r} (configured: {known})")
     if args.search is not None:
+        from storage.search_terms import query_words
+
         try:
             query_words(args.search)
         except ValueError as exc:
@@ -393,6 +393,7 @@ def cmd_links(args: argparse.Namespace, config: Config) -> int:
     """``govwatch links``: links found on crawled pages, by status, with their pages."""
     from scheduler.links_output import links_csv, links_json, links_table
     from storage import repository
+    from storage.link_records import LinkQuery
 
     _known_site(config, args.site)
     if args.status == "all":
