@@ -35,6 +35,7 @@ from storage.database import Database  # noqa: E402
 from tests.digest_helpers import SmtpServer, add_article, add_site  # noqa: E402
 
 WARM_UP = 30  # cycles before the memory is expected to level off
+FLAT_MB = 0.5  # "flat": the RSS grows at most this much after the warm-up, over 300 cycles
 
 
 def write_config(workdir: Path, url: str, smtp_port: int, digests: int) -> Path:
@@ -183,11 +184,20 @@ def main() -> int:
             f"warm-up ({WARM_UP} cycles): {after[0]:.1f} MB; at the end ({samples[-1][0]} cycles): "
             f"{samples[-1][1]:.1f} MB; min {min(after):.1f}, max {max(after):.1f}"
         )
+        growth = samples[-1][1] - after[0]
+        span = samples[-1][0] - WARM_UP
+        allowed = FLAT_MB * span / 300
+        verdict = "PASS" if growth <= allowed else "FAIL"
+        print(
+            f"{verdict}: RSS grew {growth:+.2f} MB over the {span} cycles after the warm-up "
+            f"({100 * growth / max(span, 1):+.2f} MB per 100 cycles); flat means at most "
+            f"{FLAT_MB} MB per 300 cycles ({allowed:.2f} MB here)"
+        )
         print(
             f"{len(smtp.messages)} emails received; child processes of the service seen: "
             f"{len(seen_children)}; service exit status {service.returncode}"
         )
-    return 0
+    return 0 if verdict == "PASS" else 1
 
 
 if __name__ == "__main__":

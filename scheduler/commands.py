@@ -35,9 +35,7 @@ from scheduler.output import (
     table,
 )
 from storage.errors import ConfigError, GovwatchError, UsageError
-from storage.link_records import LinkQuery
 from storage.records import ArticleQuery, SiteInfo
-from storage.search_terms import query_words
 
 if TYPE_CHECKING:
     from crawler.recorder import RunReport
@@ -61,17 +59,22 @@ def run(args: argparse.Namespace, config: Config) -> int:
             _opened.pop().dispose()
 
 
-def open_database(config: Config) -> Database:
-    """The configured database, with its schema created or upgraded as needed."""
+def open_database(config: Config, *, sync_sites: bool = True) -> Database:
+    """The configured database, with its schema created or upgraded as needed, and the runs
+    of dead crawl processes closed.  ``sync_sites=False`` (``status``, which reads sites by
+    name and takes titles from the configuration) leaves the site rows alone: no ORM."""
     from scheduler.dead_runs import close_dead_runs
-    from storage import migrate, repository
+    from storage import migrate
     from storage.database import Database
 
     db = Database(config.database.url)
     _opened.append(db)
     migrate.upgrade(db)
-    with db.session() as session:
-        repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
+    if sync_sites:
+        from storage import repository
+
+        with db.session() as session:
+            repository.sync_sites(session, [SiteInfo(s.name, s.title) for s in config.sites])
     close_dead_runs(db, [s.name for s in config.sites])
     return db
 
@@ -235,6 +238,8 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
         known = ", ".join(s.name for s in config.sites) or "none"
         raise UsageError(f"unknown site {args.site!r} (configured: {known})")
     if args.search is not None:
+        from storage.search_terms import query_words
+
         try:
             query_words(args.search)
         except ValueError as exc:
@@ -365,7 +370,7 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     from scheduler.status import build_status, render_json, render_text
 
-    db = open_database(config)
+    db = open_database(config, sync_sites=False)
     status = build_status(config, db)
     sys.stdout.write(render_json(status) if args.format == "json" else render_text(status))
     return 0
@@ -412,6 +417,7 @@ def cmd_links(args: argparse.Namespace, config: Config) -> int:
     """``govwatch links``: links found on crawled pages, by status, with their pages."""
     from scheduler.links_output import links_csv, links_json, links_table
     from storage import repository
+    from storage.link_records import LinkQuery
 
     _known_site(config, args.site)
     if args.status == "all":

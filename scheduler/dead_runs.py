@@ -12,7 +12,7 @@ import logging
 import socket
 
 from scheduler.supervisor import pid_alive
-from storage import repository
+from storage import status_reads
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -22,14 +22,14 @@ def close_dead_runs(db: Database, sites: list[str] | None = None) -> list[int]:
     """Close as ``interrupted`` the runs (of ``sites``, or all) whose process is gone."""
     host = socket.gethostname()
     closed: list[int] = []
-    with db.session() as session:
-        for run in repository.running_runs(session):
+    with db.connect() as conn:
+        for run in status_reads.running_runs(conn):
             if sites is not None and run.site not in sites:
                 continue
             if run.pid is None or run.host not in (None, host) or pid_alive(run.pid):
                 continue
             message = f"the crawl process (pid {run.pid}) is gone: it died or was killed"
-            if repository.close_run(session, run.id, outcome="interrupted", message=message):
+            if status_reads.close_run(conn, run.id, outcome="interrupted", message=message):
                 log.warning("site %s run %d: interrupted: %s", run.site, run.id, message)
                 closed.append(run.id)
     return closed

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from apscheduler.triggers.cron import CronTrigger
-
 _EVERY = re.compile(r"^every\s+((?:\d+\s*[smhd]\s*)+)$", re.IGNORECASE)
 _PART = re.compile(r"(\d+)\s*([smhd])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -41,6 +39,10 @@ def parse_schedule(text: str, min_seconds: int = 60) -> Schedule:
     fields = text.split()
     if len(fields) != 5:
         raise ValueError(f"{text!r} is neither 'every N[smhd]' nor a 5-field cron expression")
+    # APScheduler (and asyncio with it) only for a cron expression: `status` and the other
+    # quick commands start without it when every schedule is `every …`
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         CronTrigger.from_crontab(text, timezone=TIMEZONE)
     except ValueError as exc:

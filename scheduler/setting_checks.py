@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.extract.selectors import compile_selector
 from crawler.site import CHALLENGE_MODES
 from scheduler.health import parse_listen
 from storage.errors import ConfigError
@@ -230,6 +229,8 @@ def check_selector(expression: str | None, where: str, key: str) -> None:
         return
     if not expression.strip():
         raise ConfigError(f"{where}: {key}: empty selector")
+    from crawler.extract.selectors import compile_selector  # lxml: only for sites with selectors
+
     try:
         compile_selector(expression)
     except ValueError as exc:

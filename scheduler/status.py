@@ -12,7 +12,7 @@ from crawler.guards.blocking import blocked_reason, pace_in
 from scheduler.config import Config
 from scheduler.output import beijing, iso, table
 from scheduler.queue_status import queue_lines, queue_record
-from storage import repository
+from storage import status_reads as reads
 from storage.database import Database
 from storage.queue_records import QueueSnapshot
 from storage.records import JobState, MissedRunView, ServiceInstanceView, SiteHealth
@@ -47,18 +47,18 @@ class Status:
 
 
 def build_status(config: Config, db: Database, now: datetime | None = None) -> Status:
-    now = now or repository.utcnow()
+    now = now or reads.utcnow()
     settings = config.service
-    with db.session() as session:
-        instance = repository.latest_instance(session)
-        states = {s.name: s for s in repository.job_states(session)}
-        healths = repository.site_health(session, [s.name for s in config.sites])
-        missed = repository.missed_runs(session, since=now - _MISSED_WINDOW)
-        links = repository.link_counts(session)
-        deliveries = repository.delivery_counts(session)
-        failed = repository.list_deliveries(session, states=["failed"], limit=5)
+    with db.connect() as conn:  # SQLAlchemy Core only: status does not pay for the ORM
+        instance = reads.latest_instance(conn)
+        states = {s.name: s for s in reads.job_states(conn)}
+        healths = reads.site_health(conn, [s.name for s in config.sites])
+        missed = reads.missed_runs(conn, since=now - _MISSED_WINDOW)
+        links = reads.link_counts(conn)
+        deliveries = reads.delivery_counts(conn)
+        failed = reads.list_deliveries(conn, states=["failed"], limit=5)
         queue = (
-            repository.queue_snapshot(session, config.queue.stalled_seconds)
+            reads.queue_snapshot(conn, config.queue.stalled_seconds)
             if config.queue.enabled
             else None
         )

@@ -8,14 +8,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import StorageError
+
+if TYPE_CHECKING:  # the ORM is imported on the first session: `status` runs without it
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ class Database:
                 event.listen(self.engine, "connect", _set_sqlite_pragmas)
             if statement_timeout is not None:
                 _bound_sqlite_statements(self.engine, statement_timeout)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions: sessionmaker[Session] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,9 +114,23 @@ class Database:
 
         Database errors come out as :class:`StorageError` with one readable line.
         """
+        if self._sessions is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         try:
             with self._sessions.begin() as session:
                 yield session
+        except SQLAlchemyError as exc:
+            raise StorageError(describe_db_error(exc, self.display_url)) from exc
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection in a transaction (committed on success), for the commands that
+        need no ORM (``status``); errors as in :meth:`session`."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
         except SQLAlchemyError as exc:
             raise StorageError(describe_db_error(exc, self.display_url)) from exc
 

@@ -177,3 +177,27 @@ def test_one_entry_longer_than_the_limit_is_cut() -> None:
     parts = render_markdown(d, "wecom", 4000)
     assert all(len(p.encode()) <= 4000 for p in parts)
     assert parts[-1].rstrip().endswith("…")
+
+
+def test_an_email_boundary_is_never_in_the_text_and_the_message_parses_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from email import message_from_bytes, policy
+
+    from digest.channels import email as email_channel
+    from digest.subscription import EmailChannel
+
+    # an excerpt holding the first boundary the generator would pick: the next one is taken
+    taken = f"{'=' * 15}{7:019d}=="
+    tokens = iter([7, 8])
+    monkeypatch.setattr(email_channel.random, "randrange", lambda _n: next(tokens))
+    channel = EmailChannel(
+        name="mail", host="127.0.0.1", port=25, sender="gw@example.org", recipients=("a@b.org",)
+    )
+    message = email_channel.build_message(channel, digest(article(1, excerpt=taken)), "k-1")
+    assert message.get_boundary() == f"{'=' * 15}{8:019d}=="
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    plain = parsed.get_body(("plain",))
+    html = parsed.get_body(("html",))
+    assert plain is not None and html is not None
+    assert taken in plain.get_content() and taken in html.get_content()

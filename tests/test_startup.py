@@ -98,6 +98,29 @@ def test_status_on_a_current_database_imports_no_crawler_and_no_alembic(config: 
     assert status == 0
     assert "scheduler.status" in modules and "sqlalchemy" in modules
     assert loaded(modules, CRAWL_ONLY | DIGEST_ONLY) == set()
+    # status reads with SQLAlchemy Core (storage.status_reads): no ORM, no models, and
+    # neither APScheduler nor lxml for a configuration without cron schedules or selectors
+    assert "storage.status_reads" in modules
+    assert loaded(modules, STATUS_NEVER) == set()
+
+
+STATUS_NEVER = {
+    "sqlalchemy.orm",
+    "storage.models",
+    "storage.repository",
+    "alembic",
+    "apscheduler",
+    "lxml",
+    "crawler.extract.selectors",
+}
+
+
+def test_a_cron_schedule_or_a_selector_loads_what_checks_them(config: Path) -> None:
+    with config.open("a", encoding="utf-8") as out:
+        out.write('schedule = "0 8 * * *"\nlist_link_selector = "a.title"\n')
+    status, modules = imported_by("--config", str(config), "check-config")
+    assert status == 0
+    assert {"apscheduler", "lxml"} <= loaded(modules, {"apscheduler", "lxml"})
 
 
 def test_check_config_imports_no_crawler(config: Path) -> None:

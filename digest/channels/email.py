@@ -3,15 +3,25 @@
 The ``Message-ID`` is made from the delivery's idempotency key, so a message sent again after
 a crash carries the same id (mail systems and readers can drop the second copy), and the key
 is repeated in ``X-Govwatch-Idempotency-Key``.
+
+The service sends digests in its own long-lived process, so a send allocates nothing that
+stays: the TLS context (which loads the CA store) is made only for a TLS connection and once
+per CA file, and the MIME boundary is chosen here, in the standard library's format, since
+``email.generator`` would compile (and cache) a regular expression for every boundary it
+makes.
 """
 
 from __future__ import annotations
 
+import random
 import smtplib
 import socket
 import ssl
+import sys
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from digest.channels.deadline import Deadline
@@ -59,9 +69,38 @@ def build_message(channel: EmailChannel, digest: Digest, key: str) -> EmailMessa
     message["Date"] = format_datetime(digest.generated_at)
     message["Message-ID"] = f"<{key}@govwatch>"
     message[KEY_HEADER] = key
-    message.set_content(render_text(digest, key))
-    message.add_alternative(render_html(digest, key), subtype="html")
+    text, html = render_text(digest, key), render_html(digest, key)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    message.set_boundary(_boundary(text, html))
     return message
+
+
+def _boundary(*parts: str) -> str:
+    """A boundary as ``email.generator`` makes them, not found in the parts' text.
+
+    Checked on the unencoded text: base64 and quoted-printable never produce a run of ``=``
+    followed by digits, so the encoded parts cannot hold it either.
+    """
+    while True:
+        boundary = f"{'=' * 15}{random.randrange(sys.maxsize):019d}=="
+        if not any(boundary in part for part in parts):
+            return boundary
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One TLS context per CA file (and version of it on disk) for the process: contexts
+    are safe to share, and a CA file replaced in place is read again."""
+    try:
+        version = Path(ca_file).stat().st_mtime_ns if ca_file else 0
+    except OSError:
+        version = -1  # create_default_context reports the missing file
+    return _context_for(ca_file, version)
+
+
+@lru_cache(maxsize=8)
+def _context_for(ca_file: str | None, _version: int) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file)
 
 
 class EmailSender:
@@ -98,9 +137,9 @@ class EmailSender:
 
 def _exchange(channel: EmailChannel, message: EmailMessage, deadline: Deadline) -> Any:
     """Connect, say hello, STARTTLS, log in and send: the recipients refused (if any)."""
-    context = ssl.create_default_context(cafile=channel.ca_file)
     smtp: _WatchedSMTP | _WatchedSMTPSSL
     if channel.security == "ssl":
+        context = _tls_context(channel.ca_file)
         smtp = _WatchedSMTPSSL(
             deadline, channel.host, channel.port, timeout=channel.timeout_seconds, context=context
         )
@@ -108,7 +147,7 @@ def _exchange(channel: EmailChannel, message: EmailMessage, deadline: Deadline) 
         smtp = _WatchedSMTP(deadline, channel.host, channel.port, timeout=channel.timeout_seconds)
     with smtp:
         if channel.security == "starttls":
-            smtp.starttls(context=context)
+            smtp.starttls(context=_tls_context(channel.ca_file))
         if channel.username:
             smtp.login(channel.username, channel.password or "")
         return smtp.send_message(message)

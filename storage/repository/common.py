@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import Article, CrawlRun
-from storage.records import (
-    ArticleView,
-    RunView,
-)
+from storage.models import Article
+from storage.records import ArticleView
+from storage.status_reads import run_view, utcnow
+
+__all__ = ["IN_CHUNK", "article_view", "insert_for", "run_view", "utcnow"]
 
 # Bound parameters per statement stay well below SQLite's and PostgreSQL's limits.
 IN_CHUNK = 500
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def insert_for(session: Session) -> Any:
@@ -49,23 +44,4 @@ def article_view(a: Article, site: str) -> ArticleView:
         changed_at=a.changed_at,
         gone_at=a.gone_at,
         gone_status=a.gone_status,
-    )
-
-
-def run_view(run: CrawlRun, site: str) -> RunView:
-    return RunView(
-        id=run.id,
-        site=site,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        outcome=run.outcome,
-        list_pages=run.list_pages,
-        article_pages=run.article_pages,
-        articles_found=run.articles_found,
-        articles_new=run.articles_new,
-        articles_seen=run.articles_seen,
-        error_count=run.error_count,
-        warnings=tuple(w for w in run.warnings.split("\n") if w),
-        message=run.message,
-        selector_misses=tuple(m for m in (run.selector_misses or "").split("\n") if m),
     )

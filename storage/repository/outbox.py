@@ -8,7 +8,6 @@ again, with the same idempotency key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from storage.digest_records import AttemptResult, AttemptView, DeliveryView
 from storage.models.digest import DigestAttempt, DigestDelivery, DigestSubscription, DigestWindow
+from storage.status_reads import list_deliveries as list_deliveries
 
 DUE_STATES = ("pending", "retrying")
 
@@ -159,23 +159,6 @@ def fail_delivery(session: Session, delivery_id: int, error: str) -> None:
         .where(DigestDelivery.id == delivery_id, DigestDelivery.state != "delivered")
         .values(state="failed", next_attempt_at=None, lease_until=None, last_error=error)
     )
-
-
-def list_deliveries(
-    session: Session,
-    *,
-    subscription: str | None = None,
-    states: Sequence[str] | None = None,
-    limit: int = 50,
-) -> list[DeliveryView]:
-    """Deliveries, newest first (``govwatch digest NAME --status``, ``govwatch status``)."""
-    stmt = _delivery_select()
-    if subscription is not None:
-        stmt = stmt.where(DigestSubscription.name == subscription)
-    if states is not None:
-        stmt = stmt.where(DigestDelivery.state.in_(states))
-    stmt = stmt.order_by(DigestDelivery.id.desc()).limit(limit)
-    return [_delivery_view(d, n, s) for d, n, s in session.execute(stmt)]
 
 
 def delivery_attempts(session: Session, delivery_id: int) -> list[AttemptView]:

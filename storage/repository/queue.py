@@ -14,16 +14,9 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from storage.models import QueueWorker
-from storage.queue_records import QueueJobView, QueueSnapshot, QueueWorkerView
 from storage.repository.common import insert_for, utcnow
-
-
-def queue_present(session: Session) -> bool:
-    """Whether Procrastinate's schema is in this database (PostgreSQL only)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    present = text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
-    return bool(session.execute(present).scalar())
+from storage.status_reads import queue_present as queue_present
+from storage.status_reads import queue_snapshot as queue_snapshot
 
 
 def register_queue_worker(
@@ -81,61 +74,6 @@ def live_worker_hosts(session: Session, stalled_seconds: float) -> set[str]:
         {"s": stalled_seconds},
     )
     return {host for (host,) in rows}
-
-
-_JOB_COLUMNS = (
-    "SELECT j.id, j.queue_name, j.task_name, coalesce(j.args->>'job', ''), j.attempts,"
-    " j.worker_id, q.host, q.pid,"
-    " (SELECT max(e.at) FROM procrastinate_events e"
-    "   WHERE e.job_id = j.id AND e.type = 'started') AS started_at"
-    " FROM procrastinate_jobs j"
-    " LEFT JOIN queue_workers q ON q.worker_id = j.worker_id"
-    " LEFT JOIN procrastinate_workers w ON w.id = j.worker_id"
-    " WHERE j.status = 'doing'"
-)
-
-
-def queue_snapshot(session: Session, stalled_seconds: float) -> QueueSnapshot:
-    """Jobs by queue and status, running and stalled jobs, live workers, retries."""
-    if not queue_present(session):
-        return QueueSnapshot(present=False)
-    params = {"s": stalled_seconds}
-    fresh = "w.last_heartbeat >= now() - make_interval(secs => :s)"
-    counts = session.execute(
-        text(
-            "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs"
-            " GROUP BY 1, 2 ORDER BY 1, 2"
-        )
-    )
-    running = session.execute(text(f"{_JOB_COLUMNS} AND {fresh} ORDER BY j.id"), params)
-    stalled = session.execute(
-        text(f"{_JOB_COLUMNS} AND (w.id IS NULL OR NOT {fresh}) ORDER BY j.id"), params
-    )
-    workers = session.execute(
-        text(
-            "SELECT w.id, q.host, q.pid, w.last_heartbeat,"
-            " (SELECT count(*) FROM procrastinate_jobs j"
-            "   WHERE j.worker_id = w.id AND j.status = 'doing')"
-            f" FROM procrastinate_workers w LEFT JOIN queue_workers q ON q.worker_id = w.id"
-            f" WHERE {fresh} ORDER BY w.id"
-        ),
-        params,
-    )
-    retries = session.execute(
-        text(
-            "SELECT j.queue_name, count(DISTINCT j.id) FROM procrastinate_jobs j"
-            " JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'deferred_for_retry'"
-            " GROUP BY 1 ORDER BY 1"
-        )
-    )
-    return QueueSnapshot(
-        present=True,
-        counts=tuple((q, s, int(n)) for q, s, n in counts),
-        running=tuple(QueueJobView(*row) for row in running),
-        stalled=tuple(QueueJobView(*row) for row in stalled),
-        workers=tuple(QueueWorkerView(*row) for row in workers),
-        retries=tuple((q, int(n)) for q, n in retries),
-    )
 
 
 def queue_worker_rows(session: Session) -> list[tuple[int, str, int]]:

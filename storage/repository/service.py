@@ -10,34 +10,21 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
-    Article,
-    CrawlError,
     CrawlRun,
     MissedRun,
     ServiceInstance,
     ServiceJob,
     SiteRow,
 )
-from storage.records import JobState, MissedRunView, RunningRun, RunView, ServiceInstanceView
+from storage.records import RunView
 from storage.repository.common import insert_for, run_view, utcnow
+from storage.status_reads import close_run as close_run
+from storage.status_reads import job_states as job_states
+from storage.status_reads import latest_instance as latest_instance
+from storage.status_reads import missed_runs as missed_runs
+from storage.status_reads import running_runs as running_runs
 
 # crawl runs
-
-
-def running_runs(session: Session, site: str | None = None) -> list[RunningRun]:
-    """Runs still marked ``running`` (of one site, or all), oldest first."""
-    stmt = (
-        select(CrawlRun.id, SiteRow.name, CrawlRun.pid, CrawlRun.started_at, CrawlRun.host)
-        .join(SiteRow, CrawlRun.site_id == SiteRow.id)
-        .where(CrawlRun.outcome == "running")
-        .order_by(CrawlRun.id)
-    )
-    if site is not None:
-        stmt = stmt.where(SiteRow.name == site)
-    return [
-        RunningRun(id=id_, site=name, pid=pid, started_at=started, host=host)
-        for id_, name, pid, started, host in session.execute(stmt)
-    ]
 
 
 def run_of_process(session: Session, site: str, pid: int, since: datetime) -> RunView | None:
@@ -50,34 +37,6 @@ def run_of_process(session: Session, site: str, pid: int, since: datetime) -> Ru
         .limit(1)
     ).scalar_one_or_none()
     return None if row is None else run_view(row, site)
-
-
-def close_run(
-    session: Session, run_id: int, *, outcome: str, message: str, only_if_running: bool = True
-) -> bool:
-    """End a run its own process could not end (killed, crashed, stopped at a time limit).
-
-    A run that was still ``running`` gets its end time, and its counts of new articles and
-    errors from what the process did store.  With ``only_if_running=False`` a finished run's
-    outcome and message are replaced (the service stopped it, so it knows better why it
-    ended).  Returns whether a row changed.
-    """
-    run = session.get(CrawlRun, run_id)
-    if run is None or (only_if_running and run.outcome != "running"):
-        return False
-    if run.outcome == "running":
-        run.finished_at = utcnow()
-        run.articles_new = (
-            session.scalar(select(func.count(Article.id)).where(Article.run_id == run_id)) or 0
-        )
-        run.error_count = (
-            session.scalar(select(func.count(CrawlError.id)).where(CrawlError.run_id == run_id))
-            or 0
-        )
-    run.outcome = outcome
-    run.message = message
-    session.flush()
-    return True
 
 
 def last_run_started(session: Session, site: str) -> datetime | None:
@@ -104,30 +63,6 @@ def record_missed(
             message=message,
         )
     )
-
-
-def missed_runs(
-    session: Session, *, since: datetime, job: str | None = None, limit: int = 1000
-) -> list[MissedRunView]:
-    """Missed runs recorded at or after ``since``, newest first."""
-    stmt = (
-        select(MissedRun)
-        .where(MissedRun.recorded_at >= since)
-        .order_by(MissedRun.id.desc())
-        .limit(limit)
-    )
-    if job is not None:
-        stmt = stmt.where(MissedRun.job == job)
-    return [
-        MissedRunView(
-            job=m.job,
-            scheduled_at=m.scheduled_at,
-            recorded_at=m.recorded_at,
-            reason=m.reason,
-            message=m.message,
-        )
-        for m in session.scalars(stmt)
-    ]
 
 
 def prune_service_history(session: Session, before: datetime) -> int:
@@ -184,21 +119,6 @@ def job_finished(session: Session, name: str, *, result: str, message: str) -> N
     )
 
 
-def job_states(session: Session) -> list[JobState]:
-    return [
-        JobState(
-            name=j.name,
-            schedule=j.schedule,
-            next_run_at=j.next_run_at,
-            last_started_at=j.last_started_at,
-            last_finished_at=j.last_finished_at,
-            last_result=j.last_result,
-            last_message=j.last_message,
-        )
-        for j in session.scalars(select(ServiceJob).order_by(ServiceJob.name))
-    ]
-
-
 # service instances
 
 
@@ -224,22 +144,6 @@ def stop_instance(session: Session, instance_id: int) -> None:
         update(ServiceInstance)
         .where(ServiceInstance.id == instance_id)
         .values(heartbeat_at=now, stopped_at=now)
-    )
-
-
-def latest_instance(session: Session) -> ServiceInstanceView | None:
-    row = session.scalars(
-        select(ServiceInstance).order_by(ServiceInstance.id.desc()).limit(1)
-    ).first()
-    if row is None:
-        return None
-    return ServiceInstanceView(
-        id=row.id,
-        host=row.host,
-        pid=row.pid,
-        started_at=row.started_at,
-        heartbeat_at=row.heartbeat_at,
-        stopped_at=row.stopped_at,
     )
 
 
