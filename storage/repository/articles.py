@@ -21,6 +21,7 @@ from storage.repository.common import IN_CHUNK, article_view, insert_for, utcnow
 from storage.repository.dedupe import SameStory, link_copies, replace_bands
 from storage.repository.listing import listing_page
 from storage.repository.search import find_articles, index_articles
+from storage.repository.site_days import count_new_articles
 
 
 def known_urls(session: Session, urls: Collection[str]) -> set[str]:
@@ -78,6 +79,7 @@ def save_articles(
     )
     new = {r.url: r.id for r in session.execute(stmt, rows)}
     by_url = {a.url: a for a in articles}
+    count_new_articles(session, (by_url[url].site_id for url in new), now)
     index_articles(
         session,
         [(article_id, by_url[url].title, by_url[url].body) for url, article_id in new.items()],

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from storage.models import Article, CrawlRun, DigestDelivery, Link, MissedRun, SiteRow
 from storage.records import MetricsSnapshot, RunningRun, SiteHealth
 from storage.repository.common import run_view
+from storage.repository.site_days import newest_first_seen
 
 # Runs that reached the site's list pages: their article counts mean something.
 _FETCHED = ("succeeded", "warning", "partial")
@@ -79,13 +80,7 @@ def site_health(session: Session, names: Sequence[str]) -> list[SiteHealth]:
             .group_by(CrawlRun.site_id)
         )
     )
-    newest_article = _pairs(
-        session.execute(
-            select(Article.site_id, func.max(Article.first_seen))
-            .where(Article.site_id.in_(site_ids))
-            .group_by(Article.site_id)
-        )
-    )
+    newest_article = newest_first_seen(session, site_ids)
 
     out: list[SiteHealth] = []
     for name in names:
