@@ -118,16 +118,6 @@ def _plans(db: Database) -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", explain)
 
 
-@pytest.fixture
-def sqlite_db(tmp_path: Any) -> Iterator[Database]:
-    from storage.migrate import upgrade
-
-    database = Database(f"sqlite:///{tmp_path / 'gw.db'}")
-    upgrade(database)
-    yield database
-    database.dispose()
-
-
 def test_a_keyset_page_seeks_to_its_cursor_on_sqlite(sqlite_db: Database) -> None:
     _fill(sqlite_db, batches=2, per_batch=10)
     every = _page(sqlite_db, ArticleQuery(limit=100))

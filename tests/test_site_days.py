@@ -5,12 +5,9 @@ no article row, however many are stored."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from sqlalchemy import event, select
 
@@ -86,14 +83,6 @@ def test_counts_follow_every_insert_and_only_inserts(db: Database) -> None:
             "a": 13,
             "b": 7,
         }
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'gw.db'}")
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 def test_the_sites_page_reads_no_article_row(sqlite_db: Database) -> None:
