@@ -11,6 +11,12 @@ page: p50 and p95 wall milliseconds.  The search goes through the article-listin
     .venv/bin/python bench/webview.py --articles 100000 --requests 50
     .venv/bin/python bench/webview.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
       (PostgreSQL: an empty database or schema of your own; it is filled, not cleaned)
+    .venv/bin/python bench/webview.py --articles 200000 --database-file /tmp/web-200k.db
+      (a SQLite file kept between runs: filled when it has no articles, reused otherwise, so
+      two versions of the code can be timed on the same rows)
+
+"articles, half-way down" is the keyset page whose cursor is the middle row of the listing:
+it should cost what the first page costs (the keyset seeks, issue 17's web2 item 1).
 """
 
 from __future__ import annotations
@@ -119,23 +125,31 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=20000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--database-url")
+    parser.add_argument("--database-file", type=Path, help="a SQLite file to fill once, reuse")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="govwatch-bench-web-") as tmpdir:
         tmp = Path(tmpdir)
-        url = args.database_url or f"sqlite:///{tmp / 'gw.db'}"
+        url = args.database_url or f"sqlite:///{args.database_file or tmp / 'gw.db'}"
         writer = Database(url)
         migrate.upgrade(writer)
-        began = time.perf_counter()
-        fill(writer, args.articles)
+        with writer.session() as s:
+            stored = repository.count_articles(s)
+        if stored:
+            print(f"{stored} articles already stored ({url})")
+        else:
+            began = time.perf_counter()
+            fill(writer, args.articles)
+            took = time.perf_counter() - began
+            print(f"{args.articles} articles stored in {took:.1f} s ({url.split(':')[0]})")
+        half_way = _middle_cursor(writer)
         writer.dispose()
-        took = time.perf_counter() - began
-        print(f"{args.articles} articles stored in {took:.1f} s ({url.split(':')[0]})")
         reader = Database(url, read_only=True, statement_timeout=60)
         server = ThreadedServer(build_app(reader, WebOptions()), "127.0.0.1", 0).start()
         base = f"http://{server.address}"
         pages = [
             ("/articles", "articles, first page"),
             ("/articles?after=" + _cursor(base), "articles, a later page (keyset)"),
+            ("/articles?copies=show&after=" + half_way, "articles, half-way down (keyset)"),
             ("/articles?q=" + quote("审查调查"), "search, 4 characters"),
             ("/articles?q=" + quote("违纪"), "search, 2 characters"),
             ("/articles?q=" + quote("纪"), "search, 1 character"),
@@ -156,6 +170,26 @@ def main() -> int:
         runs = sorted(cli_ms(url, tmp, "违纪") for _ in range(3))
         print(f"{'govwatch articles --search 违纪 (process)':40} {runs[1]:8.1f}  (median of 3)")
     return 0
+
+
+def _middle_cursor(db: Database) -> str:
+    """The cursor of the listing's middle row (every copy shown), read with one query."""
+    from sqlalchemy import func, select
+
+    from storage.models import Article
+    from storage.records import ArticleCursor
+    from storage.repository.search import listing_order
+    from web.params import encode_cursor
+
+    with db.session() as s:
+        total = s.scalar(select(func.count(Article.id))) or 0
+        row = s.execute(
+            select(Article.publish_time, Article.first_seen, Article.id)
+            .order_by(*listing_order())
+            .offset(total // 2)
+            .limit(1)
+        ).one()
+    return quote(encode_cursor(ArticleCursor(row[0], row[1], row[2], None)))
 
 
 def _cursor(base: str) -> str:

@@ -314,7 +314,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
             raise UsageError(f"--http: {exc}") from None
     db = open_database(config)
     ensure_queue_schema(config, db)
-    web_app, web_db = service_web_app(config, listen) if listen else (None, None)
+    web_app, web_db, web_reload = service_web_app(config, listen) if listen else (None, None, None)
     service = Service(
         config,
         db,
@@ -322,6 +322,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         reload_config=lambda: load_config(args.config),
         listen=listen,
         web_app=web_app,
+        on_reload=web_reload,
     )
     try:
         return service.run()

@@ -22,7 +22,8 @@ Promises, and where they are kept:
   more;
 - SIGTERM/SIGINT: no new work; running jobs get ``shutdown_grace_seconds`` to finish, then
   SIGTERM, then SIGKILL after ``kill_after_seconds``; their runs are recorded interrupted;
-  a second signal skips the wait.  SIGHUP re-reads the configuration's jobs;
+  a second signal skips the wait.  SIGHUP re-reads the configuration's jobs (and the web
+  view's ``[web]`` settings: ``scheduler.serve.WebReload``);
 - one leader per database (``scheduler.leader``); a second ``govwatch run`` stands by and
   takes over when the leader dies; runs a crashed service left ``running`` are closed;
 - visible: a heartbeat and each job's next run in the database (``govwatch status``), and
@@ -105,9 +106,11 @@ class Service:
         reload_config: Callable[[], Config],
         listen: str = "",
         web_app: Any = None,
+        on_reload: Callable[[Config], None] | None = None,
     ) -> None:
         self.config = config
         self.web_app = web_app  # an aiohttp Application served beside /healthz and /metrics
+        self.on_reload = on_reload  # given each reloaded configuration (the web view's)
         self.host_locks = HostLocks()
         self.settings = config.service
         self.db = db
@@ -487,6 +490,8 @@ class Service:
         if config.service != self.config.service:
             log.warning("[service] changed: it takes effect when govwatch run restarts")
         self.config = config
+        if self.on_reload is not None:
+            self.on_reload(config)
         if self.scheduler is not None:
             try:
                 self._install_jobs(build_jobs(config))

@@ -64,6 +64,12 @@ articles = table(
     column("run_id", Integer),
     column("first_seen", _TIME),
 )
+# Articles per site and Beijing day (storage.repository.site_days keeps it at every insert).
+site_article_days = table(
+    "site_article_days",
+    column("site_id", Integer),
+    column("last_first_seen", _TIME),
+)
 crawl_errors = table("crawl_errors", column("id", Integer), column("run_id", Integer))
 links = table("links", column("id", Integer), column("status", String))
 service_jobs = table(
@@ -212,9 +218,12 @@ def site_health(reader: Reader, names: Sequence[str]) -> list[SiteHealth]:
     )
     newest_article = _pairs(
         reader.execute(
-            select(articles.c.site_id, func.max(articles.c.first_seen, type_=_TIME))
-            .where(articles.c.site_id.in_(site_ids))
-            .group_by(articles.c.site_id)
+            select(
+                site_article_days.c.site_id,
+                func.max(site_article_days.c.last_first_seen, type_=_TIME),
+            )
+            .where(site_article_days.c.site_id.in_(site_ids))
+            .group_by(site_article_days.c.site_id)
         )
     )
 

@@ -55,6 +55,15 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """A SQLite database with govwatch's schema (for what only SQLite shows: its plans)."""
+    database = Database(f"sqlite:///{tmp_path / 'govwatch.db'}")
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

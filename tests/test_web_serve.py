@@ -3,6 +3,7 @@ signals; what they refuse, with one line and the right exit status."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -14,7 +15,14 @@ from pathlib import Path
 
 from storage.database import Database
 from tests.conftest import REPO, run_cli
-from tests.test_service import ServiceProcess, http_get, services, site_toml, write_config
+from tests.test_service import (
+    ServiceProcess,
+    http_get,
+    services,
+    site_toml,
+    wait_until,
+    write_config,
+)
 from tests.webdata import fill
 
 __all__ = ["services"]  # the fixture, used below
@@ -32,24 +40,27 @@ def config_file(tmp_path: Path, extra: str = "", name: str = "govwatch.toml") ->
 
 
 def start_serve(
-    config: Path, *args: str, env: dict[str, str] | None = None
+    config: Path, *args: str, env: dict[str, str] | None = None, log_level: str = "WARNING"
 ) -> tuple[subprocess.Popen[str], str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GOVWATCH_")}
     full_env.update(env or {})
+    command = [sys.executable, "-m", "scheduler", "--log-level", log_level]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scheduler", "--config", str(config), "serve", *args],
+        [*command, "--config", str(config), "serve", *args],
         cwd=REPO,
         env=full_env,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert proc.stderr is not None
-    line = proc.stderr.readline()
-    match = re.search(r"serving http://([^/\s]+)/", line)
-    if match is None:
-        proc.kill()
-        raise AssertionError(line + proc.stderr.read())
-    return proc, match.group(1)
+    lines = []
+    for _ in range(5):  # at INFO, the log's lines come before
+        lines.append(proc.stderr.readline())
+        match = re.search(r"serving http://([^/\s]+)/", lines[-1])
+        if match is not None:
+            return proc, match.group(1)
+    proc.kill()
+    raise AssertionError("".join(lines) + proc.stderr.read())
 
 
 def get(address: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -147,3 +158,104 @@ def test_run_http_serves_the_web_view_beside_healthz_and_metrics(
     service.proc.send_signal(signal.SIGTERM)
     assert service.proc.wait(timeout=30) == 0
     assert "Traceback" not in service.text()
+
+
+def _token_status(port: int, token: str) -> int:
+    return get(f"127.0.0.1:{port}", "/api/articles", {"Authorization": f"Bearer {token}"})[0]
+
+
+def test_sighup_gives_run_http_the_new_token_and_keeps_the_old_on_a_bad_config(
+    tmp_path: Path, services: Callable[..., ServiceProcess]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    sites = site_toml("news", "http://127.0.0.1:9/yaowenn/", enabled=False)
+
+    def configure(web: str) -> Path:
+        return write_config(tmp_path, url, f"\n[web]\n{web}\n{sites}")
+
+    config = configure('token_env = "GW_TEST_OLD_TOKEN"')
+    env = {"GW_TEST_OLD_TOKEN": "old-secret", "GW_TEST_NEW_TOKEN": "new-secret"}
+    service = services(config, env, "--http", "127.0.0.1:0")
+    port = int(
+        service.wait_for(r"web view, /healthz and /metrics on http://127\.0\.0\.1:(\d+)").group(1)
+    )
+    service.wait_for(r"leading \(pid")
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=20)  # open across the reload
+    kept.request("GET", "/api/sites", headers={"Authorization": "Bearer old-secret"})
+    assert kept.getresponse().read() and _token_status(port, "old-secret") == 200
+    assert _token_status(port, "new-secret") == 401
+
+    configure('token_env = "GW_TEST_NEW_TOKEN"\npage_size = 7')
+    service.proc.send_signal(signal.SIGHUP)
+    service.wait_for(r"reload: the web view serves the new \[web\] settings")
+    assert _token_status(port, "old-secret") == 401
+    assert _token_status(port, "new-secret") == 200
+    kept.request("GET", "/api/sites", headers={"Authorization": "Bearer new-secret"})
+    assert kept.getresponse().status == 200  # the same connection, the same listening socket
+    assert http_get(port, "/healthz")[0] == 200  # still exempt
+
+    for bad, line in (
+        ('token_env = "GW_TEST_UNSET_TOKEN"', r"the web view keeps the configuration in use: "),
+        ("page_size = 500", r"reload failed, the configuration in use stays: "),
+    ):
+        configure(bad)
+        before = service.text().count(line.split(":")[0].replace("\\", ""))
+        service.proc.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda line=line, before=before: (
+                service.text().count(line.split(":")[0].replace("\\", "")) > before
+            ),
+            20,
+            line,
+            service,
+        )
+        assert _token_status(port, "new-secret") == 200
+        assert _token_status(port, "old-secret") == 401
+    log = service.text()
+    assert "GW_TEST_UNSET_TOKEN is not set" in log
+    assert "new-secret" not in log and "old-secret" not in log
+    service.proc.send_signal(signal.SIGTERM)
+    assert service.proc.wait(timeout=30) == 0
+    assert "Traceback" not in service.text()
+
+
+def test_sighup_gives_serve_the_new_token_and_keeps_the_old_on_a_bad_config(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path, '[web]\ntoken_env = "GW_TEST_OLD_TOKEN"\n')
+    assert run_cli("--config", str(config), "init").returncode == 0
+    env = {"GW_TEST_OLD_TOKEN": "old-secret", "GW_TEST_NEW_TOKEN": "new-secret"}
+    proc, address = start_serve(config, "--bind", "127.0.0.1:0", env=env, log_level="INFO")
+    port = int(address.rsplit(":", 1)[1])
+    assert proc.stderr is not None
+    try:
+        assert _token_status(port, "old-secret") == 200
+        assert _token_status(port, "new-secret") == 401
+        config_file(tmp_path, '[web]\ntoken_env = "GW_TEST_NEW_TOKEN"\n')
+        proc.send_signal(signal.SIGHUP)
+        _read_until(proc, "reload: the web view serves the new [web] settings")
+        assert _token_status(port, "old-secret") == 401
+        assert _token_status(port, "new-secret") == 200
+        config_file(tmp_path, '[web]\ntoken_env = "GW_TEST_UNSET_TOKEN"\n')
+        proc.send_signal(signal.SIGHUP)
+        line = _read_until(proc, "the web view keeps the configuration in use")
+        assert "environment variable GW_TEST_UNSET_TOKEN is not set" in line
+        assert _token_status(port, "new-secret") == 200
+        config.write_text("[web\n", encoding="utf-8")  # not TOML
+        proc.send_signal(signal.SIGHUP)
+        _read_until(proc, "reload failed, the configuration in use stays: ")
+        assert _token_status(port, "new-secret") == 200
+        assert _token_status(port, "old-secret") == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert "Traceback" not in proc.stderr.read()
+
+
+def _read_until(proc: subprocess.Popen[str], text: str) -> str:
+    """The first line of ``proc``'s stderr holding ``text`` (the test's timeout bounds it)."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if text in line:
+            return line
+    raise AssertionError(f"{text!r} never logged (exit {proc.wait()})")

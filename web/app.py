@@ -6,6 +6,10 @@ Content-Security-Policy (no script at all, styles and images from this origin on
 (the service's ``/healthz`` and ``/metrics``) asks for it: ``Authorization: Bearer TOKEN``,
 ``?token=TOKEN`` (for feed readers; a browser then keeps it in an HttpOnly cookie), compared
 in constant time.
+
+The options can be replaced while the application serves (:func:`reconfigure`: a reloaded
+configuration, SIGHUP): each request reads the options once, when it arrives, so one in
+flight finishes with the options it began with and the next one gets the new ones.
 """
 
 from __future__ import annotations
@@ -64,10 +68,19 @@ class WebOptions:
     exempt_paths: frozenset[str] = frozenset()  # served without the token
 
 
+@dataclass(slots=True)
+class LiveOptions:
+    """The options in force, replaced by :func:`reconfigure` (the application's own state
+    is frozen once it serves)."""
+
+    options: WebOptions
+
+
 DB = web.AppKey("db", Database)
-OPTIONS = web.AppKey("options", WebOptions)
+LIVE = web.AppKey("live", LiveOptions)
 POOL = web.AppKey("pool", ThreadPoolExecutor)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+REQUEST_OPTIONS = web.RequestKey("options", WebOptions)  # the options a request began with
 
 
 def build_app(db: Database, options: WebOptions) -> web.Application:
@@ -75,7 +88,7 @@ def build_app(db: Database, options: WebOptions) -> web.Application:
     starts (the service adds ``/healthz`` and ``/metrics``)."""
     app = web.Application(middlewares=[_safety, _errors, _token])
     app[DB] = db
-    app[OPTIONS] = options
+    app[LIVE] = LiveOptions(options)
     app[POOL] = ThreadPoolExecutor(max_workers=options.query_workers, thread_name_prefix="web")
     app[TEMPLATES] = build_environment()
     app.on_cleanup.append(_close_pool)
@@ -97,6 +110,24 @@ def build_app(db: Database, options: WebOptions) -> web.Application:
     return app
 
 
+def reconfigure(app: web.Application, options: WebOptions) -> None:
+    """Serve the next requests with ``options`` (token, page sizes, digests…); requests in
+    flight finish with the ones they began with.  ``query_workers`` sizes the thread pool
+    made at the start: a new value takes effect at the next start."""
+    live = app[LIVE]
+    if options.query_workers != live.options.query_workers:
+        log.warning("web.query_workers changed: it takes effect at the next start")
+    live.options = options  # one reference: a request reads the old options or the new
+
+
+def options_of(request: web.Request) -> WebOptions:
+    """The options ``request`` is served with (those in force when it arrived)."""
+    try:
+        return request[REQUEST_OPTIONS]
+    except KeyError:
+        return request.app[LIVE].options
+
+
 async def _close_pool(app: web.Application) -> None:
     app[POOL].shutdown(wait=False, cancel_futures=True)
 
@@ -106,6 +137,7 @@ async def _close_pool(app: web.Application) -> None:
 
 @web.middleware
 async def _safety(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[REQUEST_OPTIONS] = request.app[LIVE].options
     try:
         response = await handler(request)
     except web.HTTPException as exc:
@@ -129,7 +161,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or request.path in request.app[OPTIONS].exempt_paths:
+        if exc.status < 400 or request.path in options_of(request).exempt_paths:
             raise
         message = (exc.text or exc.reason or "").strip()
         return _error(request, exc.status, message, exc.headers)
@@ -160,7 +192,7 @@ def _error(
 
 @web.middleware
 async def _token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    options = request.app[OPTIONS]
+    options = options_of(request)
     if options.token is None or request.path in options.exempt_paths:
         return await handler(request)
     expected = options.token.encode("utf-8")
@@ -219,7 +251,7 @@ def _json(data: Any) -> web.Response:
 
 
 def base_url(request: web.Request) -> str:
-    public = request.app[OPTIONS].public_url
+    public = options_of(request).public_url
     return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
 
 
@@ -237,7 +269,7 @@ async def _home(request: web.Request) -> web.StreamResponse:
 
 def _article_filters(request: web.Request) -> views.ArticleFilters:
     q = request.query
-    options = request.app[OPTIONS]
+    options = options_of(request)
     since = params.day(q, "since")
     until = params.day(q, "until")
     if since is not None and until is not None and until < since:
@@ -332,7 +364,7 @@ LINK_STATUS_CHOICES = (
 
 async def _links(request: web.Request) -> dict[str, Any]:
     q = request.query
-    options = request.app[OPTIONS]
+    options = options_of(request)
     status = params.choice(q, "status", LINK_STATUS_CHOICES, "broken")
     site = params.text(q, "site", params.MAX_NAME_CHARS)
     limit = params.count(q, "limit", options.page_size, options.max_page_size)
@@ -359,13 +391,13 @@ async def sites_api(request: web.Request) -> web.StreamResponse:
 
 
 async def digests_page(request: web.Request) -> web.StreamResponse:
-    digests = request.app[OPTIONS].digests
+    digests = options_of(request).digests
     data = await _read(request, partial(views.digests_overview, digests=digests))
     return _render(request, "digests.html.j2", **data)
 
 
 async def digests_api(request: web.Request) -> web.StreamResponse:
-    digests = request.app[OPTIONS].digests
+    digests = options_of(request).digests
     return _json(await _read(request, partial(views.digests_overview, digests=digests)))
 
 
@@ -373,7 +405,7 @@ async def digests_api(request: web.Request) -> web.StreamResponse:
 
 
 def _feed_limit(request: web.Request) -> int:
-    options = request.app[OPTIONS]
+    options = options_of(request)
     return params.count(request.query, "limit", options.feed_entries, options.max_feed_entries)
 
 
@@ -436,7 +468,7 @@ async def site_feed(request: web.Request) -> web.StreamResponse:
 
 async def digest_feed(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    digest = next((d for d in request.app[OPTIONS].digests if d.name == name), None)
+    digest = next((d for d in options_of(request).digests if d.name == name), None)
     if digest is None:
         raise web.HTTPNotFound(text=f"no digest subscription {name!r}")
     limit = _feed_limit(request)

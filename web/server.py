@@ -1,5 +1,6 @@
-"""Serving an aiohttp application: in the foreground until SIGTERM/SIGINT (``govwatch
-serve``), or on an event loop of its own in a daemon thread (``govwatch run --http``)."""
+"""Serving an aiohttp application: in the foreground until SIGTERM/SIGINT, reloading on
+SIGHUP (``govwatch serve``), or on an event loop of its own in a daemon thread (``govwatch
+run --http``)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,14 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
 
 
 def serve_forever(
-    app: web.Application, host: str, port: int, on_ready: Callable[[str], None]
+    app: web.Application,
+    host: str,
+    port: int,
+    on_ready: Callable[[str], None],
+    on_reload: Callable[[], None] | None = None,
 ) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT; ``on_ready`` gets ``HOST:PORT`` once listening."""
+    """Serve ``app`` until SIGTERM or SIGINT; ``on_ready`` gets ``HOST:PORT`` once listening,
+    ``on_reload`` is called on the event loop at each SIGHUP (it must not raise)."""
 
     async def main() -> None:
         runner, address = await _start(app, host, port)
@@ -59,6 +65,8 @@ def serve_forever(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        if on_reload is not None:
+            loop.add_signal_handler(signal.SIGHUP, on_reload)
         try:
             on_ready(address)
             await stop.wait()

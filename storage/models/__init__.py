@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from storage.models.base import Base
 from storage.models.cookies import HostAgent, HostCookie
-from storage.models.crawl import Article, CrawlError, CrawlPass, CrawlRun, SiteRow
+from storage.models.crawl import (
+    Article,
+    CrawlError,
+    CrawlPass,
+    CrawlRun,
+    SiteArticleDay,
+    SiteRow,
+)
 from storage.models.dedupe import DedupeBand, HttpValidator
 from storage.models.digest import (
     DigestAttempt,
@@ -43,5 +50,6 @@ __all__ = [
     "QueueWorker",
     "ServiceInstance",
     "ServiceJob",
+    "SiteArticleDay",
     "SiteRow",
 ]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -145,3 +146,18 @@ Index(
     Article.first_seen,
     Article.id,
 )
+
+
+class SiteArticleDay(Base):
+    """Articles of a site first stored on one Beijing day (migration 0013): kept by every
+    insert of articles (``storage.repository.site_days``), so the sites page reads a row per
+    site and day instead of counting the articles table."""
+
+    __tablename__ = "site_article_days"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # Beijing day of first_seen
+    articles: Mapped[int] = mapped_column(Integer)
+    last_first_seen: Mapped[datetime]  # the newest first_seen that day

@@ -19,11 +19,9 @@ from storage.records import (
 )
 from storage.repository.common import IN_CHUNK, article_view, insert_for, utcnow
 from storage.repository.dedupe import SameStory, link_copies, replace_bands
-from storage.repository.search import (
-    find_articles,
-    index_article_terms,
-    listing_order,
-)
+from storage.repository.listing import listing_page
+from storage.repository.search import find_articles, index_article_terms
+from storage.repository.site_days import count_new_articles
 from storage.search_terms import TermText
 
 
@@ -82,6 +80,7 @@ def save_articles(
     )
     new = {r.url: r.id for r in session.execute(stmt, rows)}
     by_url = {a.url: a for a in articles}
+    count_new_articles(session, (by_url[url].site_id for url in new), now)
     index_article_terms(
         session,
         [(article_id, _terms(by_url[url])) for url, article_id in new.items()],
@@ -184,8 +183,6 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
         stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) >= query.since)
     if query.until is not None:
         stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) < query.until)
-    if query.after is not None and not query.search:
-        stmt = stmt.where(_sorted_after(query.after))
     if query.duplicates == "hide":
         # not "duplicate_of IS NULL": SQLite (no statistics) would pick the duplicate_of
         # index for it, matching nearly every row, and sort them all, instead of reading the
@@ -199,7 +196,7 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
         keyset = None if after is None else (_sorted_after(after), after.title_hit)
         rows = find_articles(session, stmt, query.search, query.limit, keyset)
     else:
-        rows = list(session.execute(stmt.order_by(*listing_order()).limit(query.limit)))
+        rows = listing_page(session, stmt, query.after, query.limit)
     return [article_view(article, site) for article, site in rows]
 
 

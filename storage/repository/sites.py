@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Article, CrawlRun, SiteRow
+from storage.models import CrawlRun, SiteRow
 from storage.records import (
     SiteInfo,
     SiteSummary,
 )
 from storage.repository.common import insert_for, run_view, utcnow
+from storage.repository.site_days import article_counts
 
 
 def sync_sites(session: Session, sites: Sequence[SiteInfo]) -> dict[str, int]:
@@ -39,12 +40,7 @@ def sync_sites(session: Session, sites: Sequence[SiteInfo]) -> dict[str, int]:
 def site_summaries(session: Session, names: Sequence[str]) -> list[SiteSummary]:
     """Per configured site (in the given order): title, stored articles and the last run."""
     sites = {r.name: r for r in session.scalars(select(SiteRow).where(SiteRow.name.in_(names)))}
-    counts = {
-        sid: n
-        for sid, n in session.execute(
-            select(Article.site_id, func.count(Article.id)).group_by(Article.site_id)
-        )
-    }
+    counts = article_counts(session, [s.id for s in sites.values()])
     last_ids = (
         select(func.max(CrawlRun.id)).where(CrawlRun.site_id.in_([s.id for s in sites.values()]))
     ).group_by(CrawlRun.site_id)

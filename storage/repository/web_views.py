@@ -7,17 +7,17 @@ the database read-only, so nothing here writes.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.digest_records import ArticleFilter
-from storage.models import Article, Link, LinkRef, SiteRow
+from storage.models import Article, Link, LinkRef, SiteArticleDay, SiteRow
 from storage.records import ArticleView
 from storage.repository.common import IN_CHUNK, article_view
 from storage.repository.digest import article_filter
+from storage.repository.site_days import beijing_day
 from storage.view_records import DayCount, PageLink
 
 MAX_PAGE_LINKS = 500  # links listed on one article's page at most
@@ -53,25 +53,18 @@ def site_names(session: Session) -> list[str]:
 
 
 def articles_per_day(session: Session, now: datetime, days: int) -> dict[str, list[DayCount]]:
-    """Per site: articles first stored on each of the last ``days`` days (Beijing days),
-    oldest first, days without articles left out."""
-    since = now - timedelta(days=days)
-    day: ColumnElement[Any]
-    if session.get_bind().dialect.name == "postgresql":
-        day = cast(func.timezone("Asia/Shanghai", Article.first_seen), Date)
-    else:
-        day = func.date(Article.first_seen, "+8 hours")
+    """Per site: articles first stored on each of the last ``days`` Beijing days (today
+    included), oldest first, days without articles left out."""
+    since = beijing_day(now) - timedelta(days=days - 1)
     stmt = (
-        select(SiteRow.name, day.label("day"), func.count(Article.id))
-        .join(SiteRow, Article.site_id == SiteRow.id)
-        .where(Article.first_seen >= since)
-        .group_by(SiteRow.name, day)
-        .order_by(SiteRow.name, day)
+        select(SiteRow.name, SiteArticleDay.day, SiteArticleDay.articles)
+        .join(SiteRow, SiteArticleDay.site_id == SiteRow.id)
+        .where(SiteArticleDay.day >= since)
+        .order_by(SiteRow.name, SiteArticleDay.day)
     )
     out: dict[str, list[DayCount]] = defaultdict(list)
-    for site, value, count in session.execute(stmt):
-        when = value if isinstance(value, date) else date.fromisoformat(str(value))
-        out[site].append(DayCount(day=when, count=int(count)))
+    for site, day, n in session.execute(stmt):
+        out[site].append(DayCount(day=day, count=int(n)))
     return dict(out)
 
 
