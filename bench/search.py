@@ -52,8 +52,7 @@ from storage.database import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Article, SiteRow  # noqa: E402
 from storage.records import ArticleQuery, NewArticle, SiteInfo  # noqa: E402
-from storage.repository import search  # noqa: E402
-from storage.search_terms import document_terms  # noqa: E402
+from storage.repository import search, search_build  # noqa: E402
 from storage.types import UTCDateTime  # noqa: E402
 
 # The commonest Chinese characters, roughly by frequency; the rest of the alphabet follows.
@@ -155,7 +154,7 @@ def generate(rng: np.random.Generator, n: int, first_id: int) -> list[dict[str, 
             "title": titles[i],
             "body": bodies[i],
             "publish_time": None if unknown[i] else START + timedelta(seconds=int(stamps[i])),
-            "seen": seen + timedelta(seconds=first_id + i),
+            "seen": seen + timedelta(seconds=(first_id + i) % 10**8),
         }
         for i in range(n)
     ]
@@ -168,7 +167,16 @@ ALPHABET = alphabet()
 
 
 @contextmanager
-def sqlite_db() -> Iterator[Database]:
+def sqlite_db(path: str | None) -> Iterator[Database]:
+    """A database in a temporary directory, or the file ``path`` (kept, and reused when it
+    already holds the articles)."""
+    if path:
+        db = Database(f"sqlite:///{path}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
     with tempfile.TemporaryDirectory(prefix="gw-bench-search-") as tmp:
         db = Database(f"sqlite:///{tmp}/bench.db")
         try:
@@ -177,62 +185,71 @@ def sqlite_db() -> Iterator[Database]:
             db.dispose()
 
 
-def postgres_db(admin_url: str) -> Callable[[], Any]:
+def postgres_db(admin_url: str, keep: str | None) -> Callable[[], Any]:
+    """A database the bench creates and drops, or the database named ``keep`` (created if
+    missing, kept, and reused when it already holds the articles)."""
+
     @contextmanager
     def make() -> Iterator[Database]:
-        name = f"govwatch_bench_search_{uuid.uuid4().hex[:8]}"
+        name = keep or f"govwatch_bench_search_{uuid.uuid4().hex[:8]}"
         admin = create_engine(
             admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
             isolation_level="AUTOCOMMIT",
         )
         with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"))
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                conn.execute(text(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"))
         base = admin_url.rsplit("/", 1)[0]
         db = Database(f"{base}/{name}")
         try:
             yield db
         finally:
             db.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            if not keep:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             admin.dispose()
 
     return make
 
 
 def load(db: Database, rng: np.random.Generator, n: int, site_id: int) -> tuple[float, float]:
-    """Bulk-load ``n`` articles, then index them as migration 0010 does; returns the seconds
-    each took."""
+    """Bulk-load ``n`` articles, then index them with migration 0010's backfill
+    (``search_build``); returns the seconds each took."""
     batch = 20_000
     t0 = time.perf_counter()
-    loaded: list[list[dict[str, Any]]] = []
     raw = db.engine.raw_connection()
     try:
         cur = raw.cursor()
-        if not db.is_sqlite:
-            cur.execute("DROP INDEX ix_article_search_title, ix_article_search_terms")
-        for start in range(0, n, batch):
-            rows = generate(rng, min(batch, n - start), start + 1)
-            _insert_articles(db, cur, rows, site_id)
-            loaded.append([{"id": r["id"], "title": r["title"], "body": r["body"]} for r in rows])
-            if (start // batch) % 10 == 0:
-                print(f"  loaded {start + len(rows)} articles", file=sys.stderr, flush=True)
-        raw.commit()
-        t1 = time.perf_counter()
-        for rows in loaded:
-            _index(db, cur, rows)
-        if not db.is_sqlite:
+        if not db.is_sqlite:  # as before the migration: the search table has no index yet
             cur.execute(
-                "CREATE INDEX ix_article_search_title ON article_search USING gin (title_terms)"
+                "DROP INDEX ix_article_search_title, ix_article_search_terms, "
+                "ix_article_search_unindexed"
             )
-            cur.execute("CREATE INDEX ix_article_search_terms ON article_search USING gin (terms)")
+        for start in range(0, n, batch):
+            _insert_articles(db, cur, generate(rng, min(batch, n - start), start + 1), site_id)
+            if (start // batch) % 10 == 0:
+                print(f"  loaded {start + batch} articles", file=sys.stderr, flush=True)
         raw.commit()
-        t2 = time.perf_counter()
+    finally:
+        raw.close()
+    t1 = time.perf_counter()
+    with db.engine.begin() as conn:  # as migration 0010 does it
+        search_build.index_all_articles(conn)
         if not db.is_sqlite:
-            raw.autocommit = True  # type: ignore[attr-defined]
-            cur.execute("VACUUM ANALYZE")
+            search_build.create_postgres_indexes(conn)
+    t2 = time.perf_counter()
+    raw = db.engine.raw_connection()
+    try:
+        if not db.is_sqlite:
+            raw.rollback()
+            driver = raw.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]
+            driver.execute("VACUUM ANALYZE")  # type: ignore[union-attr]
+            driver.autocommit = False  # type: ignore[union-attr]
         else:
-            cur.execute("ANALYZE")
+            raw.cursor().execute("ANALYZE")
             raw.commit()
     finally:
         raw.close()
@@ -269,22 +286,6 @@ def _insert_articles(db: Database, cur: Any, rows: list[dict[str, Any]], site_id
 def _sqlite_time(value: datetime | None) -> str | None:
     # as SQLAlchemy stores a DateTime on SQLite (naive UTC)
     return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _index(db: Database, cur: Any, rows: list[dict[str, Any]]) -> None:
-    if db.is_sqlite:
-        cur.executemany(
-            "INSERT INTO article_search(rowid, title, body) VALUES (?, ?, ?)",
-            [
-                (r["id"], " ".join(document_terms(r["title"])), " ".join(document_terms(r["body"])))
-                for r in rows
-            ],
-        )
-        return
-    with cur.copy("COPY article_search (article_id, title_terms, terms) FROM STDIN") as copy:
-        for r in rows:
-            title = document_terms(r["title"])
-            copy.write_row((r["id"], " ".join(title), " ".join(title | document_terms(r["body"]))))
 
 
 def sizes(db: Database) -> tuple[int, int]:
@@ -443,7 +444,7 @@ def insert_cost(
         "cpu indexed": [],
         "cpu unindexed": [],
     }
-    next_id = 10_000_000_000
+    next_id = 10_000_000_000 + time.time_ns() % 10**9 * 1000  # new URLs in a kept database
     try:
         for r in range(rounds * 2):
             mode = "indexed" if r % 2 == 0 else "unindexed"
@@ -481,11 +482,19 @@ def run(name: str, db: Database, args: argparse.Namespace) -> None:
     with db.session() as s:
         site_id = repository.sync_sites(s, [SiteInfo("bench", "基准")])["bench"]
     rng = np.random.default_rng(2026)
-    load_s, index_s = load(db, rng, args.articles, site_id)
+    with db.session() as s:
+        stored = repository.count_articles(s)
+    if stored:  # a kept database: built by an earlier run
+        args.articles = stored
+        load_s = index_s = float("nan")
+    else:
+        load_s, index_s = load(db, rng, args.articles, site_id)
     table, index = sizes(db)
     print(f"\n== {name}: {args.articles} articles")
     print(f"load {load_s:.0f} s; index build (migration backfill) {index_s:.0f} s")
     print(f"size: articles {table / 2**20:,.0f} MiB, search index {index / 2**20:,.0f} MiB")
+    if args.build_only:
+        return
 
     with db.session() as s:
         row = s.execute(
@@ -552,12 +561,19 @@ def main() -> int:
     parser.add_argument(
         "--postgres", metavar="URL", default="postgresql://postgres@127.0.0.1:5432/test"
     )
+    parser.add_argument(
+        "--sqlite-file", metavar="PATH", help="keep the SQLite database here; reuse it if built"
+    )
+    parser.add_argument(
+        "--postgres-keep", metavar="NAME", help="keep the PostgreSQL database NAME; reuse it"
+    )
+    parser.add_argument("--build-only", action="store_true", help="stop after loading and indexing")
     args = parser.parse_args()
     if not args.postgres_only:
-        with sqlite_db() as db:
+        with sqlite_db(args.sqlite_file) as db:
             run("SQLite", db, args)
     if not args.sqlite_only:
-        with postgres_db(args.postgres)() as db:
+        with postgres_db(args.postgres, args.postgres_keep)() as db:
             run("PostgreSQL", db, args)
     return 0
 
