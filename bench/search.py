@@ -29,6 +29,7 @@ Reported per database, side by side:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -233,12 +234,18 @@ def load(db: Database, rng: np.random.Generator, n: int, site_id: int) -> tuple[
         raw.commit()
     finally:
         raw.close()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     with db.engine.begin() as conn:  # as migration 0010 does it
         search_build.index_all_articles(conn)
         if not db.is_sqlite:
             search_build.create_postgres_indexes(conn)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
+    print(
+        f"index build: {t2 - t1:.0f} s wall, {c2 - c1:.0f} s CPU of this process "
+        f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})",
+        file=sys.stderr,
+        flush=True,
+    )
     raw = db.engine.raw_connection()
     try:
         if not db.is_sqlite:

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 from storage.repository.search import MAX_PG_TERMS, TABLE
 from storage.search_terms import document_terms
@@ -63,10 +64,13 @@ def _batches(conn: Connection) -> Iterator[Sequence[Any]]:
 
 
 def _fts5_option(conn: Connection, name: str, value: int) -> None:
-    conn.execute(
-        text(f"INSERT INTO {TABLE}({TABLE}, rank) VALUES (:name, :value)"),
-        {"name": name, "value": value},
-    )
+    try:
+        conn.execute(
+            text(f"INSERT INTO {TABLE}({TABLE}, rank) VALUES (:name, :value)"),
+            {"name": name, "value": value},
+        )
+    except OperationalError:  # an SQLite without the option (hashsize): only slower
+        log.info("article search index: this SQLite has no FTS5 option %r", name)
 
 
 def _index_sqlite(conn: Connection) -> int:
