@@ -454,6 +454,13 @@ def insert_cost(
         "cpu unindexed": [],
     }
     next_id = 10_000_000_000 + time.time_ns() % 10**9 * 1000  # new URLs in a kept database
+    if not db.is_sqlite:  # the bulk load gave ids itself: move the sequence past them
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('articles', 'id'), max(id)) FROM articles"
+                )
+            )
     try:
         for r in range(rounds * 2):
             mode = "indexed" if r % 2 == 0 else "unindexed"
