@@ -125,8 +125,15 @@ def create_postgres_indexes(conn: Connection) -> None:
     much faster than a million GIN inserts), and its statistics (the planner's estimates of
     how many articles hold a term)."""
     conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MAINTENANCE_MEM}'"))
-    conn.execute(text(f"CREATE INDEX ix_article_search_title ON {TABLE} USING gin (title_terms)"))
-    conn.execute(text(f"CREATE INDEX ix_article_search_terms ON {TABLE} USING gin (terms)"))
+    # fastupdate off: new rows' terms go into the index at once, not into a pending list that
+    # every search then reads through until a vacuum (1,000 new articles made searches 0.5 s)
+    for name, col in (
+        ("ix_article_search_title", "title_terms"),
+        ("ix_article_search_terms", "terms"),
+    ):
+        conn.execute(
+            text(f"CREATE INDEX {name} ON {TABLE} USING gin ({col}) WITH (fastupdate = off)")
+        )
     conn.execute(
         text(
             f"CREATE INDEX ix_article_search_unindexed ON {TABLE} (article_id) WHERE terms IS NULL"
