@@ -29,6 +29,7 @@ Reported per database, side by side:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, create_engine, event, or_, select, text
+from sqlalchemy import create_engine, event, select, text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -51,10 +52,9 @@ from storage import repository  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Article, SiteRow  # noqa: E402
-from storage.records import ArticleQuery, NewArticle, SiteInfo  # noqa: E402
-from storage.repository import search  # noqa: E402
-from storage.search_terms import document_terms  # noqa: E402
-from storage.types import UTCDateTime  # noqa: E402
+from storage.records import ArticleCursor, ArticleQuery, NewArticle, SiteInfo  # noqa: E402
+from storage.repository import articles as articles_module  # noqa: E402
+from storage.repository import search, search_build  # noqa: E402
 
 # The commonest Chinese characters, roughly by frequency; the rest of the alphabet follows.
 COMMON = (
@@ -155,7 +155,7 @@ def generate(rng: np.random.Generator, n: int, first_id: int) -> list[dict[str, 
             "title": titles[i],
             "body": bodies[i],
             "publish_time": None if unknown[i] else START + timedelta(seconds=int(stamps[i])),
-            "seen": seen + timedelta(seconds=first_id + i),
+            "seen": seen + timedelta(seconds=(first_id + i) % 10**8),
         }
         for i in range(n)
     ]
@@ -168,7 +168,16 @@ ALPHABET = alphabet()
 
 
 @contextmanager
-def sqlite_db() -> Iterator[Database]:
+def sqlite_db(path: str | None) -> Iterator[Database]:
+    """A database in a temporary directory, or the file ``path`` (kept, and reused when it
+    already holds the articles)."""
+    if path:
+        db = Database(f"sqlite:///{path}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
     with tempfile.TemporaryDirectory(prefix="gw-bench-search-") as tmp:
         db = Database(f"sqlite:///{tmp}/bench.db")
         try:
@@ -177,62 +186,77 @@ def sqlite_db() -> Iterator[Database]:
             db.dispose()
 
 
-def postgres_db(admin_url: str) -> Callable[[], Any]:
+def postgres_db(admin_url: str, keep: str | None) -> Callable[[], Any]:
+    """A database the bench creates and drops, or the database named ``keep`` (created if
+    missing, kept, and reused when it already holds the articles)."""
+
     @contextmanager
     def make() -> Iterator[Database]:
-        name = f"govwatch_bench_search_{uuid.uuid4().hex[:8]}"
+        name = keep or f"govwatch_bench_search_{uuid.uuid4().hex[:8]}"
         admin = create_engine(
             admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
             isolation_level="AUTOCOMMIT",
         )
         with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"))
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                conn.execute(text(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"))
         base = admin_url.rsplit("/", 1)[0]
         db = Database(f"{base}/{name}")
         try:
             yield db
         finally:
             db.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            if not keep:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             admin.dispose()
 
     return make
 
 
 def load(db: Database, rng: np.random.Generator, n: int, site_id: int) -> tuple[float, float]:
-    """Bulk-load ``n`` articles, then index them as migration 0010 does; returns the seconds
-    each took."""
+    """Bulk-load ``n`` articles, then index them with migration 0010's backfill
+    (``search_build``); returns the seconds each took."""
     batch = 20_000
     t0 = time.perf_counter()
-    loaded: list[list[dict[str, Any]]] = []
     raw = db.engine.raw_connection()
     try:
         cur = raw.cursor()
-        if not db.is_sqlite:
-            cur.execute("DROP INDEX ix_article_search_title, ix_article_search_terms")
-        for start in range(0, n, batch):
-            rows = generate(rng, min(batch, n - start), start + 1)
-            _insert_articles(db, cur, rows, site_id)
-            loaded.append([{"id": r["id"], "title": r["title"], "body": r["body"]} for r in rows])
-            if (start // batch) % 10 == 0:
-                print(f"  loaded {start + len(rows)} articles", file=sys.stderr, flush=True)
-        raw.commit()
-        t1 = time.perf_counter()
-        for rows in loaded:
-            _index(db, cur, rows)
-        if not db.is_sqlite:
+        if not db.is_sqlite:  # as before the migration: the search table has no index yet
             cur.execute(
-                "CREATE INDEX ix_article_search_title ON article_search USING gin (title_terms)"
+                "DROP INDEX ix_article_search_title, ix_article_search_terms, "
+                "ix_article_search_unindexed"
             )
-            cur.execute("CREATE INDEX ix_article_search_terms ON article_search USING gin (terms)")
+        for start in range(0, n, batch):
+            _insert_articles(db, cur, generate(rng, min(batch, n - start), start + 1), site_id)
+            if (start // batch) % 10 == 0:
+                print(f"  loaded {start + batch} articles", file=sys.stderr, flush=True)
         raw.commit()
-        t2 = time.perf_counter()
+    finally:
+        raw.close()
+    t1, c1 = time.perf_counter(), time.process_time()
+    with db.engine.begin() as conn:  # as migration 0010 does it
+        search_build.index_all_articles(conn)
         if not db.is_sqlite:
-            raw.autocommit = True  # type: ignore[attr-defined]
-            cur.execute("VACUUM ANALYZE")
+            search_build.create_postgres_indexes(conn)
+    t2, c2 = time.perf_counter(), time.process_time()
+    print(
+        f"index build: {t2 - t1:.0f} s wall, {c2 - c1:.0f} s CPU of this process "
+        f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})",
+        file=sys.stderr,
+        flush=True,
+    )
+    raw = db.engine.raw_connection()
+    try:
+        if not db.is_sqlite:
+            raw.rollback()
+            driver = raw.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]
+            driver.execute("VACUUM ANALYZE")  # type: ignore[union-attr]
+            driver.autocommit = False  # type: ignore[union-attr]
         else:
-            cur.execute("ANALYZE")
+            raw.cursor().execute("ANALYZE")
             raw.commit()
     finally:
         raw.close()
@@ -271,22 +295,6 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _index(db: Database, cur: Any, rows: list[dict[str, Any]]) -> None:
-    if db.is_sqlite:
-        cur.executemany(
-            "INSERT INTO article_search(rowid, title, body) VALUES (?, ?, ?)",
-            [
-                (r["id"], " ".join(document_terms(r["title"])), " ".join(document_terms(r["body"])))
-                for r in rows
-            ],
-        )
-        return
-    with cur.copy("COPY article_search (article_id, title_terms, terms) FROM STDIN") as copy:
-        for r in rows:
-            title = document_terms(r["title"])
-            copy.write_row((r["id"], " ".join(title), " ".join(title | document_terms(r["body"]))))
-
-
 def sizes(db: Database) -> tuple[int, int]:
     """Bytes of the articles table (with its other indexes) and of the search index."""
     with db.engine.connect() as conn:
@@ -317,27 +325,29 @@ def timed(db: Database, query: ArticleQuery) -> tuple[float, int]:
     return (time.perf_counter() - t0) * 1000, n
 
 
+def timed_search(db: Database, word: str) -> float:
+    return timed(db, ArticleQuery(search=word, limit=50))[0]
+
+
 def deep_page(db: Database, cursor: tuple[Any, Any, int]) -> tuple[float, int]:
-    """The page after ``cursor`` (a row half-way down the listing), by keyset: the row-value
-    comparison the listing index serves."""
+    """The articles page after ``cursor`` (a row half-way down the listing), by keyset, as the
+    web view's "next page" asks for it."""
     publish, seen, aid = cursor
-    after = text("(articles.publish_time, articles.first_seen, articles.id) < (:p, :f, :i)")
-    after = after.bindparams(
-        bindparam("p", publish, type_=UTCDateTime()),
-        bindparam("f", seen, type_=UTCDateTime()),
-        bindparam("i", aid),
-    )
-    stmt = (
-        select(Article, SiteRow.name)
-        .join(SiteRow, Article.site_id == SiteRow.id)
-        .where(or_(after, Article.publish_time.is_(None)))
-        .order_by(*search.listing_order())
-        .limit(50)
-    )
-    t0 = time.perf_counter()
+    return timed(db, ArticleQuery(limit=50, after=ArticleCursor(publish, seen, aid, None)))
+
+
+def next_search_page(db: Database, word: str) -> tuple[float, int]:
+    """Page 2 of a search, after page 1's last row (the cursor says whether it was a title
+    hit)."""
     with db.session() as s:
-        n = len(list(s.execute(stmt)))
-    return (time.perf_counter() - t0) * 1000, n
+        first = repository.list_articles(s, ArticleQuery(search=word, limit=50))
+    if not first:
+        return timed(db, ArticleQuery(search=word, limit=50))
+    last = first[-1]
+    cursor = ArticleCursor(
+        last.publish_time, last.first_seen, last.id, search.title_matches(last.title, word)
+    )
+    return timed(db, ArticleQuery(search=word, limit=50, after=cursor))
 
 
 def like_scan(db: Database, word: str) -> tuple[float, int]:
@@ -443,11 +453,21 @@ def insert_cost(
         "cpu indexed": [],
         "cpu unindexed": [],
     }
-    next_id = 10_000_000_000
+    next_id = 10_000_000_000 + time.time_ns() % 10**9 * 1000  # new URLs in a kept database
+    if not db.is_sqlite:  # the bulk load gave ids itself: move the sequence past them
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('articles', 'id'), max(id)) FROM articles"
+                )
+            )
     try:
         for r in range(rounds * 2):
             mode = "indexed" if r % 2 == 0 else "unindexed"
-            search.index_articles = original if mode == "indexed" else (lambda *_a, **_k: None)  # type: ignore[assignment]
+            # the name store_articles calls (storage.repository.articles imports it)
+            articles_module.index_articles = (  # type: ignore[assignment]
+                original if mode == "indexed" else (lambda *_a, **_k: None)
+            )
             rows = generate(rng, 100, next_id)
             next_id += 100
             new = [
@@ -472,7 +492,7 @@ def insert_cost(
             times[mode].append((time.perf_counter() - t0) * 1e6 / len(new))
             times["cpu " + mode].append((time.process_time() - c0) * 1e6 / len(new))
     finally:
-        search.index_articles = original
+        articles_module.index_articles = original  # type: ignore[assignment]
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -481,11 +501,19 @@ def run(name: str, db: Database, args: argparse.Namespace) -> None:
     with db.session() as s:
         site_id = repository.sync_sites(s, [SiteInfo("bench", "基准")])["bench"]
     rng = np.random.default_rng(2026)
-    load_s, index_s = load(db, rng, args.articles, site_id)
+    with db.session() as s:
+        stored = repository.count_articles(s)
+    if stored:  # a kept database: built by an earlier run
+        args.articles = stored
+        load_s = index_s = float("nan")
+    else:
+        load_s, index_s = load(db, rng, args.articles, site_id)
     table, index = sizes(db)
     print(f"\n== {name}: {args.articles} articles")
     print(f"load {load_s:.0f} s; index build (migration backfill) {index_s:.0f} s")
     print(f"size: articles {table / 2**20:,.0f} MiB, search index {index / 2**20:,.0f} MiB")
+    if args.build_only:
+        return
 
     with db.session() as s:
         row = s.execute(
@@ -508,18 +536,27 @@ def run(name: str, db: Database, args: argparse.Namespace) -> None:
         for _ in range(3):
             for w in ws:
                 indexed.append(timed(db, ArticleQuery(search=w, limit=50))[0])
-        scanned = [like_scan(db, w)[0] for w in ws[: args.baseline]]
-        results.append((f"search {label}", indexed, scanned, len(ws), min(args.baseline, len(ws))))
+        half = len(ws) // 2
+        rows = []
+        for kind, group in (("common", ws[:half]), ("rare", ws[half:])):
+            times = [timed_search(db, w) for _ in range(3) for w in group]
+            scans = [like_scan(db, w)[0] for w in group[: args.baseline]]
+            rows.append((f"  {kind} {label}", times, scans, len(group), len(scans)))
+        scanned = rows[0][2] + rows[1][2]
+        results.append((f"search {label}", indexed, scanned, len(ws), len(scanned)))
+        results += rows
+        page2 = [next_search_page(db, w)[0] for w in ws]
+        results.append((f"  page 2 {label}", page2, [], len(ws), 0))
 
     print(
-        f"\n{'query':<20}{'indexed p50':>13}{'p95':>10}{'LIKE scan p50':>16}{'p95':>10}  (queries)"
+        f"\n{'query':<22}{'indexed p50':>11}{'p95':>10}{'LIKE scan p50':>16}{'p95':>10}  (queries)"
     )
     for label, a, b, na, nb in results:
         base = (
             f"{statistics.median(b):>14.1f}ms{pct(b, 0.95):>8.1f}ms" if b else f"{'-':>16}{'-':>10}"
         )
         print(
-            f"{label:<20}{statistics.median(a):>11.1f}ms{pct(a, 0.95):>8.1f}ms{base}"
+            f"{label:<22}{statistics.median(a):>9.1f}ms{pct(a, 0.95):>8.1f}ms{base}"
             f"  ({na} x3 / {nb})"
         )
     print("words:", {k: " ".join(v) for k, v in query_words.items()})
@@ -552,12 +589,19 @@ def main() -> int:
     parser.add_argument(
         "--postgres", metavar="URL", default="postgresql://postgres@127.0.0.1:5432/test"
     )
+    parser.add_argument(
+        "--sqlite-file", metavar="PATH", help="keep the SQLite database here; reuse it if built"
+    )
+    parser.add_argument(
+        "--postgres-keep", metavar="NAME", help="keep the PostgreSQL database NAME; reuse it"
+    )
+    parser.add_argument("--build-only", action="store_true", help="stop after loading and indexing")
     args = parser.parse_args()
     if not args.postgres_only:
-        with sqlite_db() as db:
+        with sqlite_db(args.sqlite_file) as db:
             run("SQLite", db, args)
     if not args.sqlite_only:
-        with postgres_db(args.postgres)() as db:
+        with postgres_db(args.postgres, args.postgres_keep)() as db:
             run("PostgreSQL", db, args)
     return 0
 

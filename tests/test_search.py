@@ -132,10 +132,17 @@ def _search(db: Database, query: str, limit: int = 1000) -> list[int]:
         return [a.id for a in repository.list_articles(s, ArticleQuery(search=query, limit=limit))]
 
 
-@pytest.fixture(params=[search.PROBE_CAP, 1], ids=["probe", "walk"])
-def probe_cap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    """Both strategies: candidates from the index, and (cap 1) the newest-first walk."""
-    monkeypatch.setattr(search, "PROBE_CAP", request.param)
+@pytest.fixture(
+    params=[(search.PROBE_CAP, search.MEMBER_CAP), (0, search.MEMBER_CAP), (0, 0)],
+    ids=["probe", "member", "walk"],
+)
+def probe_cap(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[int, int]]:
+    """Every strategy: candidates from the index, the newest-first walk testing membership
+    in the index's answer, and the walk checking the text alone."""
+    monkeypatch.setattr(search, "PROBE_CAP", request.param[0])
+    monkeypatch.setattr(search, "MEMBER_CAP", request.param[1])
     yield request.param
 
 
@@ -146,7 +153,7 @@ def probe_cap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 )
 @given(data=st.data())
 def test_search_equals_the_substring_scan_ranked(
-    db: Database, probe_cap: int, data: st.DataObject
+    db: Database, probe_cap: tuple[int, int], data: st.DataObject
 ) -> None:
     _clear(db)
     docs = _store(db, data.draw(DOCS, label="docs"))

@@ -14,9 +14,13 @@ only add candidates, which the substring check drops.
 Search (:func:`find_articles`) asks the index for candidates, then checks every word as a
 case-insensitive substring of the title or body (``LIKE``/``ILIKE``), so its result is the
 substring scan's, whatever the index held.  Title hits come first, then the rest, each newest
-first.  A word found in many articles (the index answers more than :data:`PROBE_CAP`
-candidates) is served the other way round: the listing index is walked newest first and each
-row checked until the page is full, which for a common word is a short walk.
+first.  How the page is found depends on how many articles the index names (counted in the
+database up to a bound; on PostgreSQL the planner's estimate): up to :data:`PROBE_CAP`, their
+ids are ordered by the listing's columns alone and only the page's rows are read; up to
+:data:`MEMBER_CAP`, the listing index is walked newest first and each row tested for
+membership in the index's answer (a set the database builds once) before its text is checked;
+more than that, the walk checks the text alone, since a word in that many articles fills a
+page after a short walk.
 """
 
 from __future__ import annotations
@@ -27,14 +31,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Row,
     Select,
     and_,
+    any_,
+    bindparam,
+    column,
+    literal_column,
     not_,
     or_,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from storage.models import Article
@@ -44,6 +54,7 @@ from storage.text import clean_text
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "MEMBER_CAP",
     "PROBE_CAP",
     "TABLE",
     "find_articles",
@@ -56,6 +67,7 @@ _Ts = TypeVarTuple("_Ts")
 
 TABLE = "article_search"
 PROBE_CAP = 5000  # more candidates than this: walk the listing newest first instead
+MEMBER_CAP = 100_000  # up to this many, the walk tests membership in the index's answer
 # A tsvector holds at most 1 MB: a text with more distinct terms is not indexed (NULL) and is a
 # candidate for every search, checked by its substring like any other.
 MAX_PG_TERMS = 60_000
@@ -179,38 +191,82 @@ def _find(
     title_only: bool,
 ) -> list[Row[*_Ts]]:
     terms = [t for w in words for t in w.terms]
-    if terms:
-        ids = _candidates(session, terms, title_only=title_only)
-        if ids is not None:
-            if not ids:
-                return []
-            stmt = stmt.where(Article.id.in_(ids))
+    match = _candidates(session, terms, title_only=title_only) if terms else None
+    if isinstance(match, list):
+        if not match:
+            return []
+        # the candidates' ids in listing order first, then only the page's rows: sorting
+        # thousands of whole rows (bodies and all) is what costs
+        page = list(
+            session.scalars(
+                stmt.with_only_columns(Article.id)
+                .where(_among(session, match))
+                .order_by(*listing_order())
+                .limit(limit)
+            )
+        )
+        if not page:
+            return []
+        stmt = stmt.where(Article.id.in_(page))
+    elif match is not None:
+        stmt = stmt.where(match)
     return list(session.execute(stmt.order_by(*listing_order()).limit(limit)))
 
 
-def _candidates(session: Session, terms: Sequence[str], *, title_only: bool) -> list[int] | None:
-    """Ids of the articles whose index holds every term (in the title with ``title_only``),
-    or ``None`` when there are more than :data:`PROBE_CAP` of them."""
+def _among(session: Session, ids: list[int]) -> ColumnElement[bool]:
+    """``Article.id`` is one of ``ids``; on PostgreSQL as one array parameter (thousands of
+    separate parameters cost psycopg more to send than the query costs to run)."""
+    if _is_sqlite(session):
+        return Article.id.in_(ids)
+    return Article.id == any_(bindparam("candidate_ids", ids, type_=ARRAY(BigInteger)))
+
+
+def _candidates(
+    session: Session, terms: Sequence[str], *, title_only: bool
+) -> list[int] | ColumnElement[bool] | None:
+    """What the index says of the articles holding every term (in the title with
+    ``title_only``), by how many there are: their ids (at most :data:`PROBE_CAP`), a
+    membership condition the listing walk tests (at most :data:`MEMBER_CAP`), or ``None``
+    (more: the walk checks the substrings alone, and finds a page soon)."""
     if _is_sqlite(session):
         # terms hold only [a-z0-9] and CJK ideographs: quoting them is all FTS5 needs
         phrase = " AND ".join(f'"{t}"' for t in dict.fromkeys(terms))
         match = f"title : ({phrase})" if title_only else phrase
-        probe = text(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :match LIMIT :cap")
-        ids = list(session.scalars(probe, {"match": match, "cap": PROBE_CAP + 1}))
-    else:
-        # the same alphabet needs only single quotes in a tsquery
-        query = " & ".join(f"'{t}'" for t in dict.fromkeys(terms))
-        column = "title_terms" if title_only else "terms"
-        unindexed = "" if title_only else " OR terms IS NULL"
-        where = f"FROM {TABLE} WHERE {column} @@ CAST(:query AS tsquery){unindexed}"
-        # The planner's estimate first (planning only): for a common term the probe would
-        # read thousands of rows' tsvectors only to learn that the walk is the way.
-        plan = session.scalar(text(f"EXPLAIN (FORMAT JSON) SELECT 1 {where}"), {"query": query})
-        if _estimated_rows(plan) > 2 * PROBE_CAP:
+        where = f"FROM {TABLE} WHERE {TABLE} MATCH :match"
+        count = session.scalar(
+            text(f"SELECT count(*) FROM (SELECT rowid {where} LIMIT :cap)"),
+            {"match": match, "cap": MEMBER_CAP + 1},
+        )
+        if count is None or count > MEMBER_CAP:
             return None
-        probe = text(f"SELECT article_id {where} LIMIT :cap")
-        ids = list(session.scalars(probe, {"query": query, "cap": PROBE_CAP + 1}))
-    return None if len(ids) > PROBE_CAP else ids
+        if count > PROBE_CAP:
+            # "+id": the id is tested as the walk reads the listing index, not used to look
+            # rows up by id (SQLite's choice otherwise), which would sort them all
+            member = text(f"SELECT rowid {where}").bindparams(match=match)
+            return literal_column("+articles.id").in_(member.columns(column("rowid")))
+        return list(session.scalars(text(f"SELECT rowid {where}"), {"match": match}))
+    # the same alphabet needs only single quotes in a tsquery
+    query = " & ".join(f"'{t}'" for t in dict.fromkeys(terms))
+    column_name = "title_terms" if title_only else "terms"
+    unindexed = "" if title_only else " OR terms IS NULL"
+    where = f"FROM {TABLE} WHERE {column_name} @@ CAST(:query AS tsquery){unindexed}"
+    # The planner's estimate first (planning only): for a common term the probe would read
+    # thousands of rows' tsvectors only to learn that the walk is the way.
+    plan = session.scalar(text(f"EXPLAIN (FORMAT JSON) SELECT 1 {where}"), {"query": query})
+    estimate = _estimated_rows(plan)
+    if estimate > MEMBER_CAP:
+        return None
+    if estimate > 2 * PROBE_CAP:
+        return Article.id.in_(
+            text(f"SELECT article_id {where}").bindparams(query=query).columns(column("article_id"))
+        )
+    probe = text(f"SELECT article_id {where} LIMIT :cap")
+    ids = list(session.scalars(probe, {"query": query, "cap": PROBE_CAP + 1}))
+    if len(ids) <= PROBE_CAP:
+        return ids
+    return Article.id.in_(
+        text(f"SELECT article_id {where}").bindparams(query=query).columns(column("article_id"))
+    )
 
 
 def _estimated_rows(plan: Any) -> float:
