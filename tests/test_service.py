@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -408,6 +409,41 @@ def test_sigterm_during_crawl_records_interrupted_and_keeps_articles(
         assert all(p.strip() in article.body for p in fake.paragraphs)
         assert article.run_id == run.id
     assert "stopping 1 job(s) still running: crawl:local" in service.text()
+
+
+def test_sigterm_while_the_heartbeat_waits_for_the_database_stops_the_leader(
+    tmp_path: Path, services: Callable[..., ServiceProcess]
+) -> None:
+    """APScheduler 3.11's ``shutdown(wait=True)`` holds its job-store lock while it joins the
+    job threads: a heartbeat that reached the scheduler (``get_jobs``) after the stop began
+    hung the leader for good (issue 16: a freshly promoted leader, whose first heartbeat ran
+    when SIGTERM came, never stopped).  Here the heartbeat is held on a database write (the
+    test holds SQLite's write lock) while SIGTERM arrives, and let go once the stop began."""
+    path = tmp_path / "gw.db"
+    config = write_config(tmp_path, f"sqlite:///{path}", "", shutdown_grace_seconds=1)
+    service = services(config, {}, "--http", "127.0.0.1:0")
+    port = int(service.wait_for(r"/metrics on http://127\.0\.0\.1:(\d+)").group(1))
+    service.wait_for(r"leading \(pid")
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        held_since = time.monotonic()
+
+        def heartbeat_waits() -> bool:  # a heartbeat began after the lock was taken
+            age = json.loads(http_get(port, "/healthz")[1])["heartbeat_age_seconds"]
+            return age is not None and time.monotonic() - age > held_since + 0.2
+
+        wait_until(heartbeat_waits, 20, "a heartbeat waiting for the database", service)
+        service.proc.send_signal(signal.SIGTERM)
+        service.wait_for("SIGTERM received: stopping")
+        time.sleep(0.5)  # no event to await: the main thread is inside shutdown() by now
+        sent = time.monotonic()
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    assert service.proc.wait(timeout=30) == 0, service.text()[-3000:]
+    assert time.monotonic() - sent < 10, service.text()[-3000:]
+    assert service.text().rstrip().endswith("stopped"), service.text()[-3000:]
 
 
 def test_second_service_stands_by_and_takes_over_when_the_leader_dies(
