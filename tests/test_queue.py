@@ -246,7 +246,9 @@ def test_leader_defers_and_workers_crawl_each_site_once_per_tick(
 # kill -9: a worker mid-crawl, the leader
 
 
-SITES, TICKS, TICK_SECONDS = 20, 3, 30
+# a tick's 20 crawls cost ~60 s of CPU (a process each): the tick leaves room for a loaded
+# 2-core machine, where a tick's crawls end up to ~40 s after their deferral
+SITES, TICKS, TICK_SECONDS = 20, 3, 45
 
 
 def test_20_sites_3_workers_leader_and_standby_over_3_ticks_with_kill_9(
@@ -259,7 +261,7 @@ def test_20_sites_3_workers_leader_and_standby_over_3_ticks_with_kill_9(
     mid-crawl: its crawl dies with it, the job is swept back and re-run on another worker (a
     second attempt), the interrupted run is recorded, no article is stored twice.  The
     survivors stop on SIGTERM (a leader promoted by a failover included)."""
-    slots = 7  # per worker: 21 jobs of a tick start at once, none waits for a slot
+    slots = 11  # per worker: a tick's 21 jobs start at once on the two survivors too
     with ExitStack() as stack:
         sites = sites_on_own_ports(stack, SITES, n_articles=2, schedule=f"every {TICK_SECONDS}s")
         slow = build_ccdi_site(n_articles=8, per_page=5, channel="scdcn")
@@ -310,16 +312,20 @@ def test_20_sites_3_workers_leader_and_standby_over_3_ticks_with_kill_9(
             "the dead worker's crawl to die with it",
         )
         others = [w for w in workers if w is not holder]
-        wait_until(
-            lambda: (
-                all(len(rows.finished(n)) >= TICKS for n in names)
-                and all(f"job crawl:{n}: deferred" in standby.text() for n in names)
-                and any(j.job == "crawl:slow" and j.status == "succeeded" for j in rows.jobs())
-            ),
-            (TICKS + 3) * TICK_SECONDS,
-            f"{TICKS} runs of every site and the slow site's re-run",
-            standby,
-        )
+
+        def ticks_done() -> bool:
+            jobs = rows.jobs()
+            for name in [*names, "slow"]:
+                first = [j for j in jobs if j.job == f"crawl:{name}"][
+                    : 1 if name == "slow" else TICKS
+                ]
+                if len(first) < (1 if name == "slow" else TICKS):
+                    return False
+                if any(j.status in ("todo", "doing") for j in first):
+                    return False
+            return True
+
+        wait_until(ticks_done, (TICKS + 3) * TICK_SECONDS, f"{TICKS} ticks of every site", standby)
         for proc in [standby, *others]:
             proc.proc.send_signal(signal.SIGTERM)
         for proc in [standby, *others]:
@@ -332,16 +338,25 @@ def test_20_sites_3_workers_leader_and_standby_over_3_ticks_with_kill_9(
         assert all(gap >= TICK_SECONDS - 1 for gap in gaps), (name, gaps)  # no slot twice
         assert f"job crawl:{name}: deferred" in leader.text()
         assert f"job crawl:{name}: deferred" in standby.text()  # the standby's tick(s)
-        # exactly once per tick: each of its first 3 jobs succeeded, one successful run each;
-        # a job the dead worker was running (it ran more than the slow site's) was re-run
+        # exactly once per tick: each of its first 3 jobs succeeded, one successful run each.
+        # A job the dead worker was running (it ran more than the slow site's) was re-run, or,
+        # when the next tick's job waited already, aborted: that job crawls for both ticks
         ticks = [j for j in jobs if j.job == f"crawl:{name}"][:TICKS]
-        assert [j.status for j in ticks] == ["succeeded"] * TICKS, ticks
         swept = "".join(w.text() for w in others)
-        for job in ticks:  # a second attempt only for a job the dead worker was running
-            assert job.attempts == 1 or f"job {job.id} (crawl:{name}): its worker died" in swept
+        site_jobs = [j for j in jobs if j.job == f"crawl:{name}"]
+        for job in ticks:
+            if job.status == "aborted":  # its worker died; the sweep saw a newer one waiting
+                assert any(j.id > job.id and j.status == "succeeded" for j in site_jobs), ticks
+                continue
+            assert job.status == "succeeded", ticks
+            again = f"job crawl:{name}: attempt {job.attempts} of 3 (queue job {job.id})"
+            assert job.attempts == 1 or again in swept, ticks  # re-run by a survivor
         outcomes = [r.outcome for r in rows.runs(name)]
-        done = sum(j.status == "succeeded" for j in jobs if j.job == f"crawl:{name}")
-        assert outcomes.count("succeeded") == done, (outcomes, ticks)
+        done = sum(j.status == "succeeded" for j in site_jobs)
+        # a crawl that ended just before its worker died, its job not yet marked done, is
+        # crawled again by the retry (at least once; its articles are not stored twice)
+        retried = sum(j.attempts - 1 for j in site_jobs if j.status == "succeeded")
+        assert done <= outcomes.count("succeeded") <= done + retried, (outcomes, ticks)
         assert set(outcomes) <= {"succeeded", "interrupted"}, outcomes
         assert_no_overlap(rows.finished(name))
     missed = rows("SELECT job, reason FROM missed_runs WHERE reason <> 'shutdown'")
@@ -362,10 +377,11 @@ def test_status_and_metrics_show_running_and_stalled_jobs_with_their_worker(
     tmp_path: Path, pg_url: str, procs: Callable[..., ServiceProcess]
 ) -> None:
     """A job runs on the only worker: status shows it running on that worker's host and pid,
-    and the worker alive.  The worker is killed with -9 mid-job: with no worker left to
-    sweep it, the job shows as stalled (still with the dead worker's host and pid) in
-    ``govwatch status`` (text and JSON) and in ``/metrics``; a new worker sweeps it back and
-    re-runs it (a retry in ``/metrics``), and it is stalled no more."""
+    the worker alive, and another site's job waiting for the worker.  The worker is killed
+    with -9 mid-job: with no worker left to sweep it, the job shows as stalled (still with
+    the dead worker's host and pid) in ``govwatch status`` (text and JSON) and in
+    ``/metrics``; a new worker sweeps it back and re-runs it (a retry in ``/metrics``), and
+    it is stalled no more."""
     host = os.uname().nodename
     with ExitStack() as stack:
         slow = build_ccdi_site(n_articles=8, per_page=5, channel="scdcn")
@@ -373,6 +389,8 @@ def test_status_and_metrics_show_running_and_stalled_jobs_with_their_worker(
         sites = site_toml(
             "slow", srv.url("/scdcn/"), channel="scdcn", schedule="every 1h", delay_seconds=0.5
         )
+        quick = build_ccdi_site(n_articles=2, per_page=5)
+        sites += site_toml("quick", stack.enter_context(SiteServer(quick.pages)).url("/yaowenn/"))
         config = queue_config(tmp_path, pg_url, sites)
         leader = procs(config, "run", "--http", "127.0.0.1:0")
         port = int(leader.wait_for(r"/metrics on http://127\.0\.0\.1:(\d+)", timeout=90).group(1))
@@ -384,8 +402,9 @@ def test_status_and_metrics_show_running_and_stalled_jobs_with_their_worker(
             assert result.returncode == 0, result.stderr
             return result.stdout
 
+        waiting = r"queue: 1 worker\(s\) alive; waiting: 1 crawl; running: 1; stalled: 0"
+        wait_until(lambda: re.search(waiting, status()) is not None, 30, "quick's job waiting")
         shown = status()
-        assert re.search(r"queue: 1 worker\(s\) alive; .*running: 1; stalled: 0", shown), shown
         assert re.search(rf"worker \d+: {re.escape(host)} pid {first.pid}, 1 job\(s\)", shown)
         running = rf"running: crawl:slow \(job (\d+), attempt 1\) on {re.escape(host)} pid "
         job_id = re.search(running + str(first.pid), shown)
@@ -436,12 +455,18 @@ def test_status_and_metrics_show_running_and_stalled_jobs_with_their_worker(
         assert metric(body, "govwatch_queue_stalled_jobs") == 0
         assert metric(body, 'govwatch_queue_retried_jobs_total{queue="crawl"}') == 1
         rows = QueueRows(pg_url)
-        wait_until(lambda: rows.jobs()[0].status == "succeeded", 90, "the re-run", second)
+        wait_until(
+            lambda: [j.status for j in rows.jobs() if j.job == "crawl:slow"] == ["succeeded"],
+            90,
+            "the re-run",
+            second,
+        )
         for proc in (leader, second):
             proc.proc.send_signal(signal.SIGTERM)
             assert proc.proc.wait(timeout=60) == 0, proc.text()[-3000:]
     assert [r.outcome for r in rows.runs("slow")] == ["interrupted", "succeeded"]
-    assert [(r.n, r.distinct_urls) for r in rows.article_counts()] == [(8, 8)]
+    counts = {r.site: (r.n, r.distinct_urls) for r in rows.article_counts()}
+    assert counts == {"quick": (2, 2), "slow": (8, 8)}
 
 
 # SIGTERM on a worker; the time limit
@@ -462,6 +487,7 @@ def test_sigterm_on_a_worker_releases_its_job_to_another(
         first.wait_for(r"site slow: crawl started", timeout=60)
         second = procs(config, "worker")
         second.wait_for(r"takes jobs from", timeout=90)
+        wait_until(lambda: srv.count("/scdcn/2") >= 2, 60, "mid-crawl: two articles fetched")
         began = time.monotonic()
         first.proc.send_signal(signal.SIGTERM)
         assert first.proc.wait(timeout=30) == 0, first.text()[-3000:]
