@@ -22,6 +22,7 @@ from typing import NoReturn
 from crawler.linkcheck.records import LINK_STATUSES
 from scheduler.logs import setup_logging
 from storage.errors import ConfigError, GovwatchError, UsageError
+from storage.queue_records import QUEUE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -205,17 +206,16 @@ def _count(maximum: int) -> Callable[[str], int]:
 
 
 _positive_int = _count(MAX_LIMIT)
-_QUEUE_NAMES = ("crawl", "links", "digest")
 
 
 def _queues(text: str) -> tuple[str, ...]:
     """An argparse type: a comma-separated list of queue names."""
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    bad = [n for n in names if n not in _QUEUE_NAMES]
+    bad = [n for n in names if n not in QUEUE_NAMES]
     if not names or bad:
         shown = bad[0][:40] if bad else text[:40]
         raise argparse.ArgumentTypeError(
-            f"not a queue: {shown!r} (queues: {', '.join(_QUEUE_NAMES)})"
+            f"not a queue: {shown!r} (queues: {', '.join(QUEUE_NAMES)})"
         )
     return names
 

@@ -191,6 +191,14 @@ class JobRunner:
         killed = " (killed: it ignored SIGTERM)" if result.killed else ""
         with self.db.session() as session:
             run = repository.run_of_process(session, site, result.pid, launched - _CLOCK_MARGIN)
+            if run is None and result.stopped == SHUTDOWN:
+                # stopped while starting: not run, not failed (a worker releases its job)
+                message = f"stopped by the service's shutdown before it recorded a run{killed}"
+                log.warning("site %s: %s", site, message)
+                repository.record_missed(
+                    session, spec.name, reason=STOPPING, message=message, scheduled_at=None
+                )
+                return Outcome("interrupted", message)
             if run is None:
                 message = (
                     f"the crawl process exited with status {result.returncode} before it "

@@ -23,7 +23,10 @@ Promises, and where they are kept:
 - SIGTERM/SIGINT: no new work; running jobs get ``shutdown_grace_seconds`` to finish, then
   SIGTERM, then SIGKILL after ``kill_after_seconds``; their runs are recorded interrupted;
   a second signal skips the wait.  SIGHUP re-reads the configuration's jobs (and the web
-  view's ``[web]`` settings: ``scheduler.serve.WebReload``);
+  view's ``[web]`` settings: ``scheduler.serve.WebReload``).  A job thread
+  never calls the scheduler once stopping has begun (``_scheduler_calls``): APScheduler 3.11's
+  ``shutdown(wait=True)`` holds its job-store lock while it joins the job threads, so a job
+  thread blocked on that lock (the heartbeat's ``get_jobs``) would hang the stop for good;
 - one leader per database (``scheduler.leader``); a second ``govwatch run`` stands by and
   takes over when the leader dies; runs a crashed service left ``running`` are closed;
 - visible: a heartbeat and each job's next run in the database (``govwatch status``), and
@@ -41,6 +44,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -132,6 +136,9 @@ class Service:
         self.started_at = time.time()
         self._leader = False
         self._stopping = False
+        # held by job threads around their calls into the scheduler, and by _shutdown to set
+        # _stopping: once it is set, no job thread enters the scheduler (see the docstring)
+        self._scheduler_calls = threading.Lock()
         self._tick = 0.0  # monotonic time of the scheduler's last heartbeat
         self._db_checked = (0.0, False)
         self._inbox = SignalInbox((*_STOP_SIGNALS, signal.SIGHUP))
@@ -286,7 +293,8 @@ class Service:
 
     def _shutdown(self, final: bool) -> None:
         """Stop the jobs (and, when ``final``, record the service's stop)."""
-        self._stopping = True
+        with self._scheduler_calls:  # waits for a job thread inside the scheduler
+            self._stopping = True
         self.supervisor.close()
         self.runner.inprocess.close()
         scheduler = self.scheduler
@@ -431,11 +439,12 @@ class Service:
 
     def _wake_at(self, name: str, at: datetime) -> None:
         """Run job ``name`` next at ``at`` (a digest's next due time or retry)."""
-        scheduler = self.scheduler
-        if scheduler is None or self._stopping:
-            return
-        with contextlib.suppress(JobLookupError):  # removed meanwhile (SIGHUP)
-            scheduler.modify_job(name, next_run_time=at)
+        with self._scheduler_calls:
+            scheduler = self.scheduler
+            if scheduler is None or self._stopping:
+                return
+            with contextlib.suppress(JobLookupError):  # removed meanwhile (SIGHUP)
+                scheduler.modify_job(name, next_run_time=at)
 
     def _running(self) -> list[str]:
         """The jobs running now: child processes and in-process runs."""
@@ -459,11 +468,13 @@ class Service:
             log.warning("heartbeat: %s", exc)
 
     def _record_next_runs(self) -> None:
-        scheduler = self.scheduler
-        if scheduler is None:
-            return
-        # a job added before the scheduler starts has no next_run_time yet
-        times = {job.id: getattr(job, "next_run_time", None) for job in scheduler.get_jobs()}
+        with self._scheduler_calls:
+            scheduler = self.scheduler
+            if scheduler is None or self._stopping:
+                return
+            # a job added before the scheduler starts has no next_run_time yet
+            jobs = scheduler.get_jobs()
+        times = {job.id: getattr(job, "next_run_time", None) for job in jobs}
         with self.db.session() as session:
             repository.set_next_runs(session, [(name, times.get(name)) for name in self.jobs])
 

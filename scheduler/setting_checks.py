@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from crawler.site import CHALLENGE_MODES
 from scheduler.health import parse_listen
 from storage.errors import ConfigError
+from storage.queue_records import QUEUE_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +252,6 @@ def toml_value(value: Any) -> str:
 
 
 QUEUE_BACKENDS = ("", "procrastinate")
-QUEUE_NAMES = ("crawl", "links", "digest")
 
 
 def queue_backend(value: Any) -> str | None:

@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# the queues a job goes to (``[queue] queues``, ``govwatch worker --queues``): crawls, link
+# checks, digests
+QUEUE_NAMES = ("crawl", "links", "digest")
+
 
 @dataclass(frozen=True, slots=True)
 class QueueJobView:

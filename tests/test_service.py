@@ -9,12 +9,11 @@ the database or the service's log with a deadline.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -42,7 +41,8 @@ from storage.database import Database
 from storage.errors import ConfigError
 from storage.models import CrawlRun
 from storage.records import RunTotals, SiteInfo
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
+from tests.processes import ServiceProcess, wait_until
 from tests.sitesrv import SiteServer, build_ccdi_site
 
 MINUTE = 60.0  # how long the soak-like test keeps the service running
@@ -107,95 +107,19 @@ timeout_seconds = 30
     return path
 
 
-class ServiceProcess:
-    """``govwatch run`` as a child of the test, its log in a file."""
-
-    def __init__(self, config: Path, env: dict[str, str], log: Path, *args: str) -> None:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GOVWATCH_")}
-        full_env.update(env)
-        self.log = log
-        with log.open("wb") as fh:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "scheduler", "--config", str(config), "run", *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=fh,
-                env=full_env,
-                cwd=REPO,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait_for(self, pattern: str, timeout: float = 20) -> re.Match[str]:
-        found: list[re.Match[str]] = []
-
-        def seen() -> bool:
-            match = re.search(pattern, self.text())
-            if match:
-                found.append(match)
-            return match is not None or self.proc.poll() is not None
-
-        wait_until(seen, timeout, f"{pattern!r} in the log of pid {self.pid}", self)
-        assert found, (
-            f"service exited ({self.proc.returncode}) before logging {pattern!r}:\n"
-            + (self.text()[-3000:])
-        )
-        return found[0]
-
-    def started_pids(self) -> set[int]:
-        return {int(p) for p in re.findall(r"crawl started \(pid (\d+)\)", self.text())}
-
-    def children(self) -> list[int]:
-        out = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == self.pid:
-                out.append(int(stat.parent.name))
-        return out
-
-    def kill_all(self) -> None:
-        """SIGKILL the service and its job processes (they run in sessions of their own)."""
-        children = self.children()
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     started: list[ServiceProcess] = []
 
     def start(config: Path, env: dict[str, str] | None = None, *args: str) -> ServiceProcess:
         log = tmp_path / f"service-{len(started) + 1}.log"
-        service = ServiceProcess(config, env or {}, log, *args)
+        service = ServiceProcess(config, log, "run", *args, env=env)
         started.append(service)
         return service
 
     yield start
     for service in started:
         service.kill_all()
-
-
-def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, service: ServiceProcess | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            log = service.text()[-4000:] if service else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{log}")
-        time.sleep(0.05)
 
 
 class Rows:
@@ -408,6 +332,41 @@ def test_sigterm_during_crawl_records_interrupted_and_keeps_articles(
         assert all(p.strip() in article.body for p in fake.paragraphs)
         assert article.run_id == run.id
     assert "stopping 1 job(s) still running: crawl:local" in service.text()
+
+
+def test_sigterm_while_the_heartbeat_waits_for_the_database_stops_the_leader(
+    tmp_path: Path, services: Callable[..., ServiceProcess]
+) -> None:
+    """APScheduler 3.11's ``shutdown(wait=True)`` holds its job-store lock while it joins the
+    job threads: a heartbeat that reached the scheduler (``get_jobs``) after the stop began
+    hung the leader for good (issue 16: a freshly promoted leader, whose first heartbeat ran
+    when SIGTERM came, never stopped).  Here the heartbeat is held on a database write (the
+    test holds SQLite's write lock) while SIGTERM arrives, and let go once the stop began."""
+    path = tmp_path / "gw.db"
+    config = write_config(tmp_path, f"sqlite:///{path}", "", shutdown_grace_seconds=1)
+    service = services(config, {}, "--http", "127.0.0.1:0")
+    port = int(service.wait_for(r"/metrics on http://127\.0\.0\.1:(\d+)", 60).group(1))
+    service.wait_for(r"leading \(pid", 60)
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        held_since = time.monotonic()
+
+        def heartbeat_waits() -> bool:  # a heartbeat began after the lock was taken
+            age = json.loads(http_get(port, "/healthz")[1])["heartbeat_age_seconds"]
+            return age is not None and time.monotonic() - age > held_since + 0.2
+
+        wait_until(heartbeat_waits, 20, "a heartbeat waiting for the database", service)
+        service.proc.send_signal(signal.SIGTERM)
+        service.wait_for("SIGTERM received: stopping")
+        time.sleep(0.5)  # no event to await: the main thread is inside shutdown() by now
+        sent = time.monotonic()
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    assert service.proc.wait(timeout=30) == 0, service.text()[-3000:]
+    assert time.monotonic() - sent < 10, service.text()[-3000:]
+    assert service.text().rstrip().endswith("stopped"), service.text()[-3000:]
 
 
 def test_second_service_stands_by_and_takes_over_when_the_leader_dies(
