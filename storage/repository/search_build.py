@@ -120,19 +120,28 @@ def _index_postgres(conn: Connection) -> int:
     return count
 
 
+# kB of new terms a GIN index holds before merging them in (PostgreSQL's default is 4,096).
+GIN_PENDING_LIST_KB = 256
+
+
 def create_postgres_indexes(conn: Connection) -> None:
     """The PostgreSQL search table's indexes, built once its rows are in (one GIN build is
     much faster than a million GIN inserts), and its statistics (the planner's estimates of
     how many articles hold a term)."""
     conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MAINTENANCE_MEM}'"))
-    # fastupdate off: new rows' terms go into the index at once, not into a pending list that
-    # every search then reads through until a vacuum (1,000 new articles made searches 0.5 s)
+    # A short pending list: new rows' terms wait in at most 256 kB, merged into the index when
+    # it fills.  PostgreSQL's 4 MB default is read through by every search until a vacuum
+    # (1,000 new articles made searches 0.5 s); no list at all (fastupdate off) made every
+    # stored article pay its GIN inserts at once (a crawl's store stage 2.5x slower).
     for name, col in (
         ("ix_article_search_title", "title_terms"),
         ("ix_article_search_terms", "terms"),
     ):
         conn.execute(
-            text(f"CREATE INDEX {name} ON {TABLE} USING gin ({col}) WITH (fastupdate = off)")
+            text(
+                f"CREATE INDEX {name} ON {TABLE} USING gin ({col})"
+                f" WITH (gin_pending_list_limit = {GIN_PENDING_LIST_KB})"
+            )
         )
     conn.execute(
         text(
