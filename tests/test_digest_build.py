@@ -21,7 +21,7 @@ from digest.subscription import HealthThresholds, Subscription, WebhookChannel
 from storage import repository
 from storage.database import Database
 from storage.digest_records import NewWindow, Positions
-from storage.models import Article
+from storage.models import Article, SiteArticleDay
 from storage.records import NewArticle
 from tests.digest_helpers import (
     BEIJING,
@@ -279,6 +279,12 @@ def test_site_without_new_articles_for_long_is_reported(db: Database) -> None:
             update(Article)
             .where(Article.id == article)
             .values(first_seen=datetime.now(UTC) - timedelta(days=3))
+        )
+        # the per-site summary the store path keeps beside the article (site_article_days)
+        s.execute(
+            update(SiteArticleDay)
+            .where(SiteArticleDay.site_id == sid)
+            .values(last_first_seen=datetime.now(UTC) - timedelta(days=3))
         )
     add_run(db, sid, "warning", found=0)
     _, digest = build(db, subscription(), sites=["cq-jjc"])

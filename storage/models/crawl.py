@@ -149,15 +149,18 @@ Index(
 
 
 class SiteArticleDay(Base):
-    """Articles of a site first stored on one Beijing day (migration 0013): kept by every
-    insert of articles (``storage.repository.site_days``), so the sites page reads a row per
-    site and day instead of counting the articles table."""
+    """Articles of a site first stored on one Beijing day (migration 0013): every insert of
+    articles adds a row of its own (``storage.repository.site_days``), summed when read, so
+    the sites page reads a few rows per site and day instead of counting the articles table.
+    Rows are only ever inserted: two transactions storing articles of one site never wait
+    for each other here (an upserted counter row would serialise them, and a writer holding
+    its transaction open would block the other until it commits)."""
 
     __tablename__ = "site_article_days"
+    __table_args__ = (Index("ix_site_article_days_site_day", "site_id", "day"),)
 
-    site_id: Mapped[int] = mapped_column(
-        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)  # Beijing day of first_seen
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)  # Beijing day of first_seen
     articles: Mapped[int] = mapped_column(Integer)
     last_first_seen: Mapped[datetime]  # the newest first_seen that day

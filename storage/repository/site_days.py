@@ -1,7 +1,8 @@
-"""Articles per site and Beijing day of first storing (``site_article_days``): kept by every
-insert of articles, in the inserting transaction, so counts never drift from the table (no
-path deletes articles).  What the sites page and ``govwatch sites`` show reads a row per
-site and day here, however many articles are stored."""
+"""Articles per site and Beijing day of first storing (``site_article_days``): every insert
+of articles adds rows in the inserting transaction (one per site, summed when read), so counts
+never drift from the table (no path deletes articles) and writers never wait on a shared
+counter row.  What the sites page and ``govwatch sites`` show reads a few rows per site and
+day here, however many articles are stored."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from storage.models import SiteArticleDay
-from storage.repository.common import insert_for
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -23,24 +23,19 @@ def beijing_day(when: datetime) -> date:
 
 
 def count_new_articles(session: Session, site_ids: Iterable[int], first_seen: datetime) -> None:
-    """Add articles just inserted (one site id each), all first seen at ``first_seen``."""
+    """Add articles just inserted (one site id each), all first seen at ``first_seen``: a new
+    row per site, never an update, so concurrent writers of one site do not wait on a row."""
     counts = Counter(site_ids)
     if not counts:
         return
-    insert = insert_for(session)(SiteArticleDay)
-    stmt = insert.on_conflict_do_update(
-        index_elements=[SiteArticleDay.site_id, SiteArticleDay.day],
-        set_={
-            "articles": SiteArticleDay.articles + insert.excluded.articles,
-            "last_first_seen": insert.excluded.last_first_seen,
-        },
-    )
     day = beijing_day(first_seen)
-    rows = [
-        {"site_id": site, "day": day, "articles": n, "last_first_seen": first_seen}
-        for site, n in sorted(counts.items())  # one lock order for every writer
-    ]
-    session.execute(stmt, rows)
+    session.execute(
+        insert(SiteArticleDay),
+        [
+            {"site_id": site, "day": day, "articles": n, "last_first_seen": first_seen}
+            for site, n in sorted(counts.items())
+        ],
+    )
 
 
 def article_counts(session: Session, site_ids: Sequence[int]) -> dict[int, int]:

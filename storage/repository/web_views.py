@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.digest_records import ArticleFilter
@@ -57,9 +57,10 @@ def articles_per_day(session: Session, now: datetime, days: int) -> dict[str, li
     included), oldest first, days without articles left out."""
     since = beijing_day(now) - timedelta(days=days - 1)
     stmt = (
-        select(SiteRow.name, SiteArticleDay.day, SiteArticleDay.articles)
+        select(SiteRow.name, SiteArticleDay.day, func.sum(SiteArticleDay.articles))
         .join(SiteRow, SiteArticleDay.site_id == SiteRow.id)
         .where(SiteArticleDay.day >= since)
+        .group_by(SiteRow.name, SiteArticleDay.day)
         .order_by(SiteRow.name, SiteArticleDay.day)
     )
     out: dict[str, list[DayCount]] = defaultdict(list)

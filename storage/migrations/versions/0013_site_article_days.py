@@ -24,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "site_article_days",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("articles", sa.Integer(), nullable=False),
@@ -34,8 +35,11 @@ def upgrade() -> None:
             name=op.f("fk_site_article_days_site_id_sites"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("site_id", "day", name=op.f("pk_site_article_days")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_site_article_days")),
     )
+    # Rows are only inserted (one per site and day per storing transaction) and summed when
+    # read: writers of one site never wait for each other on a shared counter row.
+    op.create_index("ix_site_article_days_site_day", "site_article_days", ["site_id", "day"])
     if op.get_bind().dialect.name == "sqlite":
         day = "date(first_seen, '+8 hours')"
     else:
