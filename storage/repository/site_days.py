@@ -46,13 +46,3 @@ def article_counts(session: Session, site_ids: Sequence[int]) -> dict[int, int]:
         .group_by(SiteArticleDay.site_id)
     )
     return {site: int(n or 0) for site, n in session.execute(stmt)}
-
-
-def newest_first_seen(session: Session, site_ids: Sequence[int]) -> dict[int, datetime]:
-    """Site id -> when its newest article was first stored."""
-    stmt = (
-        select(SiteArticleDay.site_id, func.max(SiteArticleDay.last_first_seen))
-        .where(SiteArticleDay.site_id.in_(site_ids))
-        .group_by(SiteArticleDay.site_id)
-    )
-    return {site: when for site, when in session.execute(stmt) if when is not None}
