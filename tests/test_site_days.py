@@ -5,9 +5,11 @@ no article row, however many are stored."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import event, select
 
@@ -83,9 +85,18 @@ def test_counts_follow_every_insert_and_only_inserts(db: Database) -> None:
             "a": 13,
             "b": 7,
         }
+        assert dict(repository.metrics_snapshot(s).articles) == {"a": 13, "b": 7, "c": 0}
 
 
-def test_the_sites_page_reads_no_article_row(sqlite_db: Database) -> None:
+def _metrics_count(db: Database) -> int:
+    with db.session() as s:
+        return dict(repository.metrics_snapshot(s).articles)["a"]
+
+
+@pytest.mark.parametrize("read", [lambda db: _shown(db)["a"]["articles"], _metrics_count])
+def test_the_sites_page_and_metrics_read_no_article_row(
+    sqlite_db: Database, read: Callable[[Database], int]
+) -> None:
     with sqlite_db.session() as s:
         ids = repository.sync_sites(s, [SiteInfo("a", "A")])
         repository.store_articles(s, [_article(ids["a"], n) for n in range(30)], run_id=None)
@@ -96,7 +107,7 @@ def test_the_sites_page_reads_no_article_row(sqlite_db: Database) -> None:
 
     event.listen(sqlite_db.engine, "before_cursor_execute", seen)
     try:
-        assert _shown(sqlite_db)["a"]["articles"] == 30
+        assert read(sqlite_db) == 30
     finally:
         event.remove(sqlite_db.engine, "before_cursor_execute", seen)
     assert statements
