@@ -453,3 +453,25 @@ def test_new_articles_are_found_while_their_terms_wait_in_the_pending_list(db: D
         ).scalar()
     assert merged and merged > 0  # they were in the list, not yet merged, when searched
     assert len(_search(db, "违纪")) == 10
+
+
+def test_sqlite_routes_a_search_by_the_probes_estimate(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the probe's first ids (in id order), SQLite estimates how many articles the index
+    names from the share of the ids they span, instead of counting them all: a word in every
+    fourth of 400 articles is estimated at about 100 and routed by that."""
+    _store(sqlite_db, [Doc("标题", "违纪" if n % 4 == 0 else "正文", None) for n in range(400)])
+    terms = [t for w in query_words("违纪") for t in w.terms]
+    with sqlite_db.session() as s:
+        ids = search._candidates(s, terms, title_only=False)
+        assert isinstance(ids, list) and len(ids) == 100  # all of them, under PROBE_CAP
+        monkeypatch.setattr(search, "PROBE_CAP", 9)
+        estimate = search._sqlite_estimate(s, 10, sorted(ids)[9])
+        assert 90 <= estimate <= 110, estimate
+        monkeypatch.setattr(search, "MEMBER_CAP", 150)
+        member = search._candidates(s, terms, title_only=False)
+        assert member is not None and not isinstance(member, list)  # the membership walk
+        monkeypatch.setattr(search, "MEMBER_CAP", 60)
+        assert search._candidates(s, terms, title_only=False) is None  # the text walk
+    assert len(_search(sqlite_db, "违纪")) == 100
