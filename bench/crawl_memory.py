@@ -167,16 +167,10 @@ def run_measured(
 ) -> tuple[Peaks, dict[int, str], str]:
     """Run ``argv``, sampling its tree; SIGUSR1 its tree as each number of requests in
     ``signal_at`` is answered."""
+    from crawl import spawn_into  # bench/crawl.py (not imported by the measured --child)
+
     with tempfile.TemporaryFile("w+") as out:
-        pid = os.posix_spawn(
-            argv[0],
-            argv,
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-                (os.POSIX_SPAWN_DUP2, out.fileno(), 2),
-            ],
-        )
+        pid = spawn_into(argv, env, out.fileno())
         sampler = Sampler(pid)
         names: dict[int, str] = {}
         for at in signal_at:
