@@ -173,21 +173,23 @@ def _pss(pid: int) -> int:
     return 0
 
 
+def spawn_into(argv: list[str], env: dict[str, str], fd: int) -> int:
+    """Start ``argv`` with its stdout and stderr written to ``fd``; its pid."""
+    return os.posix_spawn(
+        argv[0],
+        argv,
+        env,
+        file_actions=[(os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
+    )
+
+
 def run_child(argv: list[str], env: dict[str, str], srv: SiteServer | None) -> Sample:
     """Run ``argv`` as its own process; its wall, CPU, peak RSS and the server's log."""
     if srv is not None:
         srv.clear_log()
     with tempfile.TemporaryFile("w+") as out:
         started = time.monotonic()
-        pid = os.posix_spawn(
-            argv[0],
-            argv,
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-                (os.POSIX_SPAWN_DUP2, out.fileno(), 2),
-            ],
-        )
+        pid = spawn_into(argv, env, out.fileno())
         tree = TreeRss(pid)
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - started

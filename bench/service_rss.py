@@ -103,6 +103,12 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=300, help="digests delivered to wait for")
     parser.add_argument("--digests", type=int, default=2, help="digest subscriptions")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
+    parser.add_argument(
+        "--heaptrack",
+        metavar="FILE",
+        help="run the service under heaptrack, its record written to FILE (.zst added); "
+        "the RSS is then the profiled process's, inflated by heaptrack",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="govwatch-rss-") as tmp, SmtpServer() as smtp:
@@ -131,8 +137,9 @@ def main() -> int:
             f"(exit status {status})"
         )
         log = (workdir / "service.log").open("wb")
+        wrap = ["heaptrack", "-o", args.heaptrack] if args.heaptrack else []
         service = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "--config", str(config), "run"],
+            [*wrap, sys.executable, "-m", "scheduler", "--config", str(config), "run"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -171,7 +178,12 @@ def main() -> int:
                     )
                 time.sleep(0.1)
         finally:
-            service.send_signal(signal.SIGTERM)
+            if args.heaptrack:  # the service is heaptrack's child (beside its interpreter)
+                for child in children(service.pid):
+                    if b"scheduler" in Path(f"/proc/{child}/cmdline").read_bytes():
+                        os.kill(child, signal.SIGTERM)
+            else:
+                service.send_signal(signal.SIGTERM)
             try:
                 service.wait(timeout=60)
             except subprocess.TimeoutExpired:

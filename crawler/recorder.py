@@ -50,12 +50,12 @@ def settled(kind: str, status: int | None) -> bool:
 LINK_BATCH = 2000
 
 
-def _same_story(body_a: str, body_b: str) -> bool:
-    """:func:`crawler.extract.fingerprint.is_same_story`, imported (numpy with it) when first asked:
-    a crawl whose articles are not copies of stored ones never needs it."""
-    from crawler.extract.fingerprint import is_same_story
-
-    return is_same_story(body_a, body_b)
+# Candidate copies a run compares without numpy (crawler.extract.story) before it loads numpy
+# for the faster comparison (crawler.extract.fingerprint): numpy costs the crawl process
+# 11-16 MB, and a site of distinct articles meets only a few false candidates (those whose
+# fingerprints share a band by chance), each ~1.5 ms slower without it.  Both comparisons
+# give the same answer.
+PURE_COMPARISONS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +115,7 @@ class RunRecorder:
     # many 420/429 answers it gave (crawler.guards.hostpace)
     blocked_reasons: dict[str, int] = field(default_factory=dict)
     pace: dict[str, tuple[float, int]] = field(default_factory=dict)
+    comparisons: int = 0  # candidate copies compared with a new article (see _same_story)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -228,7 +229,7 @@ class RunRecorder:
         """Store fetched articles (new, edited, copies of a story); returns how many were new."""
         with self.timed("store"), self.db.session() as session:
             result = repository.save_articles(
-                session, articles, run_id=self.run_id, same_story=_same_story
+                session, articles, run_id=self.run_id, same_story=self._same_story
             )
         self.stored += len(articles)
         with self.timed("store"):
@@ -249,6 +250,16 @@ class RunRecorder:
                 ", ".join(map(str, result.changed)),
             )
         return len(result.new)
+
+    def _same_story(self, body_a: str, body_b: str) -> bool:
+        """Whether a new article and a stored candidate are one story: the first
+        :data:`PURE_COMPARISONS` of the run without numpy, the rest with it."""
+        self.comparisons += 1
+        if self.comparisons <= PURE_COMPARISONS:
+            from crawler.extract.story import is_same_story
+        else:
+            from crawler.extract.fingerprint import is_same_story
+        return is_same_story(body_a, body_b)
 
     def _saw(self, urls: Iterable[str]) -> None:
         """Count stored articles found again, each once per run."""

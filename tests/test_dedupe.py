@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select, text
 
+from crawler.extract import story
 from crawler.extract.fingerprint import (
     _PERM_A,
     _PERM_B,
@@ -104,6 +105,27 @@ def test_short_bodies_are_never_linked() -> None:
     assert len(normalize_body(short)) < MIN_CHARS
     assert fingerprint(short).bands == ()
     assert not is_same_story(short, short)
+
+
+def test_the_comparison_without_numpy_gives_the_fingerprints_similarity() -> None:
+    # crawler.extract.story compares 3-gram strings (or their values beyond U+F4243) where
+    # the fingerprint compares their 64-bit hashes: the same sets, so the same similarity
+    site = build_ccdi_site(n_articles=12, gbk_every=5)
+    bodies = [a.body for a in site.articles]
+    bodies += ["\n".join(small_edit(a.paragraphs)) for a in site.articles[:6]]
+    far = "\U000f4243\U00100000\U0010fffd"  # private use code points at and above the base
+    # 3-grams equal as values but not as strings: (a, b + 1, c - C) is (a, b, c) by value
+    near = chr(0x10) + chr(0x21) + chr(0xF4243 + 5)
+    same_value = chr(0x10) + chr(0x22) + chr(5)
+    bodies += [SAMPLE + far * 3, SAMPLE.replace("，", far), SAMPLE + near * 40]
+    bodies += [SAMPLE + same_value * 40, "图片新闻：廉洁文化进社区。"]
+    for a, b in itertools.combinations(bodies, 2):
+        assert story.similarity(a, b) == similarity(a, b)
+        assert story.is_same_story(a, b) == is_same_story(a, b)
+    assert story.normalize_body(SAMPLE) == normalize_body(SAMPLE)
+    assert story.similarity(SAMPLE + near * 40, SAMPLE + same_value * 40) == similarity(
+        SAMPLE + near * 40, SAMPLE + same_value * 40
+    )
 
 
 # --- storage ------------------------------------------------------------------------------

@@ -205,6 +205,28 @@ def test_the_crawl_process_leaves_extraction_and_numpy_to_its_worker() -> None:
     )
 
 
+def test_a_runs_first_comparisons_of_candidate_copies_load_no_numpy() -> None:
+    # a site of distinct articles meets a few false candidates: comparing them must not load
+    # numpy into the crawl process (11-16 MB); a site of copies loads it after
+    # PURE_COMPARISONS comparisons, for speed, with the same answers
+    code = (
+        "from crawler.recorder import PURE_COMPARISONS, RunRecorder\n"
+        "from tests.sitegen_cq import SAMPLE_PARAGRAPHS as P\n"
+        "r = RunRecorder(db=None, site=None, site_id=0, run_id=0)\n"
+        "a, b = '\\n'.join(P), '\\n'.join(P[:-1])\n"
+        "answers = [r._same_story(a, b), r._same_story(a, P[0] * 3)]\n"
+        "answers += [r._same_story(a, a) for _ in range(PURE_COMPARISONS - 2)]\n"
+        "assert answers[:2] == [True, False] and all(answers[2:]), answers\n"
+        "assert 'numpy' not in sys.modules\n"
+        "assert r._same_story(a, b) and not r._same_story(a, P[0] * 3)"
+    )
+    modules = _modules_after(code)
+    assert "crawler.extract.story" in modules
+    assert "numpy" in modules  # after PURE_COMPARISONS
+    pure = _modules_after(code.rsplit("\n", 1)[0])
+    assert loaded(pure, {"numpy", "crawler.extract.fingerprint"}) == set()
+
+
 def test_the_executable_with_stdout_closed_ends_without_a_traceback() -> None:
     # `govwatch --help >&-`: sys.stdout is None; the exit handler must not fail on it
     result = subprocess.run(

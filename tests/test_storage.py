@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from storage import repository
 from storage.database import Database
@@ -194,3 +197,26 @@ def test_unreachable_database_is_a_storage_error() -> None:
         upgrade(db)
     assert "127.0.0.1" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_sqlite_connections_keep_no_prepared_statements(tmp_path: Path) -> None:
+    # most statements are written once per batch size (multi-row INSERTs, IN lists): kept
+    # prepared by the sqlite3 module's cache (128 per connection by default), they grew a
+    # crawl process's and the service's memory by megabytes that were never used again
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        pytest.skip("no shared libsqlite3 to ask for its memory")
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    db = Database(f"sqlite:///{tmp_path / 'gw.db'}")
+    try:
+        with db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            before = lib.sqlite3_memory_used()
+            for n in range(1, 200):  # 199 statements, each run once, each larger
+                values = ", ".join(f"({i}, 'x{i}')" for i in range(n))
+                conn.execute(text(f"SELECT count(*) FROM (VALUES {values})"))
+            grown = lib.sqlite3_memory_used() - before
+    finally:
+        db.dispose()
+    assert grown < 256 * 1024, grown

@@ -25,39 +25,24 @@ constants come from BLAKE2b of fixed strings, never from a random generator.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
+from crawler.extract import story
 from crawler.extract.records import Fingerprint
+from crawler.extract.story import MIN_CHARS, SHINGLE_BASE, THRESHOLD
 
 SHINGLE = 3  # characters per shingle
 PERMUTATIONS = 128
 BANDS = 16
 ROWS = PERMUTATIONS // BANDS
-THRESHOLD = 0.75  # Jaccard similarity of 3-gram sets at or above which two bodies are one story
-MIN_CHARS = 60  # shorter normalised bodies are too small to compare: never linked
-META_LINE_MAX = 40  # characters: longer lines are never dropped as bylines
 
 U64 = npt.NDArray[np.uint64]
 
-# Lines that are bylines, credits or page controls rather than the story.
-_META_LINE = re.compile(
-    r"^[\s(（\[【]*(来源|稿源|责任编辑|责编|编辑|主编|作者|记者|通讯员|校对|审核|审校|终审|"
-    r"摄影|摄像|图片来源|原标题|字号|分享到|打印|关闭|纠错|点击|阅读)\s*[:：]?"
-)
-_BRACKETED_LINE = re.compile(r"^\s*([【\[][^】\]]{0,12}[】\]]\s*)+$")
-# A dateline before the lead: 新华社北京6月30日电 / 本报讯（记者 …） / 中新网重庆6月30日电
-_DATELINE = re.compile(
-    r"^\s*((新华社|中新社|中新网|人民网|央视网|新华网)[^，。,.]{0,16}?电|本报讯|本网讯)"
-    r"\s*([（(][^）)]{0,30}[）)])?\s*"
-)
-_NOT_WORD = re.compile(r"[\W_]+")
-# which BMP code points are letters or digits (``str.isalnum``: exactly what ``_NOT_WORD``
-# does not match); built once, 64 KiB, ~10 ms
+# which BMP code points are letters or digits (``str.isalnum``: exactly what
+# ``story.words_only`` keeps); built once, 64 KiB, ~10 ms
 _WORD_BMP = np.array([chr(c).isalnum() for c in range(0x10000)], np.bool_)
 
 
@@ -78,41 +63,26 @@ _CHUNK = 2048  # shingles per step of the MinHash loop (bounds its memory: 2 MiB
 
 
 def normalize_body(body: str) -> str:
-    """The body reduced to what identifies the story: words and digits, no layout."""
-    lines = [line for line in body.lower().splitlines() if line.strip()]
-    kept = [line for line in lines if not _is_meta_line(line)]
-    if kept:
-        kept[0] = _DATELINE.sub("", kept[0], count=1)
-    text = _words_only("".join(kept))
-    # NFKC after dropping punctuation: full-width punctuation is most of what is not yet
-    # normalised in Chinese text, and normalising a whole 10k-character body cost ~0.9 ms.
-    if not unicodedata.is_normalized("NFKC", text):
-        text = _NOT_WORD.sub("", unicodedata.normalize("NFKC", text).lower())
-    return text
+    """The body reduced to what identifies the story: words and digits, no layout
+    (:func:`crawler.extract.story.normalize_body`, its cut to words by a lookup table)."""
+    return story.normalize_body(body, _words_only)
 
 
 def _words_only(text: str) -> str:
-    r"""``text`` without what ``_NOT_WORD`` matches: letters and digits only.
+    r"""``text`` with letters and digits only.
 
-    The same cut as ``_NOT_WORD.sub("", text)``, by a lookup table over the code points
-    (``str.isalnum`` of each BMP character, what ``[^\W_]`` matches): a 10,000-character
-    body in ~0.05 ms instead of ~0.5 ms.  Text beyond the BMP (or with a lone surrogate)
-    takes the regular expression.
+    The same cut as :func:`crawler.extract.story.words_only` (``[\W_]+`` removed), by a
+    lookup table over the code points (``str.isalnum`` of each BMP character, what
+    ``[^\W_]`` matches): a 10,000-character body in ~0.05 ms instead of ~0.5 ms.  Text
+    beyond the BMP (or with a lone surrogate) takes the regular expression.
     """
     try:
         points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # a lone surrogate (not a word character either)
-        return _NOT_WORD.sub("", text)
+        return story.words_only(text)
     if len(points) == 0 or int(points.max()) >= len(_WORD_BMP):
-        return _NOT_WORD.sub("", text)
+        return story.words_only(text)
     return points[_WORD_BMP[points]].tobytes().decode("utf-32-le")
-
-
-def _is_meta_line(line: str) -> bool:
-    """A byline, credit or page-control line (short: a long line is story text)."""
-    if len(line) > META_LINE_MAX:
-        return False
-    return bool(_META_LINE.match(line) or _BRACKETED_LINE.match(line))
 
 
 def hash64(text: str) -> int:
@@ -138,7 +108,7 @@ def shingle_set(normalized: str) -> U64:
     # h = ((p0 * C + p1) * C + p2), in place (uint64 arrays wrap silently)
     h = points[:count].copy()
     for k in range(1, SHINGLE):
-        h *= np.uint64(1_000_003)
+        h *= np.uint64(SHINGLE_BASE)
         h += points[k : k + count]
     return _sorted_unique(_mix(h))
 
@@ -208,7 +178,7 @@ def is_same_story(body_a: str, body_b: str) -> bool:
     return similarity(body_a, body_b) >= THRESHOLD
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=story.CACHED_BODIES)
 def _cached_shingles(body: str) -> U64:
     normalized = normalize_body(body)
     if len(normalized) < MIN_CHARS:
