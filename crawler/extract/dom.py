@@ -107,6 +107,14 @@ def is_hidden(el: HtmlElement) -> bool:
     return el.get("hidden") is not None or el.get("aria-hidden") == "true"
 
 
+def hidden_by(attrs: dict[str, str]) -> bool:
+    """:func:`is_hidden` of an element whose attributes are ``attrs``."""
+    style = attrs.get("style")
+    if style and hides(style):
+        return True
+    return "hidden" in attrs or attrs.get("aria-hidden") == "true"
+
+
 def remembered(compute: Callable[[str], T], size: int = 4096) -> Callable[[str], T]:
     """``compute`` with its answers remembered per text: for verdicts on attribute texts
     that a site's templates repeat on every page (a style, a class).  At most ``size``

@@ -1,8 +1,11 @@
-"""The tree walks of the extractor: lxml's iterwalk and the recursive walk give the same lines.
+"""The tree walks of the extractor: the page's one recorded walk, lxml's iterwalk and the
+recursive walk give the same lines.
 
 ``positioned_lines`` and ``body_lines`` walk the tree with ``lxml.etree.iterwalk``, which does
 not report comments; a tree holding one (never one from ``parse_html``) takes the recursive
-walk, which keeps the comment's tail text.
+walk, which keeps the comment's tail text.  The extractor reads a page's lines from one
+recorded walk (``crawler.extract.pagewalk``), replayed per element: it must give what the
+walks give, on every element.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import lxml.etree
 import numpy as np
 
 from crawler.extract import body as body_module
-from crawler.extract import dom, fingerprint
+from crawler.extract import dom, fingerprint, pagewalk
 from crawler.extract.dom import parse_html, positioned_lines, text_lines
 
 PAGE = """<html><head><title>t</title><style>p{}</style></head><body>
@@ -45,6 +48,60 @@ def test_iterwalk_and_recursive_walks_agree_on_every_element() -> None:
             fast = body_module.body_lines(el, skip_furniture_root=skip)
             slow = body_module._body_lines_recursive(el, skip)
             assert _lines(fast) == _lines(slow)
+
+
+# Hidden and centred in every way the walks know, repeated attributes, a hidden body part
+# holding a furniture block, nested links and emphasis, and text tails everywhere.
+PAGE_2 = """<html><head><title>t</title><script>x</script></head><body>
+<div id="a" class="mainNav">导航<a href="/">首页</a>尾</div>
+<h1 align="center">标题<b>粗</b></h1>尾一
+<div class="article_content" style="text-align:center"><p align=CENTER>居中段落。</p>
+<div ALIGN="center">居中块<span aria-hidden="false">可见</span></div>
+<p style="DISPLAY: NONE">隐藏</p><span hidden="">隐藏二</span>尾二
+<section style="visibility:hidden"><div class="content"><p>隐藏区里的正文。</p></div></section>
+<div class="page_info">第1页 共2页</div>
+<div class="share-box">分享 <a href="/w">微信</a></div>
+<div class="info">这是一段很长的正文，包含了足够多的文字以便被当作正文保留下来。</div>
+<p><a href="/x"><strong>链接里的粗体</strong>链接</a>段尾<br/>换行后</p>
+<table><tr><td class="time">2024-01-01</td><td>格</td></tr></table>
+<p class="a" class="b" style="color:red" style="display:none">重复属性</p>
+</div>
+<footer class="footer">版权</footer>尾三
+</body></html>"""
+
+
+def _walked(root: lxml.etree._Element) -> pagewalk.PageWalk:
+    walk = pagewalk.walk_page(root)
+    assert walk is not None
+    return walk
+
+
+def test_the_recorded_walk_gives_the_walks_lines_on_every_element() -> None:
+    hidden_body = PAGE.replace("<body>", '<body style="display:none">')
+    for page, least in ((PAGE, 25), (PAGE_2, 25), (hidden_body, 3)):
+        root = parse_html(page)
+        order = {el: i for i, el in enumerate(root.iter())}
+        walk = _walked(root)
+        assert walk.order == order
+        recorded = 0
+        for el in root.iter():
+            if not walk.has(el):  # inside an element that hides its subtree
+                assert any(walk.has(a) and walk.hides[walk.index[a]] for a in el.iterancestors())
+                continue
+            recorded += 1
+            assert walk.positioned_lines(el) == positioned_lines(el, order)
+            for skip in (False, True):
+                replayed = walk.body_lines(el, skip_furniture_root=skip)
+                assert _lines(replayed) == _lines(
+                    body_module.body_lines(el, skip_furniture_root=skip)
+                )
+        assert recorded >= least
+
+
+def test_the_recorded_walk_is_refused_for_a_tree_with_comments() -> None:
+    root = parse_html(PAGE)
+    root.find(".//div").append(lxml.etree.Comment("note"))
+    assert pagewalk.walk_page(root) is None
 
 
 def test_walks_read_what_they_should() -> None:
