@@ -163,9 +163,9 @@ def extract_article(
         raise ExtractError("not an HTML document (no markup)")
     root = parse_html(text)
 
-    links = extract_links(root, url)
-    meta = _read_meta(root)
     walk = walk_page(root)
+    links = extract_links(root, url)  # after the walk, which made the elements' proxies
+    meta = _read_meta(root)
     body_el = root.find("body")
     scope = body_el if body_el is not None else root
     if walk is not None:

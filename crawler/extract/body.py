@@ -519,10 +519,17 @@ def _is_headline_repeat(ln: Line, loose_title: str) -> bool:
         return True
     if len(loose_title) >= 6 and loose_title in loose and len(loose) <= len(loose_title) + 4:
         return True
+    return ln.emphasis and len(ln.text) <= 80 and _similar(loose, loose_title)
+
+
+def _similar(a: str, b: str) -> bool:
+    """``SequenceMatcher(None, a, b).ratio() >= _HEADLINE_SIMILARITY``, its two cheap upper
+    bounds (lengths, shared characters) tried first."""
+    matcher = SequenceMatcher(None, a, b)
     return (
-        ln.emphasis
-        and len(ln.text) <= 80
-        and SequenceMatcher(None, loose, loose_title).ratio() >= _HEADLINE_SIMILARITY
+        matcher.real_quick_ratio() >= _HEADLINE_SIMILARITY
+        and matcher.quick_ratio() >= _HEADLINE_SIMILARITY
+        and matcher.ratio() >= _HEADLINE_SIMILARITY
     )
 
 

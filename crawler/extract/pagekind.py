@@ -144,9 +144,15 @@ def is_readable(text: str | None) -> bool:
     sample = "".join(text[:_READABLE_SAMPLE].split())
     if not sample:
         return False
-    # ``[^\W_]`` is exactly what ``str.isalnum`` accepts: counted in C, not per character
-    letters = len(sample) - len(_ALNUM_RE.sub("", sample))
-    if letters == 0 or letters < _READABLE_SHARE * len(sample):
+    # ``[^\W_]`` is exactly what ``str.isalnum`` accepts: counted in C, not per character;
+    # counted first in a head of the sample, which is enough for most texts
+    need = _READABLE_SHARE * len(sample)
+    head = sample[: int(need) + _READABLE_SAMPLE // 20]
+    letters = len(head) - len(_ALNUM_RE.sub("", head))
+    if letters < need and len(head) < len(sample):
+        rest = sample[len(head) :]
+        letters += len(rest) - len(_ALNUM_RE.sub("", rest))
+    if letters == 0 or letters < need:
         return False
     if sample.isprintable():  # no Co/Cn/Cs character: U+FFFD is the only noise left
         noise = sample.count("\ufffd")

@@ -5,17 +5,24 @@ recursive walk give the same lines.
 not report comments; a tree holding one (never one from ``parse_html``) takes the recursive
 walk, which keeps the comment's tail text.  The extractor reads a page's lines from one
 recorded walk (``crawler.extract.pagewalk``), replayed per element: it must give what the
-walks give, on every element.
+walks give, on every element.  Also the other shortcuts the extractor takes for speed, each
+against what it stands for.
 """
 
 from __future__ import annotations
 
+from difflib import SequenceMatcher
+
 import lxml.etree
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.extract import body as body_module
 from crawler.extract import dom, fingerprint, pagewalk
 from crawler.extract.dom import parse_html, positioned_lines, text_lines
+from crawler.extract.pagekind import is_readable
 
 PAGE = """<html><head><title>t</title><style>p{}</style></head><body>
 <div class="nav"><a href="/">首页</a> &gt; <a href="/list/">要闻</a></div>
@@ -158,3 +165,28 @@ def test_remembered_verdicts_are_bounded() -> None:
     hides("b")  # a third text: the memo was full and starts again
     hides("display:none")
     assert calls.count("display:none") == 2
+
+
+# What the extractor's shortcuts must keep: the counts and ratios they stand for.
+_READABLE_ALPHABET = st.sampled_from(list("中文a1，。 _-\n\ufffd\ue000é"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_READABLE_ALPHABET, max_size=6000).map("".join))
+def test_is_readable_counts_letters_as_str_isalnum_does(text: str) -> None:
+    sample = "".join(text[:5000].split())
+    letters = sum(c.isalnum() for c in sample)
+    noise = sum(c == "\ufffd" or c == "\ue000" for c in sample)
+    expected = bool(sample) and 0 < letters >= 0.3 * len(sample) and noise <= 0.1 * len(sample)
+    assert is_readable(text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("标题纪委监委会议abc", max_size=30), st.text("标题纪委监委会议abc", max_size=30))
+def test_headline_similarity_is_sequence_matchers_ratio(a: str, b: str) -> None:
+    assert body_module._similar(a, b) == (SequenceMatcher(None, a, b).ratio() >= 0.8)
+
+
+@pytest.mark.parametrize("zero_width", ["\u200b", "\u200c", "\u200d", "\ufeff", ""])
+def test_collapse_ws_drops_zero_width_spaces(zero_width: str) -> None:
+    assert dom.collapse_ws(f" 中{zero_width}文\u3000 a ") == ("中 文 a" if zero_width else "中文 a")
