@@ -53,6 +53,7 @@ from crawler.extract.infoline import (
 )
 from crawler.extract.links import extract_links
 from crawler.extract.pagekind import UNREADABLE_REASON, is_readable, judge_tree
+from crawler.extract.pagewalk import PageWalk, walk_page
 from crawler.extract.pubtime import (
     FoundTime,
     PublishTime,
@@ -104,6 +105,7 @@ class _Page:
     doc_title: str
     order: dict[HtmlElement, int]
     lines: list[tuple[int, str]]
+    walk: PageWalk | None  # None for a tree with comments (never one from parse_html)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -161,14 +163,26 @@ def extract_article(
         raise ExtractError("not an HTML document (no markup)")
     root = parse_html(text)
 
-    links = extract_links(root, url)
+    walk = walk_page(root)
+    links = extract_links(root, url)  # after the walk, which made the elements' proxies
     meta = _read_meta(root)
-    order = {el: i for i, el in enumerate(root.iter())}
     body_el = root.find("body")
-    lines = positioned_lines(body_el if body_el is not None else root, order)
+    scope = body_el if body_el is not None else root
+    if walk is not None:
+        order = walk.order
+        lines = walk.positioned_lines(scope)
+    else:
+        order = {el: i for i, el in enumerate(root.iter())}
+        lines = positioned_lines(scope, order)
     kind, reason = judge_tree(root, text, [line for _, line in lines])
     page = _Page(
-        root=root, url=url, meta=meta, doc_title=_doc_title(root), order=order, lines=lines
+        root=root,
+        url=url,
+        meta=meta,
+        doc_title=_doc_title(root),
+        order=order,
+        lines=lines,
+        walk=walk,
     )
 
     configured = selectors if selectors is not None and not selectors.is_empty() else None
@@ -197,7 +211,7 @@ def extract_article(
 
     publish_time = _publish_time(page, configured, family, info)
 
-    body_text_lines: list[Line] = body_lines(container) if container is not None else []
+    body_text_lines = _body_lines(page, container)
     paragraphs, bylines = clean_paragraphs(body_text_lines, headline.title, source)
     if author is None:
         author = _author_from_bylines(bylines, source) or body_credit(
@@ -346,8 +360,23 @@ def _body_container(
             dup.tail = None
             wrapper.append(dup)
         return wrapper, _span(page, found)
-    container = find_body_container(page.root)
+    if page.walk is not None:
+        body_el = page.root.find("body")
+        scope = body_el if body_el is not None else page.root
+        container = find_body_container(page.root, page.walk.body_lines(scope))
+    else:
+        container = find_body_container(page.root)
     return container, (_span(page, [container]) if container is not None else None)
+
+
+def _body_lines(page: _Page, container: HtmlElement | None) -> list[Line]:
+    """The container's lines, from the page's walk when it is an element of the page (not
+    the detached copies of several selected elements)."""
+    if container is None:
+        return []
+    if page.walk is not None and page.walk.has(container):
+        return page.walk.body_lines(container)
+    return body_lines(container)
 
 
 def _headline(

