@@ -33,13 +33,13 @@ from crawler.extract.body import (
     body_lines,
     clean_paragraphs,
     find_body_container,
-    furniture_strength,
 )
 from crawler.extract.byline import byline_names, find_author, find_editor, find_source, is_geo_label
 from crawler.extract.credits import body_credit, credit_names, info_line_names
 from crawler.extract.decode import decode_html
 from crawler.extract.dom import collapse_ws, parse_html, positioned_lines, visible_text
 from crawler.extract.errors import ExtractError
+from crawler.extract.furniture import furniture_strength
 from crawler.extract.heading import Headline, find_headline, neighbour_titles, squash
 from crawler.extract.infoline import (
     InfoLines,
@@ -370,13 +370,12 @@ def _body_container(
 
 
 def _body_lines(page: _Page, container: HtmlElement | None) -> list[Line]:
-    """The container's lines, from the page's walk when it is an element of the page (not
-    the detached copies of several selected elements)."""
+    """The container's lines, from the page's walk unless it is not one of the page's
+    elements (the detached copies of several selected elements)."""
     if container is None:
         return []
-    if page.walk is not None and page.walk.has(container):
-        return page.walk.body_lines(container)
-    return body_lines(container)
+    walk = page.walk
+    return walk.body_lines(container) if walk and walk.has(container) else body_lines(container)
 
 
 def _headline(

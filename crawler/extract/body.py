@@ -36,40 +36,11 @@ from crawler.extract.dom import (
     remembered,
     tag_of,
 )
+from crawler.extract.furniture import SENTENCE_PUNCT_RE, is_furniture_block
 
-_SENTENCE_PUNCT_RE = re.compile(r"[，。！？；：、“”,.!?;]")
-
-# Words in class/id names of page furniture.  A class/id is furniture when one of its words
-# is here (or starts with a prefix below) and none of its words names content.  Strong words
-# name furniture outright; weak words (info, page, time …) also name wrappers of short
-# articles, so an element named by them is furniture only when it holds no prose.
-_NOISE_WORDS = frozenset(
-    {"share", "fenxiang", "bdshare", "jiathis", "related", "relate", "xgwz", "xgxw", "xglj",
-     "recommend", "tuijian", "comment", "comments", "pinglun", "footer", "foot", "copyright",
-     "banquan", "breadcrumb", "crumb", "crumbs", "position", "location", "weizhi", "nav",
-     "navbar", "menu", "sidebar", "aside", "ad", "ads", "advert", "guanggao", "qrcode", "ewm",
-     "erweima", "print", "toolbar", "pagination", "pager", "pagelist", "zrbj", "login",
-     "search", "subscribe", "prevnext", "updown", "sxp", "fontsize", "zihao", "gotop",
-     "backtop", "totop", "player", "appdown", "statement", "disclaimer", "shengming",
-     "sharebox", "topbar", "fanye", "listpage"}
-)  # fmt: skip
-_WEAK_NOISE_WORDS = frozenset(
-    {"tools", "tags", "keywords", "hot", "rank", "paihang", "prev", "next", "video", "audio",
-     "download", "tip", "tips", "more", "pages", "page", "author", "source", "info", "time",
-     "date", "bianji"}
-)  # fmt: skip
-_NOISE_PREFIXES = ("share", "relat", "recommend", "comment", "footer", "copyright", "breadcrumb")
-_CONTENT_WORDS = frozenset(
-    {"content", "contents", "articlecontent", "trs", "zoom", "artibody", "endtext", "neirong",
-     "zw", "newstext", "maintext", "textcontent", "conent"}
-)  # fmt: skip
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_WORD_SPLIT_RE = re.compile(r"[\s_\-]+")
-_FURNITURE_MAX_TEXT = 400
-_PROSE_RE = re.compile(r"[\u4e00-\u9fff][^。！？\n]{8,}[。！？]")
-_EMPHASIS_TAGS = frozenset({"strong", "b", "h1", "h2", "h3", "h4", "h5", "h6"})
+EMPHASIS_TAGS = frozenset({"strong", "b", "h1", "h2", "h3", "h4", "h5", "h6"})
 _PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre"})
-_SKIP_TAGS = frozenset({"nav", "footer", "aside", "header", "menu"})
+SKIP_TAGS = frozenset({"nav", "footer", "aside", "header", "menu"})
 
 # Whole lines that are page furniture or the text of an embedded error page.
 _FURNITURE_LINE_RE = re.compile(
@@ -109,70 +80,7 @@ class Line:
     block: HtmlElement | None = None  # the innermost block element the line starts in
 
 
-def class_words(el: HtmlElement) -> list[str]:
-    """The words of an element's class and id ("TRS_Editor" → ["trs", "editor"])."""
-    return _words_of(f"{el.get('class') or ''} {el.get('id') or ''}")
-
-
-def _words_of(raw: str) -> list[str]:
-    raw = _CAMEL_RE.sub(" ", raw)
-    return [w.lower() for w in _WORD_SPLIT_RE.split(raw) if w]
-
-
-def furniture_strength(el: HtmlElement) -> int:
-    """2 when the element's class/id names page furniture (share, related, footer …), 1 when
-    it names something often furniture (info, page, time …), 0 otherwise."""
-    return strength_by(el.get("class"), el.get("id"))
-
-
-def strength_by(class_: str | None, id_: str | None) -> int:
-    """:func:`furniture_strength` of an element with this class and id."""
-    if not class_ and not id_:
-        return 0
-    return _strength(f"{class_ or ''} {id_ or ''}")
-
-
-def _strength_of(raw: str) -> int:
-    words = _words_of(raw)
-    if any(w in _CONTENT_WORDS for w in words):
-        return 0
-    if any(w in _NOISE_WORDS or w.startswith(_NOISE_PREFIXES) for w in words):
-        return 2
-    return 1 if any(w in _WEAK_NOISE_WORDS for w in words) else 0
-
-
-# the furniture strength of a class/id text: a site's templates repeat the same few
-_strength = remembered(_strength_of)
-
-
-def is_furniture(el: HtmlElement) -> bool:
-    """True when the element's class/id names page furniture, strongly or weakly."""
-    return furniture_strength(el) > 0
-
-
-def is_furniture_block(el: HtmlElement) -> bool:
-    """Furniture by class/id, unless its text says otherwise.
-
-    A strongly named element is kept only when it holds a lot of prose (it is misnamed, as
-    in ``js_img_share_area`` around an article); a weakly named one whenever it holds prose.
-    """
-    strength = furniture_strength(el)
-    return bool(strength) and furniture_by_text(el, strength)
-
-
-def furniture_by_text(el: HtmlElement, strength: int) -> bool:
-    """:func:`is_furniture_block` of an element whose class/id has furniture ``strength`` > 0."""
-    text = el.text_content() or ""
-    links = sum(len(a.text_content() or "") for a in el.iter("a"))
-    if strength == 1:
-        return links > 0.5 * len(text) or not _PROSE_RE.search(text)
-    if len(text) < _FURNITURE_MAX_TEXT:
-        return True
-    sentences = len(_SENTENCE_PUNCT_RE.findall(text))
-    return sentences < 10 or links > 0.5 * len(text)
-
-
-class _LineCutter:
+class LineCutter:
     """Text gathered into :class:`Line` objects: a walk adds text and cuts at blocks."""
 
     __slots__ = ("block", "buf", "container", "emph_chars", "line_block", "lines",
@@ -209,7 +117,7 @@ class _LineCutter:
         self, node: HtmlElement, tag: str, in_link: bool, emph: bool
     ) -> tuple[bool, bool, bool]:
         """Start element ``node``: whether it is a block, and its link and emphasis state."""
-        emph = emph or tag in _EMPHASIS_TAGS or _is_centered(node)
+        emph = emph or tag in EMPHASIS_TAGS or _is_centered(node)
         return self.enter_known(node, tag, node.text, in_link, emph)
 
     def enter_known(
@@ -253,7 +161,7 @@ def body_lines(container: HtmlElement, *, skip_furniture_root: bool = False) -> 
     """
     if has_unwalked_nodes(container):
         return _body_lines_recursive(container, skip_furniture_root)
-    out = _LineCutter(container)
+    out = LineCutter(container)
     # per open element: its parent's link and emphasis state and block, whether a block
     open_: list[tuple[bool, bool, HtmlElement, bool]] = []
     in_link = emph = False  # the innermost open element's state
@@ -267,7 +175,7 @@ def body_lines(container: HtmlElement, *, skip_furniture_root: bool = False) -> 
                 or is_hidden(node)
                 or (
                     (node is not container or skip_furniture_root)
-                    and (tag in _SKIP_TAGS or is_furniture_block(node))
+                    and (tag in SKIP_TAGS or is_furniture_block(node))
                 )
             ):
                 walker.skip_subtree()
@@ -293,14 +201,14 @@ def body_lines(container: HtmlElement, *, skip_furniture_root: bool = False) -> 
 
 def _body_lines_recursive(container: HtmlElement, skip_furniture_root: bool) -> list[Line]:
     """:func:`body_lines` by Python recursion, for a tree with comments."""
-    out = _LineCutter(container)
+    out = LineCutter(container)
 
     def walk(node: HtmlElement, in_link: bool, emph: bool) -> None:
         tag = tag_of(node)
         if not tag or tag in INVISIBLE_TAGS or is_hidden(node):
             return
         if (node is not container or skip_furniture_root) and (
-            tag in _SKIP_TAGS or is_furniture_block(node)
+            tag in SKIP_TAGS or is_furniture_block(node)
         ):
             return
         outer_block = out.block
@@ -343,7 +251,7 @@ def _line_score(ln: Line) -> float:
     plain = n - ln.link_chars
     if plain < 10 or ln.link_chars >= 0.5 * n:
         return 0.0
-    punct = len(_SENTENCE_PUNCT_RE.findall(text))
+    punct = len(SENTENCE_PUNCT_RE.findall(text))
     if punct == 0 and plain < 40:
         return 0.0
     return plain / 20.0 + min(punct, 20)
@@ -535,7 +443,7 @@ def _similar(a: str, b: str) -> bool:
 
 def _is_real_paragraph(ln: Line, sq_title: str) -> bool:
     text = ln.text
-    if len(text) < 20 or not _SENTENCE_PUNCT_RE.search(text):
+    if len(text) < 20 or not SENTENCE_PUNCT_RE.search(text):
         return False
     if sq_title and squash(text) in sq_title:
         return False

@@ -2,7 +2,7 @@
 
 What sites print above the first and below the last paragraph of an article, inside the
 element that holds it, once the share widgets and related lists named as such by class/id
-(:func:`crawler.extract.body.is_furniture_block`) are gone:
+(:func:`crawler.extract.furniture.is_furniture_block`) are gone:
 
 - ``credit``: production credits that are not the article's author: ``来源：新华社``,
   ``责任编辑：张三``, ``编辑丨李四 审核丨王五``, ``一审：… 二审：… 三审：…``.  A line

@@ -26,15 +26,7 @@ from dataclasses import dataclass
 import lxml.etree
 from lxml.html import HtmlElement
 
-from crawler.extract.body import (
-    _EMPHASIS_TAGS,
-    _SKIP_TAGS,
-    Line,
-    _LineCutter,
-    centered_by,
-    furniture_by_text,
-    strength_by,
-)
+from crawler.extract.body import EMPHASIS_TAGS, SKIP_TAGS, Line, LineCutter, centered_by
 from crawler.extract.dom import (
     BLOCK_TAGS,
     INVISIBLE_TAGS,
@@ -42,6 +34,7 @@ from crawler.extract.dom import (
     has_unwalked_nodes,
     hidden_by,
 )
+from crawler.extract.furniture import furniture_by_text, strength_by
 
 _NO_ATTRIBUTES: dict[str, str] = {}
 
@@ -55,7 +48,7 @@ class PageWalk:
     nodes: list[HtmlElement]
     tags: list[str]  # lower-case
     hides: list[bool]  # an invisible tag, or hidden by its attributes: its subtree is not shown
-    strength: list[int]  # furniture strength of its class/id (crawler.extract.body)
+    strength: list[int]  # furniture strength of its class/id (crawler.extract.furniture)
     emphasis: list[bool]  # an emphasis tag (strong, b, headings) or centred
     texts: list[str | None]
     tails: list[str | None]
@@ -123,7 +116,7 @@ class PageWalk:
         top = self.index[container]
         tags, texts, tails, nodes = self.tags, self.texts, self.tails, self.nodes
         hides, strength, emphasis = self.hides, self.strength, self.emphasis
-        out = _LineCutter(container)
+        out = LineCutter(container)
         # per open element: its parent's link and emphasis state and block, whether a block
         open_: list[tuple[bool, bool, HtmlElement, bool]] = []
         in_link = emph = False  # the innermost open element's state
@@ -136,7 +129,7 @@ class PageWalk:
                 if hides[e] or (
                     (e != top or skip_furniture_root)
                     and (
-                        tag in _SKIP_TAGS
+                        tag in SKIP_TAGS
                         or (strength[e] and furniture_by_text(nodes[e], strength[e]))
                     )
                 ):
@@ -257,7 +250,7 @@ def _verdict(tag: str, items: list[tuple[str, str]], key: object) -> tuple[bool,
     verdict = (
         tag in INVISIBLE_TAGS or (bool(attrs) and hidden_by(attrs)),
         strength_by(attrs.get("class"), attrs.get("id")),
-        tag in _EMPHASIS_TAGS or centered_by(attrs.get("style"), attrs.get("align"), tag),
+        tag in EMPHASIS_TAGS or centered_by(attrs.get("style"), attrs.get("align"), tag),
     )
     if sum(len(k) + len(v) for k, v in items) <= _VERDICT_CHARS:
         if len(_verdicts) >= _VERDICTS:
