@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, text
+from sqlalchemy import delete, event, text
 
 from storage import repository
 from storage.database import Database
@@ -475,3 +475,35 @@ def test_sqlite_routes_a_search_by_the_probes_estimate(
         monkeypatch.setattr(search, "MEMBER_CAP", 60)
         assert search._candidates(s, terms, title_only=False) is None  # the text walk
     assert len(_search(sqlite_db, "违纪")) == 100
+
+
+def test_postgresql_tests_membership_as_the_walks_filter_never_as_a_join(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL underestimates an ``&`` of a word's bigrams (as if independent), and given
+    ``id IN (…)`` it drove a join from the index's answer and sorted all of it; the membership
+    must stay a filter (a hashed subplan) of the listing walk."""
+    if db.is_sqlite:
+        pytest.skip("the plan is PostgreSQL's")
+    _store(db, [Doc(f"审查调查第{n}号", "违纪", None) for n in range(30)])
+    monkeypatch.setattr(search, "PROBE_CAP", 0)  # every answer past the probe: membership
+    statements: list[tuple[str, object]] = []
+
+    def seen(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
+        if statement.startswith("SELECT articles.id, articles.site_id"):
+            statements.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert len(_search(db, "审查调查")) == 30
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    statement, params = statements[0]
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("EXPLAIN " + statement, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        raw.close()
+    assert "SubPlan" in plan and "Semi Join" not in plan, plan
