@@ -114,8 +114,9 @@ def declared_charset(body: bytes, content_type: str | None = None) -> tuple[str 
 
 
 def _utf8_verdict(body: bytes) -> tuple[bool, bool, str | None]:
-    """Return (is_utf8, has_non_ascii) for ``body``, tolerating a few damaged bytes, and the
-    text when all of ``body`` decodes as UTF-8 (not to decode a page twice)."""
+    """Return (is_utf8, has_non_ascii) for ``body``, tolerating a few damaged bytes, and its
+    UTF-8 text (damaged bytes replaced) when it was decoded whole, so that a page is not
+    decoded twice; None for a page cut off in its last character."""
     try:
         text = body.decode(_UTF8)
     except UnicodeDecodeError:

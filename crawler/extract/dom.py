@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 import lxml.etree
@@ -101,14 +101,12 @@ def collapse_ws(text: str) -> str:
 
 def is_hidden(el: HtmlElement) -> bool:
     """True when the element is hidden by an inline style or the ``hidden`` attribute."""
-    style = el.get("style")
-    if style and hides(style):
-        return True
-    return el.get("hidden") is not None or el.get("aria-hidden") == "true"
+    return hidden_by(el.attrib)
 
 
-def hidden_by(attrs: dict[str, str]) -> bool:
-    """:func:`is_hidden` of an element whose attributes are ``attrs``."""
+def hidden_by(attrs: Mapping[str, str]) -> bool:
+    """Whether an element whose attributes are ``attrs`` is hidden by an inline style or the
+    ``hidden`` / ``aria-hidden`` attribute."""
     style = attrs.get("style")
     if style and hides(style):
         return True

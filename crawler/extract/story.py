@@ -28,11 +28,11 @@ THRESHOLD = 0.75  # Jaccard similarity of 3-gram sets at or above which two bodi
 MIN_CHARS = 60  # shorter normalised bodies are too small to compare: never linked
 META_LINE_MAX = 40  # characters: longer lines are never dropped as bylines
 SHINGLE_BASE = 1_000_003  # C: a 3-gram's value is (a * C + b) * C + c
-_BELOW_BASE = chr(SHINGLE_BASE)
+_BELOW_BASE = chr(SHINGLE_BASE)  # a body whose code points are all below C: strings will do
 # bodies whose 3-grams are kept for the next comparison: a story's copies arrive close
 # together, and each one is compared with the same few stored bodies.  (The key is the body
 # itself: 256 bodies and their 3-gram sets held 20-30 MB on a site of copies.)
-CACHED_BODIES = 16  # a body whose code points are all below C: strings will do
+CACHED_BODIES = 16
 
 # Lines that are bylines, credits or page controls rather than the story.
 _META_LINE = re.compile(

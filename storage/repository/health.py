@@ -8,8 +8,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import CrawlRun, MissedRun, SiteArticleDay, SiteRow
+from storage.models import CrawlRun, MissedRun, SiteRow
 from storage.records import MetricsSnapshot
+from storage.repository.site_days import article_counts
 from storage.status_reads import delivery_counts, link_counts, site_health
 
 __all__ = ["delivery_counts", "link_counts", "metrics_snapshot", "site_health"]
@@ -29,12 +30,9 @@ def metrics_snapshot(session: Session) -> MetricsSnapshot:
         .group_by(SiteRow.name)
         .order_by(SiteRow.name)
     ).all()
-    articles = session.execute(
-        select(SiteRow.name, func.coalesce(func.sum(SiteArticleDay.articles), 0))
-        .join(SiteArticleDay, SiteArticleDay.site_id == SiteRow.id, isouter=True)
-        .group_by(SiteRow.name)
-        .order_by(SiteRow.name)
-    ).tuples()
+    sites = session.execute(select(SiteRow.id, SiteRow.name).order_by(SiteRow.name)).all()
+    counts = article_counts(session, [site for site, _ in sites])
+    articles = [(name, counts.get(site, 0)) for site, name in sites]
     last_success = session.execute(
         select(SiteRow.name, func.max(CrawlRun.finished_at))
         .join(SiteRow, CrawlRun.site_id == SiteRow.id)

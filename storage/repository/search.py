@@ -221,12 +221,12 @@ def _walk_postgres(session: Session, stmt: Select[*_Ts]) -> list[Row[*_Ts]]:
     walk is chosen because the index named many articles, but PostgreSQL estimates
     ``ILIKE '%问责%'`` from no statistics at a few dozen rows in a million and would scan the
     whole table and sort what it found (0.7 s, for 19,000 titles); sorting is made the
-    planner's last resort for this one statement."""
+    planner's last resort for this one statement (if it fails, the transaction is aborted
+    and the setting goes with it: restoring it then would hide the error)."""
     session.execute(text("SET LOCAL enable_sort = off"))
-    try:
-        return list(session.execute(stmt))
-    finally:
-        session.execute(text("SET LOCAL enable_sort = on"))
+    rows = list(session.execute(stmt))
+    session.execute(text("SET LOCAL enable_sort = on"))
+    return rows
 
 
 def _among(session: Session, ids: list[int]) -> ColumnElement[bool]:
