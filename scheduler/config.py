@@ -32,8 +32,8 @@ from scheduler.setting_checks import (
     url_problem,
 )
 from scheduler.settings import SECTIONS, SELECTOR_KEYS, SITE_KEYS, Setting
-from storage.database import mask_url, parse_url
 from storage.errors import ConfigError, StorageError
+from storage.urls import check_url, hide_password
 
 CONFIG_ENV = "GOVWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = "govwatch.toml"
@@ -193,7 +193,7 @@ def parse_config(data: Mapping[str, Any], where: str, environ: Mapping[str, str]
                 applied.append(spec.env)
     db_url = values["database"]["url"]
     try:
-        parse_url(db_url)
+        check_url(db_url)
     except StorageError as exc:
         raise ConfigError(f"{where}: database.url: {exc}") from exc
     if values["service"]["digest_schedule"]:
@@ -252,7 +252,7 @@ def _queue_settings(values: Mapping[str, dict[str, Any]], db_url: str, where: st
     queue = dict(values["queue"])
     queue["queues"] = tuple(dict.fromkeys(queue["queues"]))
     config = QueueConfig(**queue)
-    if config.enabled and parse_url(db_url).get_backend_name() != "postgresql":
+    if config.enabled and check_url(db_url) != "postgresql":
         raise ConfigError(
             f'{where}: queue.backend: "procrastinate" needs a PostgreSQL database.url; '
             "an SQLite database keeps the single-machine service (leave queue.backend empty)"
@@ -371,7 +371,13 @@ def render_config(config: Config) -> str:
     lines = [f"# effective configuration, from {config.source}"]
     if config.env_overrides:
         lines.append(f"# overridden by the environment: {', '.join(config.env_overrides)}")
-    lines += ["", "[database]", f"url = {toml_value(mask_url(config.database.url))}", "", "[crawl]"]
+    lines += [
+        "",
+        "[database]",
+        f"url = {toml_value(hide_password(config.database.url))}",
+        "",
+        "[crawl]",
+    ]
     for key in SECTIONS["crawl"]:
         lines.append(f"{key} = {toml_value(getattr(config.crawl, key))}")
         if key == "extract_workers" and config.crawl.extract_workers == AUTO_WORKERS:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from storage.errors import StorageError
+from storage.urls import check_url, hide_password
 
 if TYPE_CHECKING:  # the ORM is imported on the first session: `status` runs without it
     from sqlalchemy.orm import Session, sessionmaker
@@ -24,25 +25,19 @@ log = logging.getLogger(__name__)
 
 def mask_url(url: str | URL) -> str:
     """The URL with its password replaced by ``***``, for messages and ``check-config``."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError:
-        return str(url)
-    return parsed.render_as_string(hide_password=True)
+    if isinstance(url, str):
+        return hide_password(url)
+    return url.render_as_string(hide_password=True)
 
 
 def parse_url(url: str) -> URL:
-    """Parse and check a database URL, with a clear error for the common mistakes."""
+    """Parse and check a database URL, with a clear error for the common mistakes
+    (:func:`storage.urls.check_url`'s)."""
+    backend = check_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StorageError(f"not a database URL: {url!r}") from exc
-    backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        raise StorageError(
-            f"unsupported database {backend!r} in {mask_url(parsed)}: use sqlite:/// or "
-            "postgresql+psycopg://"
-        )
+    except (ArgumentError, ValueError) as exc:
+        raise StorageError(f"not a database URL: {mask_url(url)!r}") from exc
     if backend == "postgresql" and parsed.get_driver_name() not in ("psycopg", "psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed

@@ -112,6 +112,13 @@ def test_rendered_config_reads_back_the_same(tmp_path: Path) -> None:
         ("[crawl]\nretries = -1\n", "crawl.retries: must be at least 0"),
         ("[crawl]\nobey_robots_txt = 'yes'\n", "crawl.obey_robots_txt: expected true or false"),
         ('[database]\nurl = "mysql://x/y"\n', "database.url: unsupported database 'mysql'"),
+        ('[database]\nurl = "postgresql://u@h:abc/db"\n', "port 'abc' in postgresql://u@h:abc/db"),
+        (
+            '[database]\nurl = "postgresql://u:pw@h:99999999999999999999/db"\n',
+            "port '99999999999999999999' in postgresql://u:***@h:99999999999999999999/db is not",
+        ),
+        ('[database]\nurl = "postgresql://h:5432\\n/db"\n', "database.url: not a database URL"),
+        ('[database]\nurl = "db.sqlite"\n', "database.url: not a database URL: 'db.sqlite'"),
         (GOOD_SITE.replace('name = "local"\n', ""), "sites[0].name: missing"),
         (GOOD_SITE.replace('"local"', '"Bad Name"'), "sites[0].name: 'Bad Name' is not a name"),
         (GOOD_SITE + GOOD_SITE, "sites[1].name: duplicate site name 'local'"),

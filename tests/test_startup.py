@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -203,6 +204,68 @@ def test_the_crawl_process_leaves_extraction_and_numpy_to_its_worker() -> None:
         loaded(modules, {"numpy", "crawler.extract.article", "crawler.extract.fingerprint"})
         == set()
     )
+
+
+_FORK_PROBE = """
+import json, os, sys
+from scheduler.cli import main
+forked = []
+real_fork = os.fork
+def fork():  # what the process had imported when it forked each child
+    modules = sorted(sys.modules)
+    pid = real_fork()
+    if pid:
+        forked.append(modules)
+    return pid
+os.fork = fork
+status = main(sys.argv[1:])
+print(json.dumps({"status": status, "forked": forked}))
+"""
+
+
+def test_the_crawl_forks_its_children_before_it_imports_the_database_layer_or_scrapy(
+    tmp_path: Path,
+) -> None:
+    # The database child and the extraction worker are forked from a process that has read
+    # the configuration only: they start at once (not after SQLAlchemy's import), and the
+    # worker holds no SQLAlchemy or Scrapy pages, copied as the crawl process touches them.
+    from tests.sitegen_ccdi import build_ccdi_site
+    from tests.sitesrv import SiteServer
+
+    with SiteServer(build_ccdi_site(n_articles=2, per_page=5).pages) as srv:
+        path = tmp_path / "govwatch.toml"
+        path.write_text(
+            f"""
+[database]
+url = "sqlite:///{tmp_path / "gw.db"}"
+
+[crawl]
+extract_workers = 1
+
+[[sites]]
+name = "local"
+start_urls = ["{srv.url("/yaowenn/")}"]
+article_url_pattern = '/\\d{{6}}/t\\d{{8}}_\\d+\\.html$'
+delay_seconds = 0
+""",
+            encoding="utf-8",
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", _FORK_PROBE, "--config", str(path), "crawl", "local"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["status"] == 0, result.stderr[-2000:]
+    # the worker did extract the articles
+    assert re.search(r"([1-9]\d*) articles found, \1 new", result.stdout), result.stdout
+    assert len(probe["forked"]) >= 2, probe  # the database child and the worker
+    for modules in probe["forked"]:
+        assert "scheduler.config" in modules  # the configuration was read first
+        assert loaded(set(modules), DATABASE | {"scrapy", "twisted.internet.reactor"}) == set()
 
 
 def test_a_runs_first_comparisons_of_candidate_copies_load_no_numpy() -> None:
