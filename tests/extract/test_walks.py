@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.extract import body as body_module
-from crawler.extract import dom, fingerprint, pagewalk
+from crawler.extract import dom, pagewalk
 from crawler.extract.dom import parse_html, positioned_lines, text_lines
 from crawler.extract.pagekind import is_readable
+from storage.search_terms import sorted_unique
 
 PAGE = """<html><head><title>t</title><style>p{}</style></head><body>
 <div class="nav"><a href="/">首页</a> &gt; <a href="/list/">要闻</a></div>
@@ -145,7 +146,7 @@ def test_sorted_unique_is_numpys_unique() -> None:
     for size in (0, 1, 2, 5, 100, 10_000):
         values = rng.integers(0, 50, size=size, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         expected = np.unique(values)
-        assert np.array_equal(fingerprint._sorted_unique(values.copy()), expected)
+        assert np.array_equal(sorted_unique(values.copy()), expected)
 
 
 def test_remembered_verdicts_are_bounded() -> None:
