@@ -48,13 +48,13 @@ from sqlalchemy import create_engine, event, select, text
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from storage import repository  # noqa: E402
+from storage import repository, search_build  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Article, SiteRow  # noqa: E402
 from storage.records import ArticleCursor, ArticleQuery, NewArticle, SiteInfo  # noqa: E402
 from storage.repository import articles as articles_module  # noqa: E402
-from storage.repository import search, search_build  # noqa: E402
+from storage.repository import search  # noqa: E402
 
 # The commonest Chinese characters, roughly by frequency; the rest of the alphabet follows.
 COMMON = (

@@ -80,12 +80,17 @@ def open_database(config: Config, *, sync_sites: bool = True) -> Database:
 
 
 def _prepare_database(config: Config) -> None:
-    """:func:`open_database`, then close it (in the crawl command's forked child)."""
+    """Create or upgrade the schema, then close the database (in the crawl command's forked
+    child).  The sites' rows and the dead runs are the parent's own :func:`open_database`'s:
+    here they would cost the ORM's import, twice as long as creating a new database."""
+    from storage import migrate
+    from storage.database import Database
+
+    db = Database(config.database.url)
     try:
-        open_database(config)
+        migrate.upgrade(db)
     finally:
-        while _opened:
-            _opened.pop().dispose()
+        db.dispose()
 
 
 def ensure_queue_schema(config: Config, db: Database) -> bool:

@@ -1,12 +1,12 @@
 """The crawl command's database preparation in a forked child, beside Scrapy's import.
 
 Before its first request a crawl process opens the database: on a database that is not at
-the newest schema (a new one, an upgrade) that is Alembic's import and every migration,
-0.2-0.7 s of CPU, and then the sites' rows and the dead runs.  The crawl command forks a
-child that does this while the parent imports Scrapy and the crawl's modules (both are
-Python, so a thread would only take turns with the parent for the interpreter lock; a
-child runs on the other core).  The parent then opens the database itself, as before, and
-finds it at the newest schema without Alembic.
+the newest schema (a new one, an upgrade) that is SQLAlchemy's and Alembic's import and every
+migration, 0.5-1 s of CPU.  The crawl command forks a child that does this while the parent
+imports Scrapy and the crawl's modules (both are Python, so a thread would only take turns
+with the parent for the interpreter lock; a child runs on the other core).  The parent then
+opens the database itself, as before, finds it at the newest schema without Alembic, and
+writes the sites' rows and closes the dead runs.
 
 The child is forked before any thread starts and before the parent connects to the
 database, so it inherits no lock held by another thread and no connection.  Its error of

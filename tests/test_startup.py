@@ -268,6 +268,20 @@ delay_seconds = 0
         assert loaded(set(modules), DATABASE | {"scrapy", "twisted.internet.reactor"}) == set()
 
 
+def test_creating_a_database_imports_no_orm(tmp_path: Path) -> None:
+    # what the crawl's database child does beside the crawl's start: every migration, with
+    # SQLAlchemy Core and Alembic only (the models and the repository took longer to import
+    # than the migrations took to run)
+    modules = _modules_after(
+        "from storage import migrate\n"
+        "from storage.database import Database\n"
+        f"db = Database('sqlite:///{tmp_path / 'new.db'}')\n"
+        "assert migrate.upgrade(db)[0] is None\n"
+    )
+    assert "alembic" in modules and "storage.search_build" in modules
+    assert loaded(modules, {"sqlalchemy.orm", "storage.models", "storage.repository"}) == set()
+
+
 def test_a_runs_first_comparisons_of_candidate_copies_load_no_numpy() -> None:
     # a site of distinct articles meets a few false candidates: comparing them must not load
     # numpy into the crawl process (11-16 MB); a site of copies loads it after

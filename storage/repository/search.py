@@ -49,6 +49,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from storage.models import Article
+from storage.search_build import MAX_PG_TERMS, TABLE
 from storage.search_terms import QueryWord, TermText, fold, query_words
 from storage.text import clean_text
 
@@ -66,12 +67,8 @@ __all__ = [
 
 _Ts = TypeVarTuple("_Ts")
 
-TABLE = "article_search"
 PROBE_CAP = 5000  # more candidates than this: walk the listing newest first instead
 MEMBER_CAP = 100_000  # up to this many, the walk tests membership in the index's answer
-# A tsvector holds at most 1 MB: a text with more distinct terms is not indexed (NULL) and is a
-# candidate for every search, checked by its substring like any other.
-MAX_PG_TERMS = 60_000
 
 
 def _is_sqlite(session: Session) -> bool:

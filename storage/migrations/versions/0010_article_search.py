@@ -12,7 +12,7 @@ each, and a partial index on the rows too big to index (``terms IS NULL``).  Bot
 index ``ix_articles_listing`` (newest publish time first, unknown last; first seen; id).
 
 The terms are made in Python (``storage.search_terms``), so existing rows are indexed here,
-in bulk (``storage.repository.search_build``: one large FTS5 segment at a time on SQLite,
+in bulk (``storage.search_build``: one large FTS5 segment at a time on SQLite,
 ``COPY`` and the GIN indexes built after the load on PostgreSQL), with progress logged every
 50,000.
 """
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from storage.repository.search_build import create_postgres_indexes, index_all_articles
+from storage.search_build import create_postgres_indexes, index_all_articles
 
 revision: str = "0010"
 down_revision: str | None = "0009"

@@ -1,5 +1,9 @@
-"""Building the search index of the articles already stored, in bulk: migration 0010's
-backfill (and the benchmark, which builds its index the same way).
+"""The search index's table, and building it for the articles already stored, in bulk:
+migration 0010's backfill (and the benchmark, which builds its index the same way).
+
+Outside the repository package, and with SQLAlchemy Core only, so that creating a new
+database (every migration, 0010 among them) imports no ORM: the crawl command's database
+child creates the schema while the crawl process starts (``scheduler.forked_open``).
 
 Row-at-a-time indexing (:func:`storage.repository.search.index_articles`) is right for a
 crawl's batches but slow for a million rows: on SQLite FTS5 flushes its pending terms to a new
@@ -26,12 +30,22 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
-from storage.repository.search import MAX_PG_TERMS, TABLE
 from storage.search_terms import document_terms
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BUILD_MAINTENANCE_MEM", "create_postgres_indexes", "index_all_articles"]
+__all__ = [
+    "BUILD_MAINTENANCE_MEM",
+    "MAX_PG_TERMS",
+    "TABLE",
+    "create_postgres_indexes",
+    "index_all_articles",
+]
+
+TABLE = "article_search"
+# A tsvector holds at most 1 MB: a text with more distinct terms is not indexed (NULL) and is a
+# candidate for every search, checked by its substring like any other.
+MAX_PG_TERMS = 60_000
 
 _BATCH = 2000
 _PROGRESS = 50_000
