@@ -8,6 +8,8 @@ from typing import Any
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler.items import ArticleItem
 from crawler.recorder import RunRecorder
@@ -22,8 +24,10 @@ class StoragePipeline:
 
     A batch is written when it holds ``GOVWATCH_STORE_BATCH`` articles, when
     ``GOVWATCH_STORE_INTERVAL`` seconds have passed since the last write, and when the spider
-    closes (also on SIGTERM/SIGINT).  A failed write is recorded as an error of the run; the
-    crawl goes on.  A SIGKILL loses at most the unwritten batch: the run never marks its pass
+    closes (also on SIGTERM/SIGINT).  Batches are written on the run's writer thread
+    (:mod:`crawler.writer`) while the crawl goes on, at most two at a time; the spider closes
+    only when they are written.  A failed write is recorded as an error of the run; the crawl
+    goes on.  A SIGKILL loses at most the unwritten batches: the run never marks its pass
     complete, so the next run walks on and fetches those articles again.
     """
 
@@ -77,12 +81,18 @@ class StoragePipeline:
             time.monotonic() - self.last_flush >= self.interval
         ):
             self.flush(recorder)
+            # a database slower than the crawl: Scrapy waits for the item, so the crawl slows
+            # to the database's pace instead of holding every batch in memory
+            room = recorder.writer.room() if recorder.writer is not None else None
+            if room is not None:
+                return room.addCallback(lambda _: item)
         return item
 
-    def close_spider(self, spider: Spider | None = None) -> None:
+    def close_spider(self, spider: Spider | None = None) -> Deferred[None] | None:
         """Store what is buffered: Scrapy calls this when the crawl ends, and on SIGTERM or
         SIGINT (its graceful shutdown), after the responses being processed are done and
-        before the run is finished (so a pass is marked complete only once stored)."""
+        before the run is finished (so a pass is marked complete only once stored); the
+        Deferred fires when every batch has been written."""
         recorder = self.recorder
         log.info(
             "site %s run %d: spider closing: storing %d buffered article(s) (%d batch(es) so far)",
@@ -92,21 +102,49 @@ class StoragePipeline:
             self.batches,
         )
         self.flush(recorder)
+        return recorder.writer.drain() if recorder.writer is not None else None
 
     def flush(self, recorder: RunRecorder) -> None:
+        """Write the buffered articles: on the run's writer thread when it has one (their
+        bookkeeping comes back to this thread), else at once."""
         batch, self.buffer = self.buffer, []
         self.last_flush = time.monotonic()
         if not batch:
             return
         self.batches += 1
-        try:
-            recorder.store(batch)
-        except StorageError as exc:
-            # not stored: the pass is incomplete, so the next run fetches them again
-            for article in batch:
-                recorder.error(
-                    article.fetched_url,
-                    kind="storage",
-                    message=str(exc),
-                    start=recorder.passes.start_of(article.url),
-                )
+        validators = recorder.take_article_validators(batch)
+        if recorder.writer is None:
+            try:
+                result = recorder.write_articles(batch, validators)
+            except StorageError as exc:
+                self._not_stored(recorder, batch, exc)
+            else:
+                recorder.stored_articles(batch, result)
+            return
+        written = recorder.writer.submit(lambda: recorder.write_articles(batch, validators))
+        written.addCallback(lambda result: recorder.stored_articles(batch, result))
+        written.addErrback(self._failed, recorder, batch)
+
+    def _failed(self, failure: Failure, recorder: RunRecorder, batch: list[NewArticle]) -> None:
+        error = failure.value
+        if not isinstance(error, StorageError):  # a defect: said, and the run carries on
+            log.error(
+                "site %s run %d: storing %d article(s) failed",
+                recorder.site.name,
+                recorder.run_id,
+                len(batch),
+                exc_info=failure.value,
+            )
+            error = StorageError(f"{type(error).__name__}: {error}")
+        self._not_stored(recorder, batch, error)
+
+    @staticmethod
+    def _not_stored(recorder: RunRecorder, batch: list[NewArticle], exc: Exception) -> None:
+        # not stored: the pass is incomplete, so the next run fetches them again
+        for article in batch:
+            recorder.error(
+                article.fetched_url,
+                kind="storage",
+                message=str(exc),
+                start=recorder.passes.start_of(article.url),
+            )

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from crawler.extract.canonical import canonicalize
 from crawler.extract.records import PageLink
@@ -27,7 +28,10 @@ from storage import repository
 from storage.database import Database
 from storage.errors import StorageError
 from storage.link_records import NewLinkRef
-from storage.records import NewArticle, RunTotals, SiteInfo, Validators
+from storage.records import NewArticle, RunTotals, SiteInfo, StoreResult, Validators
+
+if TYPE_CHECKING:
+    from crawler.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +120,9 @@ class RunRecorder:
     blocked_reasons: dict[str, int] = field(default_factory=dict)
     pace: dict[str, tuple[float, int]] = field(default_factory=dict)
     comparisons: int = 0  # candidate copies compared with a new article (see _same_story)
+    # the thread that writes the run's batches (crawler.writer), set while the reactor runs;
+    # None: each batch is written at once, on the caller's thread
+    writer: Writer | None = None
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -203,19 +210,42 @@ class RunRecorder:
             for link in links
         )
         if len(self.link_refs) >= LINK_BATCH:
+            self._write_links_soon()
+
+    def _write_links_soon(self) -> None:
+        """:meth:`flush_links`, on the writer's thread when there is one."""
+        if self.writer is None:
             self.flush_links()
+            return
+        refs = self.take_links()
+        written = self.writer.submit(lambda: self.write_links(refs))
+        written.addCallback(lambda new: self.links_written(refs, new))
+        written.addErrback(lambda failure: self.links_written(refs, StorageError(failure.value)))
 
     def flush_links(self) -> None:
         """Store the links waiting in the buffer; a failure is a warning of the run."""
+        refs = self.take_links()
+        if refs:
+            self.links_written(refs, self.write_links(refs))
+
+    def take_links(self) -> list[NewLinkRef]:
+        """The links waiting in the buffer, to write (:meth:`write_links`)."""
         refs, self.link_refs = self.link_refs, []
-        if not refs:
-            return
+        return refs
+
+    def write_links(self, refs: list[NewLinkRef]) -> int | StorageError:
+        """Write link references (on any thread): how many links were new, or the error."""
         try:
             with self.timed("links"), self.db.session() as session:
-                new = repository.record_link_refs(session, refs)
+                return repository.record_link_refs(session, refs)
         except StorageError as exc:
-            log.error("site %s run %d: links not recorded: %s", self.site.name, self.run_id, exc)
-            self.warn(f"the links of some pages could not be recorded: {exc}")
+            return exc
+
+    def links_written(self, refs: list[NewLinkRef], new: int | StorageError) -> None:
+        """Record what :meth:`write_links` did (on the reactor's thread)."""
+        if isinstance(new, StorageError):
+            log.error("site %s run %d: links not recorded: %s", self.site.name, self.run_id, new)
+            self.warn(f"the links of some pages could not be recorded: {new}")
             return
         log.debug(
             "site %s run %d: %d link references recorded, %d new links",
@@ -227,13 +257,31 @@ class RunRecorder:
 
     def store(self, articles: list[NewArticle]) -> int:
         """Store fetched articles (new, edited, copies of a story); returns how many were new."""
+        validators = self.take_article_validators(articles)
+        return self.stored_articles(articles, self.write_articles(articles, validators))
+
+    def take_article_validators(self, articles: Iterable[NewArticle]) -> list[Validators]:
+        """The validators of these articles, to save with them (and forget here)."""
+        return [v for a in articles if (v := self.article_validators.pop(a.url, None))]
+
+    def write_articles(
+        self, articles: list[NewArticle], validators: list[Validators]
+    ) -> StoreResult:
+        """Write a batch of articles, then their validators (on any thread; raises
+        :class:`StorageError` when the articles were not stored)."""
         with self.timed("store"), self.db.session() as session:
             result = repository.save_articles(
                 session, articles, run_id=self.run_id, same_story=self._same_story
             )
+        if validators:
+            with self.timed("store"):
+                self._write_validators(validators)
+        return result
+
+    def stored_articles(self, articles: list[NewArticle], result: StoreResult) -> int:
+        """Record what :meth:`write_articles` stored (on the reactor's thread); returns how
+        many articles were new."""
         self.stored += len(articles)
-        with self.timed("store"):
-            self._save_article_validators(a.url for a in articles)
         unchanged = set(result.unchanged)
         self.passes.stored(a.url for a in articles if a.url not in unchanged)
         self.passes.forget(a.url for a in articles)
@@ -367,6 +415,9 @@ class RunRecorder:
         return "succeeded", ""
 
     def finish(self, close_reason: str, seconds: float) -> RunReport:
+        if self.writer is not None:  # its writes are done: the item pipeline waited for them
+            self.writer.close()
+            self.writer = None
         self.flush_links()
         if close_reason == "finished":
             for start, url in self.passes.unanswered():
@@ -456,12 +507,6 @@ class RunRecorder:
         text = f"recovered {self.passes.recovered} articles missed by run {by}"
         log.info("site %s run %d: %s", self.site.name, self.run_id, text)
         return text
-
-    def _save_article_validators(self, stored_urls: Iterable[str]) -> None:
-        """Save the validators of articles just stored (and forget them here)."""
-        chosen = [v for url in stored_urls if (v := self.article_validators.pop(url, None))]
-        if chosen:
-            self._write_validators(chosen)
 
     def _save_validators(self, *, complete: bool) -> None:
         """After a complete run, save the list pages' validators.

@@ -34,6 +34,7 @@ from crawler.offload import PageExtractor
 from crawler.recorder import RunRecorder, RunReport
 from crawler.site import CrawlSettings, Site
 from crawler.spider import SiteSpider
+from crawler.writer import Writer
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,7 @@ def run_crawls(
         reports: dict[str, RunReport] = {}
         for site in sites:
             recorder = RunRecorder.start(db, site)
+            recorder.writer = Writer(site.name)  # batches are written beside the crawl
             if on_start is not None:
                 on_start(site, recorder.run_id)
             crawler = process.create_crawler(spider_class(site))

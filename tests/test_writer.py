@@ -1,0 +1,70 @@
+"""A crawl's database writes on their own thread (crawler.writer): the crawl goes on while a
+batch waits for the database, and nothing is lost or counted twice."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.sitesrv import SiteServer, build_ccdi_site
+from tests.test_crawl import ccdi_config, runs
+
+ARTICLE = re.compile(r"/\d{6}/t\d{8}_\d+\.html$")
+
+
+def test_the_crawl_goes_on_while_a_batch_waits_for_a_locked_database(tmp_path: Path) -> None:
+    # 120 articles: batches of 50 are written at 50 and 100.  The test holds SQLite's write
+    # lock from the crawl's first request on: a batch written on the reactor's thread stopped
+    # the whole crawl there until the lock went (or its 30 s busy timeout, then an error per
+    # article); on the writer's thread the crawl fetches every page meanwhile.
+    site = build_ccdi_site(n_articles=120, per_page=20)
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv, max_list_pages="10")
+        init = subprocess.run(
+            [sys.executable, "-m", "scheduler", "--config", str(config), "init"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert init.returncode == 0, init.stderr
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "--config", str(config), "crawl", "local"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lock = sqlite3.connect(tmp_path / "gw.db", isolation_level=None)
+        try:
+            deadline = time.monotonic() + 60
+            while not srv.requests and time.monotonic() < deadline:
+                time.sleep(0.01)
+            lock.execute("BEGIN IMMEDIATE")  # no writer gets in from here
+            locked_at = time.monotonic()
+
+            def fetched() -> int:
+                return sum(1 for r in list(srv.requests) if ARTICLE.search(r.path))
+
+            while fetched() < 120 and time.monotonic() - locked_at < 20:
+                time.sleep(0.05)
+            assert fetched() == 120, f"only {fetched()} articles fetched while a write waited"
+            assert crawl.poll() is None  # it waits for its batches, it does not give them up
+        finally:
+            lock.execute("ROLLBACK") if lock.in_transaction else None
+            lock.close()
+        out, err = crawl.communicate(timeout=120)
+    assert crawl.returncode == 0, err[-3000:]
+    assert "120 new, 0 errors" in out, out
+    ((outcome, _lists, article_pages, new, errors, _message),) = runs(tmp_path)
+    assert (outcome, article_pages, new, errors) == ("succeeded", 120, 120, 0)
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone() == (
+            120,
+            120,
+        )
