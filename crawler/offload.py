@@ -16,14 +16,16 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
-
-from twisted.internet.defer import Deferred, fail, succeed
+from typing import TYPE_CHECKING, cast
 
 from crawler.extract.records import Selectors
 from crawler.extraction import Extraction, extract_page, quiet_worker, warm_up
+
+if TYPE_CHECKING:  # Twisted is imported on the first page: the worker is forked without it
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +77,23 @@ class PageExtractor:
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._give_up(exc)
             else:
-                return _deferred_from(
-                    future, lambda: self._local(body, url, content_type, selectors), self._give_up
-                )
+                from crawler.writer import deferred_from
+
+                extracted = deferred_from(future)
+
+                def broken(failure: Failure) -> Deferred[Extraction]:
+                    failure.trap(BrokenProcessPool)
+                    self._give_up(cast(BaseException, failure.value))
+                    return self._local(body, url, content_type, selectors)
+
+                return extracted.addErrback(broken)
         return self._local(body, url, content_type, selectors)
 
     def _local(
         self, body: bytes, url: str, content_type: str | None, selectors: Selectors | None
     ) -> Deferred[Extraction]:
+        from twisted.internet.defer import fail, succeed
+
         try:
             return succeed(extract_page(body, url, content_type, selectors))
         except Exception as exc:  # handed to the callback's errback like a worker's error
@@ -98,27 +109,3 @@ class PageExtractor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-
-def _deferred_from(
-    future: Future[Extraction],
-    fallback: Any,
-    on_broken: Any,
-) -> Deferred[Extraction]:
-    """Fire a Deferred on the reactor thread when the worker's future completes."""
-    from twisted.internet import reactor  # the running reactor
-
-    result: Deferred[Extraction] = Deferred()
-
-    def fire(done: Future[Extraction]) -> None:
-        exc = done.exception()
-        if isinstance(exc, BrokenProcessPool):
-            on_broken(exc)
-            fallback().chainDeferred(result)
-        elif exc is not None:
-            result.errback(exc)
-        else:
-            result.callback(done.result())
-
-    future.add_done_callback(lambda done: reactor.callFromThread(fire, done))
-    return result

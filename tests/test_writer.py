@@ -3,7 +3,9 @@ batch waits for the database, and nothing is lost or counted twice."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -68,3 +70,41 @@ def test_the_crawl_goes_on_while_a_batch_waits_for_a_locked_database(tmp_path: P
             120,
             120,
         )
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def test_a_killed_extraction_worker_leaves_its_pages_to_the_crawl_process(
+    tmp_path: Path,
+) -> None:
+    # The worker's answers come back to the reactor as Deferreds; when the worker dies, the
+    # page it held and every later one are extracted in the crawl process: nothing lost.
+    site = build_ccdi_site(n_articles=120, per_page=20)
+    with SiteServer(site.pages) as srv:
+        config = ccdi_config(tmp_path, srv, max_list_pages="10", extra="extract_workers = 1")
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "--config", str(config), "crawl", "local"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while (
+            sum(1 for r in list(srv.requests) if ARTICLE.search(r.path)) < 10
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
+        (worker,) = _children(crawl.pid)  # the database child is gone before any request
+        os.kill(worker, signal.SIGKILL)
+        out, err = crawl.communicate(timeout=120)
+    assert crawl.returncode == 0, err[-3000:]
+    assert "extraction worker failed" in err
+    assert "120 new, 0 errors" in out, out
+    with sqlite3.connect(tmp_path / "gw.db") as conn:
+        assert conn.execute("SELECT count(DISTINCT url) FROM articles").fetchone() == (120,)
