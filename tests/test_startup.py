@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -42,16 +43,22 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
 
 def imported_by(*argv: str) -> tuple[int, set[str]]:
     """The exit status and the modules a ``govwatch`` command imported, in a fresh process."""
+    probe, _ = run_probe(_PROBE, *argv)
+    return probe["status"], set(probe["modules"])
+
+
+def run_probe(script: str, *argv: str) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    """Run a probe ``script`` with ``argv`` in a fresh process: the JSON object it printed
+    last, and the process."""
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *argv],
+        [sys.executable, "-c", script, *argv],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    probe = json.loads(result.stdout.strip().splitlines()[-1])
-    return probe["status"], set(probe["modules"])
+    return json.loads(result.stdout.strip().splitlines()[-1]), result
 
 
 def loaded(modules: set[str], packages: set[str]) -> set[str]:
@@ -232,34 +239,11 @@ def test_the_crawl_forks_its_children_before_it_imports_the_database_layer_or_sc
     # them.
     from tests.sitegen_ccdi import build_ccdi_site
     from tests.sitesrv import SiteServer
+    from tests.test_crawl import ccdi_config
 
     with SiteServer(build_ccdi_site(n_articles=2, per_page=5).pages) as srv:
-        path = tmp_path / "govwatch.toml"
-        path.write_text(
-            f"""
-[database]
-url = "sqlite:///{tmp_path / "gw.db"}"
-
-[crawl]
-extract_workers = 1
-
-[[sites]]
-name = "local"
-start_urls = ["{srv.url("/yaowenn/")}"]
-article_url_pattern = '/\\d{{6}}/t\\d{{8}}_\\d+\\.html$'
-delay_seconds = 0
-""",
-            encoding="utf-8",
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", _FORK_PROBE, "--config", str(path), "crawl", "local"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-    probe = json.loads(result.stdout.strip().splitlines()[-1])
+        config = ccdi_config(tmp_path, srv, extra="extract_workers = 1")
+        probe, result = run_probe(_FORK_PROBE, "--config", str(config), "crawl", "local")
     assert probe["status"] == 0, result.stderr[-2000:]
     # the worker did extract the articles
     assert re.search(r"([1-9]\d*) articles found, \1 new", result.stdout), result.stdout

@@ -19,6 +19,21 @@ from tests.test_crawl import ccdi_config, runs
 ARTICLE = re.compile(r"/\d{6}/t\d{8}_\d+\.html$")
 
 
+def start_crawl(config: Path) -> subprocess.Popen[str]:
+    """``govwatch crawl local`` in a real process, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "--config", str(config), "crawl", "local"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def articles_fetched(srv: SiteServer) -> int:
+    return sum(1 for r in list(srv.requests) if ARTICLE.search(r.path))
+
+
 def test_the_crawl_goes_on_while_a_batch_waits_for_a_locked_database(tmp_path: Path) -> None:
     # 120 articles: batches of 50 are written at 50 and 100.  The test holds SQLite's write
     # lock from the crawl's first request on: a batch written on the reactor's thread stopped
@@ -35,13 +50,7 @@ def test_the_crawl_goes_on_while_a_batch_waits_for_a_locked_database(tmp_path: P
             timeout=120,
         )
         assert init.returncode == 0, init.stderr
-        crawl = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "--config", str(config), "crawl", "local"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        crawl = start_crawl(config)
         lock = sqlite3.connect(tmp_path / "gw.db", isolation_level=None)
         try:
             deadline = time.monotonic() + 60
@@ -50,12 +59,10 @@ def test_the_crawl_goes_on_while_a_batch_waits_for_a_locked_database(tmp_path: P
             lock.execute("BEGIN IMMEDIATE")  # no writer gets in from here
             locked_at = time.monotonic()
 
-            def fetched() -> int:
-                return sum(1 for r in list(srv.requests) if ARTICLE.search(r.path))
-
-            while fetched() < 120 and time.monotonic() - locked_at < 20:
+            while articles_fetched(srv) < 120 and time.monotonic() - locked_at < 20:
                 time.sleep(0.05)
-            assert fetched() == 120, f"only {fetched()} articles fetched while a write waited"
+            fetched = articles_fetched(srv)
+            assert fetched == 120, f"only {fetched} articles fetched while a write waited"
             assert crawl.poll() is None  # it waits for its batches, it does not give them up
         finally:
             lock.execute("ROLLBACK") if lock.in_transaction else None
@@ -87,18 +94,9 @@ def test_a_killed_extraction_worker_leaves_its_pages_to_the_crawl_process(
     site = build_ccdi_site(n_articles=120, per_page=20)
     with SiteServer(site.pages) as srv:
         config = ccdi_config(tmp_path, srv, max_list_pages="10", extra="extract_workers = 1")
-        crawl = subprocess.Popen(
-            [sys.executable, "-m", "scheduler", "--config", str(config), "crawl", "local"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        crawl = start_crawl(config)
         deadline = time.monotonic() + 60
-        while (
-            sum(1 for r in list(srv.requests) if ARTICLE.search(r.path)) < 10
-            and time.monotonic() < deadline
-        ):
+        while articles_fetched(srv) < 10 and time.monotonic() < deadline:
             time.sleep(0.01)
         (worker,) = _children(crawl.pid)  # the database child is gone before any request
         os.kill(worker, signal.SIGKILL)
