@@ -201,3 +201,36 @@ def test_an_email_boundary_is_never_in_the_text_and_the_message_parses_back(
     html = parsed.get_body(("html",))
     assert plain is not None and html is not None
     assert taken in plain.get_content() and taken in html.get_content()
+
+
+def test_emails_share_their_header_classes_and_read_as_the_standard_policy_writes() -> None:
+    """The standard library's header registry makes a new class for every header it sets;
+    in the service's long-lived process each email left its classes as garbage for the next
+    full collection.  One class per header name, and the same bytes as the default policy."""
+    from email import policy
+    from email.message import EmailMessage
+
+    from digest.channels import email as email_channel
+    from digest.subscription import EmailChannel
+
+    channel = EmailChannel(
+        name="mail", host="127.0.0.1", port=25, sender="gw@example.org", recipients=("a@b.org",)
+    )
+    first = email_channel.build_message(channel, digest(article(1)), "k-1")
+    second = email_channel.build_message(channel, digest(article(2)), "k-2")
+    names = ["Subject", "From", "To", "Date", "Message-ID", email_channel.KEY_HEADER]
+    for name in [*names, "MIME-Version", "Content-Type"]:
+        assert type(first[name]) is type(second[name]), name
+    for part_of_first, part_of_second in zip(first.iter_parts(), second.iter_parts(), strict=True):
+        assert type(part_of_first["Content-Type"]) is type(part_of_second["Content-Type"])
+
+    standard = EmailMessage(policy=policy.default)
+    for name in names:
+        standard[name] = str(first[name])
+    standard.set_content(first.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    standard.add_alternative(
+        first.get_body(("html",)).get_content(),  # type: ignore[union-attr]
+        subtype="html",
+    )
+    standard.set_boundary(first.get_boundary())
+    assert first.as_bytes() == standard.as_bytes()
