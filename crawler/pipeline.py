@@ -112,15 +112,13 @@ class StoragePipeline:
         if not batch:
             return
         self.batches += 1
-        validators = recorder.take_article_validators(batch)
         if recorder.writer is None:
             try:
-                result = recorder.write_articles(batch, validators)
+                recorder.store(batch)
             except StorageError as exc:
                 self._not_stored(recorder, batch, exc)
-            else:
-                recorder.stored_articles(batch, result)
             return
+        validators = recorder.take_article_validators(batch)
         written = recorder.writer.submit(lambda: recorder.write_articles(batch, validators))
         written.addCallback(lambda result: recorder.stored_articles(batch, result))
         written.addErrback(self._failed, recorder, batch)
