@@ -77,7 +77,7 @@ class PageExtractor:
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._give_up(exc)
             else:
-                from crawler.writer import deferred_from
+                from crawler.writer import deferred_from  # Twisted: not before the fork
 
                 extracted = deferred_from(future)
 

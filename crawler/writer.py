@@ -17,15 +17,12 @@ timeout), instead of holding every batch in memory.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, DeferredList
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -55,11 +52,6 @@ class Writer:
 
         return done.addBoth(settled)
 
-    @property
-    def pending(self) -> int:
-        """Writes waiting or running."""
-        return len(self._pending)
-
     def room(self) -> Deferred[None] | None:
         """None when another write may be submitted now; else a Deferred that fires when the
         oldest pending write has settled."""
@@ -79,8 +71,9 @@ class Writer:
 
 
 def deferred_from(future: Future[T]) -> Deferred[T]:
-    """A Deferred fired on the reactor's thread when ``future`` (run on another thread)
-    completes."""
+    """A Deferred fired on the reactor's thread when ``future`` (run on another thread or
+    process: the writer's, an extraction worker's) completes, with its result or its
+    exception.  Twisted converts asyncio's futures (``Deferred.fromFuture``), not these."""
     from twisted.internet import reactor  # the running reactor
 
     result: Deferred[T] = Deferred()

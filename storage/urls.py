@@ -33,8 +33,7 @@ def hide_password(url: str) -> str:
     if match is None:
         return url
     start = match.end()
-    authority_end = _authority_end(url, start)
-    at = url.rfind("@", start, authority_end)
+    at, _ = _authority(url, start)
     colon = url.find(":", start, at) if at >= 0 else -1
     if colon < 0:
         return url
@@ -60,15 +59,17 @@ def check_url(url: str) -> str:
     return backend
 
 
-def _authority_end(url: str, start: int) -> int:
-    """Where the host part that begins at ``start`` ends: the first ``/`` or ``?``."""
+def _authority(url: str, start: int) -> tuple[int, int]:
+    """In the authority that begins at ``start``: the ``@`` that ends its user part (-1 when
+    it has none), and where the authority ends (the first ``/`` or ``?``, or the end)."""
     ends = [i for i in (url.find("/", start), url.find("?", start)) if i >= 0]
-    return min(ends, default=len(url))
+    end = min(ends, default=len(url))
+    return url.rfind("@", start, end), end
 
 
 def _check_port(url: str, start: int, shown: str) -> None:
-    end = _authority_end(url, start)
-    host = url[url.rfind("@", start, end) + 1 if "@" in url[start:end] else start : end]
+    at, end = _authority(url, start)
+    host = url[max(at + 1, start) : end]
     if host.startswith("["):  # [IPv6 address]:port
         close = host.find("]")
         port_part = host[close + 1 :] if close >= 0 else ""

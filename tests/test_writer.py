@@ -65,7 +65,8 @@ def test_the_crawl_goes_on_while_a_batch_waits_for_a_locked_database(tmp_path: P
             assert fetched == 120, f"only {fetched} articles fetched while a write waited"
             assert crawl.poll() is None  # it waits for its batches, it does not give them up
         finally:
-            lock.execute("ROLLBACK") if lock.in_transaction else None
+            if lock.in_transaction:
+                lock.execute("ROLLBACK")
             lock.close()
         out, err = crawl.communicate(timeout=120)
     assert crawl.returncode == 0, err[-3000:]

@@ -106,6 +106,7 @@ class _Page:
     order: dict[HtmlElement, int]
     lines: list[tuple[int, str]]
     walk: PageWalk | None  # None for a tree with comments (never one from parse_html)
+    scope: HtmlElement  # the page's <body> (the root without one)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -183,6 +184,7 @@ def extract_article(
         order=order,
         lines=lines,
         walk=walk,
+        scope=scope,
     )
 
     configured = selectors if selectors is not None and not selectors.is_empty() else None
@@ -361,9 +363,7 @@ def _body_container(
             wrapper.append(dup)
         return wrapper, _span(page, found)
     if page.walk is not None:
-        body_el = page.root.find("body")
-        scope = body_el if body_el is not None else page.root
-        container = find_body_container(page.root, page.walk.body_lines(scope))
+        container = find_body_container(page.root, page.walk.body_lines(page.scope))
     else:
         container = find_body_container(page.root)
     return container, (_span(page, [container]) if container is not None else None)
@@ -407,9 +407,7 @@ def _find_line(page: _Page, title: str) -> int | None:
 
 def _source_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
     """The text of an element whose class/id names the source (#source_baidu, .source)."""
-    body_el = page.root.find("body")
-    scope = body_el if body_el is not None else page.root
-    for el in scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li"):
+    for el in page.scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li"):
         ci = f"{el.get('class') or ''} {el.get('id') or ''}"
         if ci.strip() and _SOURCE_CLASS_RE.search(ci):
             pos = page.order.get(el, -1)
@@ -451,9 +449,7 @@ def _in_page_furniture(el: HtmlElement) -> bool:
 
 def _author_by_class(page: _Page, span: tuple[int, int] | None) -> str | None:
     """Names in an element before the body whose class/id names the author (.author)."""
-    body_el = page.root.find("body")
-    scope = body_el if body_el is not None else page.root
-    for el in scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li", "address"):
+    for el in page.scope.iter("span", "div", "em", "p", "a", "font", "i", "td", "li", "address"):
         pos = page.order.get(el, -1)
         if span is not None and pos >= span[0]:
             break
