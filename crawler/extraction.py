@@ -9,6 +9,7 @@ worker never imports the extractor or numpy for it.
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
@@ -74,7 +75,9 @@ def warm_up() -> None:
 
 
 def quiet_worker(crawl_pid: int | None = None) -> None:
-    """A worker's start: it ignores Ctrl-C and ends with the crawl process."""
+    """A worker's start: it ignores Ctrl-C, ends with the crawl process, and collects its
+    garbage (forked during the crawl command's start-up, which runs without the collector)."""
+    gc.enable()
     # Ctrl-C reaches the whole process group: the crawl process decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if crawl_pid is not None:

@@ -7,6 +7,7 @@ finished.  The service runs each crawl in a child process for that reason.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import sys
@@ -157,6 +158,8 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
             "STATS_DUMP": False,
             "LOG_LEVEL": settings.log_level,
             "LOG_ENABLED": True,
+            # not the versions of Scrapy's dependencies at every start (one runs `uname -p`)
+            "LOG_VERSIONS": [],
             "LOG_INSTALL_ROOT_HANDLER": False,  # the command line configured logging
             # the address policy (crawler.net.addresses) on every request and hop, and on what
             # every host resolves to
@@ -229,6 +232,9 @@ def run_crawls(
             crawler = process.create_crawler(spider_class(site))
             _watch(crawler, recorder, reports, on_finish)
             process.crawl(crawler, site=site, recorder=recorder, extractor=extractor)
+        if not gc.isenabled():  # the command line's start-up (scheduler.cli.run): over
+            gc.freeze()
+            gc.enable()
         process.start(install_signal_handlers=install_signal_handlers)
     finally:
         extractor.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import logging
 import os
 import sys
@@ -264,6 +265,11 @@ def run() -> NoReturn:
     streams are flushed; only the freeing of memory the process hands back anyway is skipped.
     """
     global _exit_status
+    # No collector during start-up: imports build hundreds of thousands of objects, all kept
+    # for the process's life, and the collector's passes over them (~0.1 s of a crawl's
+    # start) find nothing.  The command turns it back on once started (commands.run; a
+    # crawl once Scrapy is set up, crawler.runner), with the start-up's objects frozen.
+    gc.disable()
     atexit.register(_end_process)  # registered first, so it runs after every other handler
     try:
         _exit_status = main()

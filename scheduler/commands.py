@@ -9,6 +9,7 @@ only for its own imports; type hints of heavy modules are imported for the type 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import re
@@ -52,11 +53,22 @@ _opened: list[Database] = []
 
 def run(args: argparse.Namespace, config: Config) -> int:
     handler: Callable[[argparse.Namespace, Config], int] = COMMANDS[args.command]
+    if args.command != "crawl":  # a crawl does once Scrapy is set up (crawler.runner)
+        collect_from_here()
     try:
         return handler(args, config)
     finally:
         while _opened:
             _opened.pop().dispose()
+
+
+def collect_from_here() -> None:
+    """Turn the garbage collector back on after a start-up without it (scheduler.cli.run),
+    the start-up's objects frozen: kept for the process's life, the collector's full passes
+    need not look at them.  A no-op with the collector on (tests calling main())."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def open_database(config: Config, *, sync_sites: bool = True) -> Database:

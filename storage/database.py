@@ -94,6 +94,11 @@ class Database:
             self.engine: Engine = create_engine(self.url, **kwargs)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise StorageError(f"cannot use database {self.display_url}: {exc}") from exc
+        if not self.is_sqlite:
+            # a batch of rows without RETURNING (a crawl's dedupe bands, link references)
+            # goes as multi-row INSERTs, as those with RETURNING do, instead of one statement
+            # per row: 8,000 statements for 300 articles, 0.13 s of PostgreSQL's time
+            self.engine.dialect.use_insertmanyvalues_wo_returning = True
         if self.is_sqlite:
             if read_only:
                 event.listen(self.engine, "connect", _set_sqlite_read_only)

@@ -253,6 +253,66 @@ def test_the_crawl_forks_its_children_before_it_imports_the_database_layer_or_sc
         assert loaded(set(modules), DATABASE | {"scrapy", "twisted"}) == set()
 
 
+_COLLECTOR_PROBE = """
+import gc, json, sys
+import crawler.extraction, crawler.offload, scheduler.cli as cli, scheduler.commands as commands
+from scrapy.crawler import CrawlerProcess
+
+def say(where):  # one line per observation, from whichever process makes it
+    print("GC " + json.dumps([where, gc.isenabled(), gc.get_freeze_count() > 0]), flush=True)
+
+real_extract = crawler.extraction.extract_page
+def extract_page(*args):
+    say("worker")
+    return real_extract(*args)
+extract_page.__qualname__ = "extract_page"  # pickled by name for the worker
+crawler.extraction.extract_page = crawler.offload.extract_page = extract_page
+real_start = CrawlerProcess.start
+def start(self, *args, **kwargs):
+    say("crawl")
+    return real_start(self, *args, **kwargs)
+CrawlerProcess.start = start
+real_check = commands.COMMANDS["check-config"]
+def check(*args):
+    say("check-config")
+    return real_check(*args)
+commands.COMMANDS["check-config"] = check
+say("start-up")
+cli.run()
+"""
+
+
+def test_the_collector_is_off_while_a_command_starts_and_on_while_it_works(
+    tmp_path: Path,
+) -> None:
+    # Start-up's objects live as long as the process: the collector's passes over them found
+    # nothing (~0.1 s of a crawl).  It is off until the command is set up, then on, with what
+    # start-up built frozen; the crawl's extraction worker, forked meanwhile, collects too.
+    from tests.sitegen_ccdi import build_ccdi_site
+    from tests.sitesrv import SiteServer
+    from tests.test_crawl import ccdi_config
+
+    def observed(*argv: str) -> dict[str, tuple[bool, bool]]:
+        result = subprocess.run(
+            [sys.executable, "-c", _COLLECTOR_PROBE, *argv],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        seen = [json.loads(line[3:]) for line in result.stdout.splitlines() if line[:3] == "GC "]
+        return {where: (enabled, frozen) for where, enabled, frozen in seen}
+
+    with SiteServer(build_ccdi_site(n_articles=2, per_page=5).pages) as srv:
+        config = ccdi_config(tmp_path, srv, extra="extract_workers = 1")
+        crawl = observed("--config", str(config), "crawl", "local")
+    assert crawl["start-up"] == (True, False)  # before cli.run(): the interpreter's default
+    assert crawl["crawl"] == (True, True)  # Scrapy set up: on, start-up frozen
+    assert crawl["worker"][0] is True
+    assert observed("--config", str(config), "check-config")["check-config"] == (True, True)
+
+
 def test_creating_a_database_imports_no_orm(tmp_path: Path) -> None:
     # what the crawl's database child does beside the crawl's start: every migration, with
     # SQLAlchemy Core and Alembic only (the models and the repository took longer to import

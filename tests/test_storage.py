@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from storage import repository
 from storage.database import Database
@@ -98,6 +98,48 @@ def test_second_store_of_same_url_is_not_a_duplicate(db: Database) -> None:
         assert repository.known_urls(s, ["https://example.gov.cn/a/1.html", "x"]) == {
             "https://example.gov.cn/a/1.html"
         }
+
+
+def test_a_batch_is_a_few_statements_whatever_fields_its_articles_leave_empty(
+    db: Database,
+) -> None:
+    # Articles with and without an author, a source, a publish time were one INSERT each
+    # (the ORM groups rows by the fields they set), their dedupe bands one INSERT per band on
+    # PostgreSQL: 8,000 statements for a 300-page crawl.  Now a batch's rows share each one.
+    sid = site_id(db)
+    batch = [
+        article(
+            sid,
+            n,
+            author=None if n % 2 else f"作者{n}",
+            source=None if n % 3 else "中央纪委国家监委网站",
+            publish_time=None if n % 5 == 0 else datetime(2024, 6, 30, 10, n, tzinfo=BEIJING),
+            bands=tuple(range(n * 16, n * 16 + 16)),
+        )
+        for n in range(1, 41)
+    ]
+    inserts: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ARTICLES"):
+            inserts.append("articles")
+        elif statement.lstrip().upper().startswith("INSERT INTO DEDUPE_BANDS"):
+            inserts.append("bands")
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.session() as s:
+            assert len(repository.store_articles(s, batch, run_id=None)) == 40
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert inserts.count("articles") == 1, inserts
+    assert inserts.count("bands") <= 1, inserts  # SQLite's executemany is one call too
+    with db.session() as s:
+        stored = repository.list_articles(s, ArticleQuery(limit=100))
+    assert {(a.canonical_url, a.author, a.source) for a in stored} == {
+        (a.url, a.author, a.source) for a in batch
+    }
+    assert sum(a.publish_time is None for a in stored) == 8
 
 
 def test_concurrent_inserts_of_the_same_url_never_raise(db: Database) -> None:

@@ -77,6 +77,10 @@ def save_articles(
         insert(Article)
         .on_conflict_do_nothing(index_elements=[Article.url])
         .returning(Article.id, Article.url)
+        # NULLs sent, not left out: rows with different empty fields (no author, no
+        # subtitle...) then share one statement, and the batch is one multi-row INSERT
+        # instead of one INSERT per row (0.26 ms of PostgreSQL's time each)
+        .execution_options(render_nulls=True)
     )
     new = {r.url: r.id for r in session.execute(stmt, rows)}
     by_url = {a.url: a for a in articles}

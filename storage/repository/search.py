@@ -45,7 +45,6 @@ from sqlalchemy import (
     or_,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from storage.models import Article
@@ -231,6 +230,8 @@ def _among(session: Session, ids: list[int]) -> ColumnElement[bool]:
     separate parameters cost psycopg more to send than the query costs to run)."""
     if _is_sqlite(session):
         return Article.id.in_(ids)
+    from sqlalchemy.dialects.postgresql import ARRAY  # not loaded by SQLite's commands
+
     return Article.id == any_(bindparam("candidate_ids", ids, type_=ARRAY(BigInteger)))
 
 
