@@ -9,6 +9,7 @@ worker never imports the extractor or numpy for it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import select
@@ -16,6 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.search_terms import TermText, document_terms_text
@@ -74,10 +76,18 @@ def warm_up() -> None:
     import crawler.extract.fingerprint  # noqa: F401
 
 
-def quiet_worker(crawl_pid: int | None = None) -> None:
+def name_process(name: str) -> None:
+    """Show this process as ``name`` (at most 15 characters) in ``ps`` and ``top``, where
+    the crawl's children otherwise all read ``python``; only on Linux."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{os.getpid()}/comm").write_text(name, encoding="ascii")
+
+
+def quiet_worker(crawl_pid: int | None = None, name: str = "govwatch-worker") -> None:
     """A worker's start: it ignores Ctrl-C, ends with the crawl process, and collects its
     garbage (forked during the crawl command's start-up, which runs without the collector)."""
     gc.enable()
+    name_process(name)
     # Ctrl-C reaches the whole process group: the crawl process decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if crawl_pid is not None:

@@ -1,7 +1,8 @@
 """The crawl run's bookkeeping: counts, errors, warnings and storage, for one site's run.
 
-The spider and the pipeline talk to the database only through this object, so one place
-decides what a run records and how its outcome is judged.
+The spider and the pipeline talk to the database only through this object (and it through
+the crawl's :class:`~crawler.store.calls.CrawlStore`), so one place decides what a run
+records and how its outcome is judged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from crawler.extract.canonical import canonicalize
@@ -24,8 +25,7 @@ from crawler.guards import blocking
 from crawler.passes import PassBook
 from crawler.selector_stats import SelectorStats
 from crawler.site import Site
-from storage import repository
-from storage.database import Database
+from crawler.store.calls import CrawlStore
 from storage.errors import StorageError
 from storage.link_records import NewLinkRef
 from storage.records import NewArticle, RunTotals, SiteInfo, StoreResult, Validators
@@ -54,14 +54,6 @@ def settled(kind: str, status: int | None) -> bool:
 LINK_BATCH = 2000
 
 
-# Candidate copies a run compares without numpy (crawler.extract.story) before it loads numpy
-# for the faster comparison (crawler.extract.fingerprint): numpy costs the crawl process
-# 11-16 MB, and a site of distinct articles meets only a few false candidates (those whose
-# fingerprints share a band by chance), each ~1.5 ms slower without it.  Both comparisons
-# give the same answer.
-PURE_COMPARISONS = 32
-
-
 @dataclass(frozen=True, slots=True)
 class RunReport:
     """How a run ended, for the command line and the service."""
@@ -78,7 +70,7 @@ class RunReport:
 class RunRecorder:
     """Counts and records one crawl run of one site."""
 
-    db: Database
+    db: CrawlStore  # the crawl's database calls (in the database child, or here)
     site: Site
     site_id: int
     run_id: int
@@ -119,7 +111,6 @@ class RunRecorder:
     # many 420/429 answers it gave (crawler.guards.hostpace)
     blocked_reasons: dict[str, int] = field(default_factory=dict)
     pace: dict[str, tuple[float, int]] = field(default_factory=dict)
-    comparisons: int = 0  # candidate copies compared with a new article (see _same_story)
     # the thread that writes the run's batches (crawler.writer), set while the reactor runs;
     # None: each batch is written at once, on the caller's thread
     writer: Writer | None = None
@@ -128,10 +119,12 @@ class RunRecorder:
     def timed(self, stage: str) -> Iterator[None]:
         """Add the time spent in the block to ``stage`` (reported when the run finishes)."""
         started, started_cpu = time.perf_counter(), time.thread_time()
+        elsewhere = self.db.spent()  # the database child's CPU for this thread's calls
         try:
             yield
         finally:
-            self.add_time(stage, time.perf_counter() - started, time.thread_time() - started_cpu)
+            cpu = time.thread_time() - started_cpu + self.db.spent() - elsewhere
+            self.add_time(stage, time.perf_counter() - started, cpu)
 
     def add_time(self, stage: str, seconds: float, cpu: float | None = None) -> None:
         """Add ``seconds`` of wall-clock time (and ``cpu`` seconds of CPU) to ``stage``."""
@@ -140,18 +133,15 @@ class RunRecorder:
             self.cpu_timings[stage] = self.cpu_timings.get(stage, 0.0) + cpu
 
     @classmethod
-    def start(cls, db: Database, site: Site) -> RunRecorder:
+    def start(cls, store: CrawlStore, site: Site) -> RunRecorder:
         """Record the run, and mark its start URLs' passes incomplete until it completes them."""
         start_urls = [canonicalize(url) for url in site.start_urls]
-        with db.session() as session:
-            ids = repository.sync_sites(session, [SiteInfo(site.name, site.title)])
-            site_id = ids[site.name]
-            run_id = repository.start_run(
-                session, site_id, pid=os.getpid(), host=socket.gethostname()
-            )
-            states = repository.begin_passes(session, site_id, start_urls, run_id)
+        begun = store.begin_run(
+            SiteInfo(site.name, site.title), start_urls, pid=os.getpid(), host=socket.gethostname()
+        )
+        site_id, run_id = begun.site_id, begun.run_id
         log.info("site %s run %d: started", site.name, run_id)
-        passes = PassBook.from_states(start_urls, states)
+        passes = PassBook.from_states(start_urls, begun.passes)
         for sp in passes.starts:
             if sp.backlog_run_id is not None:
                 log.info(
@@ -162,14 +152,14 @@ class RunRecorder:
                     sp.url,
                     sp.backlog_run_id,
                 )
-        return cls(db=db, site=site, site_id=site_id, run_id=run_id, passes=passes)
+        return cls(db=store, site=site, site_id=site_id, run_id=run_id, passes=passes)
 
     def known(self, canonical_urls: Iterable[str]) -> set[str]:
         """Which of these article URLs are already stored (they are not fetched again)."""
         urls = set(canonical_urls)
         self.found.update(urls)
-        with self.timed("lookup"), self.db.session() as session:
-            known = repository.known_urls(session, urls)
+        with self.timed("lookup"):
+            known = self.db.known_urls(urls)
         self._saw(known)
         return known
 
@@ -177,17 +167,15 @@ class RunRecorder:
         """``(canonical URL, URL)`` of the stored articles to re-check (``recheck_days``)."""
         if self.site.recheck_days <= 0:
             return []
-        since = repository.utcnow() - timedelta(days=self.site.recheck_days)
-        with self.db.session() as session:
-            return repository.recent_articles(session, self.site_id, since)
+        since = datetime.now(UTC) - timedelta(days=self.site.recheck_days)
+        return self.db.recent_articles(self.site_id, since)
 
     def validators(self, canonical_urls: Iterable[str]) -> dict[str, Validators]:
         """The ETag / Last-Modified these pages were last served with, where known."""
         urls = set(canonical_urls)
         if not urls:
             return {}
-        with self.db.session() as session:
-            return repository.get_validators(session, urls)
+        return self.db.get_validators(urls)
 
     def remember_validators(self, validators: Validators, *, list_page: bool) -> None:
         """Keep a page's validators, saved when the run finishes (list pages: if it succeeded)."""
@@ -236,8 +224,8 @@ class RunRecorder:
     def write_links(self, refs: list[NewLinkRef]) -> int | StorageError:
         """Write link references (on any thread): how many links were new, or the error."""
         try:
-            with self.timed("links"), self.db.session() as session:
-                return repository.record_link_refs(session, refs)
+            with self.timed("links"):
+                return self.db.record_link_refs(refs)
         except StorageError as exc:
             return exc
 
@@ -269,10 +257,8 @@ class RunRecorder:
     ) -> StoreResult:
         """Write a batch of articles, then their validators (on any thread; raises
         :class:`StorageError` when the articles were not stored)."""
-        with self.timed("store"), self.db.session() as session:
-            result = repository.save_articles(
-                session, articles, run_id=self.run_id, same_story=self._same_story
-            )
+        with self.timed("store"):
+            result = self.db.save_articles(articles, run_id=self.run_id)
         if validators:
             with self.timed("store"):
                 self._write_validators(validators)
@@ -298,16 +284,6 @@ class RunRecorder:
                 ", ".join(map(str, result.changed)),
             )
         return len(result.new)
-
-    def _same_story(self, body_a: str, body_b: str) -> bool:
-        """Whether a new article and a stored candidate are one story: the first
-        :data:`PURE_COMPARISONS` of the run without numpy, the rest with it."""
-        self.comparisons += 1
-        if self.comparisons <= PURE_COMPARISONS:
-            from crawler.extract.story import is_same_story
-        else:
-            from crawler.extract.fingerprint import is_same_story
-        return is_same_story(body_a, body_b)
 
     def _saw(self, urls: Iterable[str]) -> None:
         """Count stored articles found again, each once per run."""
@@ -338,10 +314,9 @@ class RunRecorder:
             self.first_error = f"{url}: {message}"
         log.warning("site %s run %d: %s %s: %s", self.site.name, self.run_id, kind, url, message)
         try:
-            with self.db.session() as session:
-                repository.record_crawl_error(
-                    session, self.run_id, url=url, status=status, kind=kind, message=message
-                )
+            self.db.record_crawl_error(
+                self.run_id, url=url, status=status, kind=kind, message=message
+            )
         except StorageError as exc:  # expected in an outage: one line, no traceback
             log.error(
                 "site %s run %d: could not record an error: %s", self.site.name, self.run_id, exc
@@ -437,8 +412,7 @@ class RunRecorder:
             if recovered:
                 message = f"{message}; {recovered}" if message else recovered
         totals = self.totals()
-        with self.db.session() as session:
-            repository.finish_run(session, self.run_id, totals, outcome=outcome, message=message)
+        self.db.finish_run(self.run_id, totals, outcome=outcome, message=message)
         log.info(
             "site %s run %d: %s in %.1fs: %d list pages (%d not modified), %d articles found, "
             "%d new (%d copies of a stored story), %d edited, %d errors",
@@ -480,11 +454,7 @@ class RunRecorder:
         flushes before the spider's close is signalled); says what a backlog gave back."""
         done = self.passes.completed()
         try:
-            with self.db.session() as session:
-                for sp in done:
-                    repository.complete_pass(
-                        session, self.site_id, sp.url, self.run_id, pages_reached=sp.pages
-                    )
+            self.db.complete_passes(self.site_id, [(sp.url, sp.pages) for sp in done], self.run_id)
         except StorageError as exc:  # the passes stay incomplete: the next run walks on
             log.error(
                 "site %s run %d: could not record its passes: %s", self.site.name, self.run_id, exc
@@ -520,8 +490,7 @@ class RunRecorder:
 
     def _write_validators(self, chosen: list[Validators]) -> None:
         try:
-            with self.db.session() as session:
-                repository.save_validators(session, chosen)
+            self.db.save_validators(chosen)
         except StorageError as exc:
             log.error(
                 "site %s run %d: could not save validators: %s", self.site.name, self.run_id, exc

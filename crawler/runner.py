@@ -35,8 +35,8 @@ from crawler.offload import PageExtractor
 from crawler.recorder import RunRecorder, RunReport
 from crawler.site import CrawlSettings, Site
 from crawler.spider import SiteSpider
+from crawler.store.calls import CrawlStore
 from crawler.writer import Writer
-from storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
 
 
 def run_crawls(
-    db: Database,
+    store: CrawlStore,
     sites: Sequence[Site],
     settings: CrawlSettings,
     *,
@@ -225,7 +225,7 @@ def run_crawls(
         logging.getLogger("scrapy").setLevel(settings.log_level.upper())
         reports: dict[str, RunReport] = {}
         for site in sites:
-            recorder = RunRecorder.start(db, site)
+            recorder = RunRecorder.start(store, site)
             recorder.writer = Writer(site.name)  # batches are written beside the crawl
             if on_start is not None:
                 on_start(site, recorder.run_id)
@@ -273,4 +273,16 @@ def _watch(
         if on_finish is not None:
             on_finish(report)
 
+    def failed(failure: Any, response: Any, spider: Any) -> None:
+        # a defect in a callback (parse_list, parse_article): the page's links or article
+        # are lost for this run, so it is an error of the run and its passes stay incomplete
+        # (the next run walks on past stored articles), never a quiet "succeeded"
+        error = failure.value
+        recorder.error(
+            getattr(response, "url", "?"),
+            kind="defect",
+            message=f"{type(error).__name__}: {error}",
+        )
+
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
+    crawler.signals.connect(failed, signal=signals.spider_error, weak=False)

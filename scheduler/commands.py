@@ -91,20 +91,6 @@ def open_database(config: Config, *, sync_sites: bool = True) -> Database:
     return db
 
 
-def _prepare_database(config: Config) -> None:
-    """Create or upgrade the schema, then close the database (in the crawl command's forked
-    child).  The sites' rows and the dead runs are the parent's own :func:`open_database`'s:
-    here they would cost the ORM's import, twice as long as creating a new database."""
-    from storage import migrate
-    from storage.database import Database
-
-    db = Database(config.database.url)
-    try:
-        migrate.upgrade(db)
-    finally:
-        db.dispose()
-
-
 def ensure_queue_schema(config: Config, db: Database) -> bool:
     """Procrastinate's tables, with ``[queue] backend = "procrastinate"``; True if created."""
     if not config.queue.enabled:
@@ -148,20 +134,24 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
 def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     sites = select_sites(config, args.sites, args.all)
     from crawler.offload import PageExtractor
-    from scheduler.forked_open import start_in_child
+    from crawler.store.child import fork_store
 
-    # Forked while this process has one thread and no database connection: a child that
-    # creates or upgrades the schema (scheduler.forked_open), then the extraction workers
-    # (crawler.offload), which share this process's pages.  Both run beside Scrapy's import.
-    prepared = start_in_child(lambda: _prepare_database(config))
-    extractor = PageExtractor(config.crawl.extraction_workers())
+    # Forked while this process has one thread and no database connection: the database
+    # child, which opens the database and then makes the crawl's database calls
+    # (crawler.store.child), and the extraction workers (crawler.offload), which share this
+    # process's pages.  Both start beside Scrapy's import; this process imports no database
+    # layer.
+    store = fork_store(lambda: open_database(config))
+    try:
+        extractor = PageExtractor(config.crawl.extraction_workers())
+    except BaseException:
+        store.close()
+        raise
     try:
         from crawler.runner import run_crawls  # Scrapy is imported only when crawling
-
-        prepared()
-        db = open_database(config)
     except BaseException:
         extractor.close()
+        store.close()
         raise
 
     def started(site: Site, run_id: int) -> None:
@@ -172,9 +162,12 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
         print(describe_run(report))
         sys.stdout.flush()
 
-    reports = run_crawls(
-        db, sites, config.crawl, on_start=started, on_finish=finished, extractor=extractor
-    )
+    try:  # the first database call waits for the child to be ready: Scrapy is set up meanwhile
+        reports = run_crawls(
+            store, sites, config.crawl, on_start=started, on_finish=finished, extractor=extractor
+        )
+    finally:
+        store.close()
     if len(reports) > 1:
         print(
             f"total: {len(reports)} site(s), "

@@ -3,7 +3,7 @@ migration 0010's backfill (and the benchmark, which builds its index the same wa
 
 Outside the repository package, and with SQLAlchemy Core only, so that creating a new
 database (every migration, 0010 among them) imports no ORM: the crawl command's database
-child creates the schema while the crawl process starts (``scheduler.forked_open``).
+child creates the schema while the crawl process starts (``crawler.store.child``).
 
 Row-at-a-time indexing (:func:`storage.repository.search.index_articles`) is right for a
 crawl's batches but slow for a million rows: on SQLite FTS5 flushes its pending terms to a new

@@ -11,6 +11,7 @@ import re
 from crawler.extract.fingerprint import fingerprint
 from crawler.recorder import RunRecorder
 from crawler.site import Site
+from crawler.store.local import LocalStore
 from storage import repository
 from storage.database import Database
 from storage.records import NewArticle, Validators
@@ -42,7 +43,7 @@ def article(site_id: int, n: int) -> NewArticle:
 
 
 def test_stored_articles_leave_no_state_in_the_run(db: Database) -> None:
-    recorder = RunRecorder.start(db, SITE)
+    recorder = RunRecorder.start(LocalStore(db), SITE)
     batches = [[article(recorder.site_id, n) for n in range(k * 20, k * 20 + 20)] for k in range(5)]
     for batch in batches:
         for a in batch:
@@ -66,7 +67,7 @@ def test_stored_articles_leave_no_state_in_the_run(db: Database) -> None:
 
 def test_an_article_not_stored_keeps_its_start(db: Database) -> None:
     # a batch that fails is recorded as failed pages of their start URL: that needs the books
-    recorder = RunRecorder.start(db, SITE)
+    recorder = RunRecorder.start(LocalStore(db), SITE)
     stored, waiting = article(recorder.site_id, 1), article(recorder.site_id, 2)
     for a in (stored, waiting):
         recorder.passes.article(a.url, 0, resumed=False)

@@ -226,11 +226,11 @@ def fork():  # what the process had imported when it forked each child
     return pid
 os.fork = fork
 status = main(sys.argv[1:])
-print(json.dumps({"status": status, "forked": forked}))
+print(json.dumps({"status": status, "forked": forked, "modules": sorted(sys.modules)}))
 """
 
 
-def test_the_crawl_forks_its_children_before_it_imports_the_database_layer_or_scrapy(
+def test_the_crawl_forks_its_children_first_and_never_imports_the_database_layer(
     tmp_path: Path,
 ) -> None:
     # The database child and the extraction worker are forked from a process that has read
@@ -251,6 +251,10 @@ def test_the_crawl_forks_its_children_before_it_imports_the_database_layer_or_sc
     for modules in probe["forked"]:
         assert "scheduler.config" in modules  # the configuration was read first
         assert loaded(set(modules), DATABASE | {"scrapy", "twisted"}) == set()
+    # the database child made every database call: the crawl process imported no database
+    # layer at all, start to end
+    assert "scrapy" in probe["modules"]
+    assert loaded(set(probe["modules"]), DATABASE | {"storage.repository", "alembic"}) == set()
 
 
 _COLLECTOR_PROBE = """
@@ -329,18 +333,18 @@ def test_creating_a_database_imports_no_orm(tmp_path: Path) -> None:
 
 def test_a_runs_first_comparisons_of_candidate_copies_load_no_numpy() -> None:
     # a site of distinct articles meets a few false candidates: comparing them must not load
-    # numpy into the crawl process (11-16 MB); a site of copies loads it after
+    # numpy into the process that stores the crawl (11-16 MB); a site of copies loads it after
     # PURE_COMPARISONS comparisons, for speed, with the same answers
     code = (
-        "from crawler.recorder import PURE_COMPARISONS, RunRecorder\n"
+        "from crawler.store.local import PURE_COMPARISONS, LocalStore\n"
         "from tests.sitegen_cq import SAMPLE_PARAGRAPHS as P\n"
-        "r = RunRecorder(db=None, site=None, site_id=0, run_id=0)\n"
+        "r = LocalStore(db=None)\n"
         "a, b = '\\n'.join(P), '\\n'.join(P[:-1])\n"
-        "answers = [r._same_story(a, b), r._same_story(a, P[0] * 3)]\n"
-        "answers += [r._same_story(a, a) for _ in range(PURE_COMPARISONS - 2)]\n"
+        "answers = [r.same_story(a, b), r.same_story(a, P[0] * 3)]\n"
+        "answers += [r.same_story(a, a) for _ in range(PURE_COMPARISONS - 2)]\n"
         "assert answers[:2] == [True, False] and all(answers[2:]), answers\n"
         "assert 'numpy' not in sys.modules\n"
-        "assert r._same_story(a, b) and not r._same_story(a, P[0] * 3)"
+        "assert r.same_story(a, b) and not r.same_story(a, P[0] * 3)"
     )
     modules = _modules_after(code)
     assert "crawler.extract.story" in modules

@@ -80,11 +80,12 @@ def test_the_crawl_goes_on_while_a_batch_waits_for_a_locked_database(tmp_path: P
         )
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int, name: str) -> list[int]:
+    """The child processes of ``pid`` named ``name`` (``govwatch-worker``, ``govwatch-db``)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(p) for p in (task / "children").read_text().split()]
-    return found
+    return [p for p in found if Path(f"/proc/{p}/comm").read_text().strip() == name]
 
 
 def test_a_killed_extraction_worker_leaves_its_pages_to_the_crawl_process(
@@ -99,7 +100,7 @@ def test_a_killed_extraction_worker_leaves_its_pages_to_the_crawl_process(
         deadline = time.monotonic() + 60
         while articles_fetched(srv) < 10 and time.monotonic() < deadline:
             time.sleep(0.01)
-        (worker,) = _children(crawl.pid)  # the database child is gone before any request
+        (worker,) = children(crawl.pid, "govwatch-worker")
         os.kill(worker, signal.SIGKILL)
         out, err = crawl.communicate(timeout=120)
     assert crawl.returncode == 0, err[-3000:]

@@ -37,8 +37,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from crawler.net.cookierules import RULES, CookieRule
 from crawler.net.hostcookies import apply_rule, jar_cookie, jar_domains, stored
 from crawler.net.scriptcookies import script_cookies
-from storage import repository
-from storage.database import Database
+from crawler.store.calls import CrawlStore
 from storage.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
         self.jars = defaultdict(lambda: CookieJar(DefaultCookiePolicy(strict_domain=True)))
         self.label = "crawl"  # "site NAME run ID" once the spider opens
         self.rule: CookieRule | None = None
-        self.db: Database | None = None
+        self.store: CrawlStore | None = None
         self.learned = 0  # cookies set by scripts this run
         self.domains: set[str] = set()  # cookie domains loaded or held: saved as the jar has them
         self.save_every = SAVE_EVERY_SECONDS
@@ -80,7 +79,7 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
             return
         self.label = f"site {site.name} run {recorder.run_id}"
         self.rule = RULES[site.cookie_rule] if site.cookie_rule else None
-        self.db = recorder.db
+        self.store = recorder.db
         self.load(urlsplit(url).hostname or "" for url in site.start_urls)
 
     def spider_closed(self, spider: Spider) -> None:
@@ -90,12 +89,11 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
 
     def load(self, hosts: Iterable[str]) -> int:
         """Put the stored live cookies of ``hosts`` in the jar; returns how many."""
-        if self.db is None:
+        if self.store is None:
             return 0
         domains = {d for host in hosts if host for d in jar_domains(host.lower())}
         try:
-            with self.db.session() as session:
-                kept = repository.live_cookies(session, domains)
+            kept = self.store.live_cookies(domains)
         except StorageError as exc:
             log.warning("%s: stored cookies not loaded: %s", self.label, exc)
             return 0
@@ -109,11 +107,10 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
 
     def load_agent(self, host: str) -> str | None:
         """The User-Agent kept for ``host`` with a browser's cookies, while they live."""
-        if self.db is None:
+        if self.store is None:
             return None
         try:
-            with self.db.session() as session:
-                agent = repository.live_agent(session, host)
+            agent = self.store.live_agent(host)
         except StorageError as exc:
             log.warning("%s: kept User-Agent not loaded: %s", self.label, exc)
             return None
@@ -124,29 +121,27 @@ class ReplayCookiesMiddleware(CookiesMiddleware):
     def save_agent(self, host: str, user_agent: str, expires: float) -> None:
         """Keep the User-Agent a browser got ``host``'s cookies with, until ``expires``
         (epoch seconds: its longest-lived cookie's expiry)."""
-        if self.db is None:
+        if self.store is None:
             return
         until = datetime.fromtimestamp(expires, UTC)
         try:
-            with self.db.session() as session:
-                repository.save_agent(session, host, user_agent, until)
+            self.store.save_agent(host, user_agent, until)
         except StorageError as exc:
             log.warning("%s: User-Agent not kept: %s", self.label, exc)
 
     def save(self) -> int:
         """Keep the jar's unexpired cookies that have an expiry; returns how many."""
         self._saved_at = time.monotonic()
-        if self.db is None:
+        if self.store is None:
             return 0
         now = time.time()
         held = [c for jar in self.jars.values() for c in jar]
         self.domains.update(c.domain for c in held)
         cookies = [stored(c) for c in held if c.expires is not None and c.expires > now]
         try:
-            with self.db.session() as session:
-                # the jar is the truth for every domain it loaded or holds: a cookie the
-                # site deleted (max-age=0) is deleted from the database too
-                written = repository.save_cookies(session, cookies, replace=self.domains)
+            # the jar is the truth for every domain it loaded or holds: a cookie the site
+            # deleted (max-age=0) is deleted from the database too
+            written = self.store.save_cookies(cookies, replace=self.domains)
         except StorageError as exc:
             log.warning("%s: cookies not saved: %s", self.label, exc)
             return 0

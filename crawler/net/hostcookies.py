@@ -27,17 +27,18 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy.http.cookies import potential_domain_matches
 
 from crawler.net.cookierules import RULES, CookieRule
 from crawler.net.scriptcookies import script_cookies
-from storage import repository
-from storage.database import Database
 from storage.errors import StorageError
 from storage.records import StoredCookie
+
+if TYPE_CHECKING:  # the link checker's: a crawl process (its cookie jar) imports neither
+    from storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,8 @@ class CheckerCookies:
         """Put the sites' hosts' live kept cookies in the jar; returns how many."""
         if not self.domains:
             return 0
+        from storage import repository
+
         try:
             with db.session() as session:
                 kept = repository.live_cookies(session, self.domains)
@@ -204,6 +207,8 @@ class CheckerCookies:
         with self._lock:
             held = [c for c in self.jar if c.domain in self.domains]
         cookies = [stored(c) for c in held if c.expires is not None and c.expires > now]
+        from storage import repository
+
         try:
             with db.session() as session:
                 return repository.save_cookies(session, cookies, replace=self.domains)

@@ -13,6 +13,7 @@ from scrapy.utils.test import get_crawler
 from crawler.guards.cookiejar import SAVE_EVERY_SETTING, ReplayCookiesMiddleware
 from crawler.recorder import RunRecorder
 from crawler.site import Site
+from crawler.store.local import LocalStore
 from storage import repository
 from storage.database import Database
 from tests.sitegen_guarded import parse_cookie_header, rewrite
@@ -32,7 +33,7 @@ def opened(db: Database, rule: str | None, save_every: float = 0.0) -> ReplayCoo
     )
     crawler = get_crawler(settings_dict={"COOKIES_ENABLED": True, SAVE_EVERY_SETTING: save_every})
     mw = ReplayCookiesMiddleware.from_crawler(crawler)
-    mw.spider_opened(SimpleNamespace(site=site, recorder=RunRecorder.start(db, site)))  # type: ignore[arg-type]
+    mw.spider_opened(SimpleNamespace(site=site, recorder=RunRecorder.start(LocalStore(db), site)))  # type: ignore[arg-type]
     return mw
 
 
