@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from crawler.extract.canonical import canonicalize
 from crawler.linkcheck.checker import run_link_checks
@@ -380,6 +381,34 @@ def test_referencing_pages_are_capped_per_link(db: Database) -> None:
         (link,) = repository.list_links(s, LinkQuery())
     assert link.ref_count == MAX_REFS_PER_LINK
     assert len(link.refs) == 5  # a sample of the most recently seen comes with it
+
+
+def test_a_pages_link_references_are_one_statement_per_table(db: Database) -> None:
+    # 3,000 references of a crawl were 3,000 single-row upserts on PostgreSQL (SQLAlchemy
+    # batches an upsert with RETURNING only); written again, they are updated, not doubled
+    with db.session() as s:
+        site_id = repository.sync_sites(s, [SiteInfo("local", "本地")])["local"]
+    refs = [
+        NewLinkRef(f"https://www.ccdi.gov.cn/a/{n}.html", f"https://www.ccdi.gov.cn/a/{n}.html",
+                   f"https://www.ccdi.gov.cn/yaowenn/{n % 7}.html", site_id, "a", f"第{n}条")
+        for n in range(200)
+    ]  # fmt: skip
+    inserts: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO LINK_REFS"):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(2):
+            with db.session() as s:
+                repository.record_link_refs(s, refs)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(inserts) == 2, len(inserts)
+    with db.session() as s:
+        assert len(repository.list_links(s, LinkQuery(limit=500))) == 200
 
 
 def test_stored_articles_are_checked_and_flagged_when_gone(db: Database, srv: SiteServer) -> None:
