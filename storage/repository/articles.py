@@ -90,7 +90,7 @@ def save_articles(
         [(article_id, _terms(by_url[url])) for url, article_id in new.items()],
     )
     duplicates = link_copies(
-        session, [(article_id, by_url[url]) for url, article_id in new.items()], same_story
+        session, [(article_id, by_url[url]) for url, article_id in new.items()], same_story, now
     )
     changed, unchanged = _record_edits(
         session, [a for url, a in by_url.items() if url not in new], now

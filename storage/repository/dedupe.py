@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, DedupeBand, HttpValidator, SiteRow
@@ -70,10 +70,12 @@ def link_copies(
     session: Session,
     new_rows: Sequence[tuple[int, NewArticle]],
     same_story: SameStory | None,
+    first_seen: datetime,
 ) -> list[tuple[int, int]]:
     """Link newly inserted articles to the stories they are copies of; index their keys.
 
-    ``new_rows`` are ``(id, article)`` of rows just inserted.  They are taken in id order,
+    ``new_rows`` are ``(id, article)`` of rows just inserted (``first_seen`` then).  They are
+    taken in id order,
     so a copy within the batch finds an earlier one.  Stored candidates are looked up for
     the whole batch at once (one indexed query for the hashes, one for the band keys).
     Returns ``(new id, id of the story's earliest copy)`` for each article linked (equal
@@ -106,7 +108,8 @@ def link_copies(
     for article_id, article in rows:
         if same_story is not None:
             candidates = _ranked(article_id, article, by_hash, by_key)
-            earliest = _verify(session, article_id, article, candidates, same_story)
+            seen = (article.publish_time or first_seen, article_id)
+            earliest = _verify(session, article_id, seen, article, candidates, same_story)
             if earliest is not None:
                 links.append((article_id, earliest))
             if article.body_hash is not None:
@@ -136,44 +139,62 @@ def _ranked(
 def _verify(
     session: Session,
     article_id: int,
+    seen: tuple[datetime, int],
     article: NewArticle,
     candidates: Sequence[int],
     same_story: SameStory,
 ) -> int | None:
+    """The story the new article ``article_id`` (published or first seen at ``seen``) is a
+    copy of, linked; None when no candidate is one."""
     if not candidates:
         return None
-    rows = {
-        r.id: r
-        for r in session.execute(
-            select(Article.id, Article.duplicate_of, Article.body).where(Article.id.in_(candidates))
-        )
-    }
+    rows = {r.id: r for r in session.execute(_CANDIDATES, {"ids": list(candidates)})}
     for candidate in candidates:
         row = rows.get(candidate)
         if row is not None and same_story(article.body, row.body):
-            root = row.duplicate_of if row.duplicate_of is not None else row.id
-            return _join(session, article_id, root)
+            if row.duplicate_of is None:  # the candidate is its story's earliest copy
+                return _join(session, article_id, seen, row.id, row.publish_time or row.first_seen)
+            return _join(session, article_id, seen, row.duplicate_of, None)
     return None
 
 
-def _join(session: Session, article_id: int, root: int) -> int:
-    times = {
-        r.id: (r.publish_time or r.first_seen, r.id)
-        for r in session.execute(
-            select(Article.id, Article.publish_time, Article.first_seen).where(
-                Article.id.in_([article_id, root])
-            )
-        )
-    }
-    if times[article_id] < times[root]:  # published before every copy stored so far
-        session.execute(
-            update(Article)
-            .where(or_(Article.id == root, Article.duplicate_of == root))
-            .values(duplicate_of=article_id)
-        )
+def _join(
+    session: Session,
+    article_id: int,
+    seen: tuple[datetime, int],
+    root: int,
+    root_seen: datetime | None,
+) -> int:
+    """Link the new article to the story whose earliest copy is ``root`` (published or
+    first seen at ``root_seen``; None: read here), or make it the earliest."""
+    if root_seen is None:
+        row = session.execute(_SEEN, {"root": root}).one()
+        root_seen = row.publish_time or row.first_seen
+    if seen < (root_seen, root):  # published before every copy stored so far
+        session.execute(_MAKE_EARLIEST, {"new": article_id, "root": root})
         return article_id
-    session.execute(update(Article).where(Article.id == article_id).values(duplicate_of=root))
+    session.execute(_LINK_TO_ROOT, {"new": article_id, "root": root})
     return root
+
+
+# built once (each new article with candidates runs them); the session holds no Article
+# objects to keep in step, so no synchronisation
+_CANDIDATES = select(
+    Article.id, Article.duplicate_of, Article.body, Article.publish_time, Article.first_seen
+).where(Article.id.in_(bindparam("ids", expanding=True)))
+_SEEN = select(Article.publish_time, Article.first_seen).where(Article.id == bindparam("root"))
+_MAKE_EARLIEST = (
+    update(Article)
+    .where(or_(Article.id == bindparam("root"), Article.duplicate_of == bindparam("root")))
+    .values(duplicate_of=bindparam("new"))
+    .execution_options(synchronize_session=False)
+)
+_LINK_TO_ROOT = (
+    update(Article)
+    .where(Article.id == bindparam("new"))
+    .values(duplicate_of=bindparam("root"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def replace_bands(session: Session, article_id: int, bands: Iterable[int]) -> None:
