@@ -63,8 +63,15 @@ class PageExtractor:
                 initializer=quiet_worker,
                 initargs=(os.getpid(),),
             )
-            # start a worker now: its start-up overlaps the crawl's, not its first page (with
-            # fork, every worker is forked here, before the pool's own threads start)
+            # start a worker now (with fork, every worker is forked here, before the pool's
+            # own threads start); it imports the extractor when told to (warm_up)
+            self._pool.submit(int)
+
+    def warm_up(self) -> None:
+        """Have the worker import the extractor now: called once the database is open, so
+        that this import does not compete with the crawl's and the database's start-up for
+        the cores, and is done as the first article page comes."""
+        if self._pool is not None:
             self._pool.submit(warm_up)
 
     def extract(

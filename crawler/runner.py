@@ -224,8 +224,10 @@ def run_crawls(
         # Scrapy's logging setup resets its loggers to DEBUG; the [crawl] log level decides.
         logging.getLogger("scrapy").setLevel(settings.log_level.upper())
         reports: dict[str, RunReport] = {}
-        for site in sites:
+        for n, site in enumerate(sites):
             recorder = RunRecorder.start(store, site)
+            if n == 0:  # the database is open: the crawl starts in a moment
+                extractor.warm_up()
             recorder.writer = Writer(site.name)  # batches are written beside the crawl
             if on_start is not None:
                 on_start(site, recorder.run_id)
