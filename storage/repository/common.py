@@ -10,7 +10,15 @@ from storage.models import Article
 from storage.records import ArticleView
 from storage.status_reads import run_view, utcnow
 
-__all__ = ["IN_CHUNK", "article_view", "insert_for", "run_view", "utcnow"]
+__all__ = [
+    "IN_CHUNK",
+    "article_view",
+    "insert_for",
+    "is_postgres",
+    "pg_insert_columns",
+    "run_view",
+    "utcnow",
+]
 
 # Bound parameters per statement stay well below SQLite's and PostgreSQL's limits.
 IN_CHUNK = 500
@@ -26,6 +34,35 @@ def insert_for(session: Session) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def pg_insert_columns(
+    session: Session,
+    table: str,
+    columns: dict[str, tuple[str, list[Any]]],
+    suffix: str = "",
+) -> None:
+    """PostgreSQL: insert rows given column by column (``name: (SQL type, values)``) in one
+    statement, ``INSERT ... SELECT * FROM unnest(array, ...)`` then ``suffix`` (an ON CONFLICT
+    clause).
+
+    One short statement, the same text whatever the number of rows: PostgreSQL parses and
+    plans it once per connection.  A multi-row ``VALUES`` of 500 rows was a new text of 3,500
+    parameters each time, 25-36 ms to parse and 30 ms to bind; one statement per row, 3,000
+    statements for a crawl's link references.
+    """
+    from sqlalchemy import text
+
+    names = ", ".join(columns)
+    arrays = ", ".join(f"CAST(:c{i} AS {kind}[])" for i, (kind, _) in enumerate(columns.values()))
+    session.execute(
+        text(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {suffix}"),
+        {f"c{i}": values for i, (_, values) in enumerate(columns.values())},
+    )
 
 
 def article_view(a: Article, site: str) -> ArticleView:

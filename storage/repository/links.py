@@ -37,7 +37,13 @@ from storage.link_records import (
     NewLinkRef,
 )
 from storage.models import Article, Link, LinkCheck, LinkEvent, LinkRef, SiteRow
-from storage.repository.common import IN_CHUNK, insert_for, utcnow
+from storage.repository.common import (
+    IN_CHUNK,
+    insert_for,
+    is_postgres,
+    pg_insert_columns,
+    utcnow,
+)
 from storage.types import UTCDateTime
 
 # Longer URLs are not recorded: PostgreSQL cannot index keys much past 2.7 kB, and such
@@ -112,6 +118,9 @@ def record_link_refs(
             room[key[0]] -= 1
         by_key[key] = r
     for key_chunk in chunks(sorted(by_key)):
+        if is_postgres(session):
+            _pg_upsert_refs(session, [by_key[key] for key in key_chunk], key_chunk, now)
+            continue
         stmt = upsert(LinkRef)
         stmt = stmt.on_conflict_do_update(
             index_elements=[LinkRef.link_id, LinkRef.page_url],
@@ -121,10 +130,6 @@ def record_link_refs(
                 "text": stmt.excluded.text,
             },
         )
-        # RETURNING (the ids are not read) makes the batch one multi-row INSERT on
-        # PostgreSQL, as SQLAlchemy batches an upsert only with it: 3,000 references were
-        # 3,000 statements
-        stmt = stmt.returning(LinkRef.id)
         session.execute(
             stmt,
             [
@@ -141,6 +146,27 @@ def record_link_refs(
             ],
         )
     return new
+
+
+def _pg_upsert_refs(
+    session: Session, refs: list[NewLinkRef], keys: Sequence[tuple[int, str]], now: datetime
+) -> None:
+    """:func:`record_link_refs`' upsert of a chunk on PostgreSQL: one statement of arrays."""
+    pg_insert_columns(
+        session,
+        "link_refs",
+        {
+            "link_id": ("bigint", [link_id for link_id, _ in keys]),
+            "site_id": ("integer", [r.site_id for r in refs]),
+            "page_url": ("text", [page_url for _, page_url in keys]),
+            "kind": ("text", [r.kind[:16] for r in refs]),
+            "text": ("text", [r.text[:MAX_TEXT_CHARS] for r in refs]),
+            "first_seen": ("timestamptz", [now] * len(refs)),
+            "last_seen": ("timestamptz", [now] * len(refs)),
+        },
+        "ON CONFLICT (link_id, page_url) DO UPDATE SET last_seen = excluded.last_seen, "
+        "kind = excluded.kind, text = excluded.text",
+    )
 
 
 def _ref_room(session: Session, link_ids: Sequence[int]) -> defaultdict[int, int]:
