@@ -64,6 +64,19 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
+def run_code(code: str, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` (a probe around govwatch's own entry points) with ``argv`` in a
+    real subprocess, from the repository."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

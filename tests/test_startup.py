@@ -21,6 +21,7 @@ from sqlalchemy import text
 from storage import migrate
 from storage.database import Database
 from storage.errors import SchemaError
+from tests.conftest import run_code
 
 REPO = Path(__file__).resolve().parents[1]
 CRAWL_ONLY = {"scrapy", "twisted", "numpy", "alembic"}
@@ -50,14 +51,8 @@ def imported_by(*argv: str) -> tuple[int, set[str]]:
 def run_probe(script: str, *argv: str) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
     """Run a probe ``script`` with ``argv`` in a fresh process: the JSON object it printed
     last, and the process."""
-    result = subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    result = run_code(script, *argv)
+    result.check_returncode()
     return json.loads(result.stdout.strip().splitlines()[-1]), result
 
 
@@ -297,13 +292,7 @@ def test_the_collector_is_off_while_a_command_starts_and_on_while_it_works(
     from tests.test_crawl import ccdi_config
 
     def observed(*argv: str) -> dict[str, tuple[bool, bool]]:
-        result = subprocess.run(
-            [sys.executable, "-c", _COLLECTOR_PROBE, *argv],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_code(_COLLECTOR_PROBE, *argv)
         assert result.returncode == 0, result.stderr[-2000:]
         seen = [json.loads(line[3:]) for line in result.stdout.splitlines() if line[:3] == "GC "]
         return {where: (enabled, frozen) for where, enabled, frozen in seen}

@@ -6,10 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,31 +15,18 @@ from crawler.store.child import ChildStore, fork_store
 from storage import migrate
 from storage.database import Database
 from storage.errors import SchemaError, StorageError
-from storage.records import NewArticle, SiteInfo
-from tests.conftest import REPO
+from storage.records import SiteInfo
+from tests.conftest import run_cli, run_code
 from tests.sitesrv import SiteServer, build_ccdi_site
 from tests.test_crawl import ccdi_config
-from tests.test_writer import articles_fetched, children, start_crawl
+from tests.test_storage import article
+from tests.test_writer import children, crawl_killing
 
 
 def opened(path: Path) -> Database:
     db = Database(f"sqlite:///{path}")
     migrate.upgrade(db)
     return db
-
-
-def article(site_id: int, n: int) -> NewArticle:
-    url = f"https://example.gov.cn/a/{n}.html"
-    return NewArticle(
-        site_id=site_id,
-        url=url,
-        fetched_url=url,
-        title=f"标题{n}",
-        publish_time=None,
-        source=None,
-        author=None,
-        body=f"正文第{n}篇。" * 20,
-    )
 
 
 @pytest.fixture
@@ -153,13 +137,7 @@ def test_a_crawl_whose_database_child_is_killed_stores_every_article_once(tmp_pa
     site = build_ccdi_site(n_articles=120, per_page=20)
     with SiteServer(site.pages) as srv:
         config = ccdi_config(tmp_path, srv, max_list_pages="10")
-        crawl = start_crawl(config)
-        deadline = time.monotonic() + 60
-        while articles_fetched(srv) < 60 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        (child,) = children(crawl.pid, "govwatch-db")
-        os.kill(child, signal.SIGKILL)
-        out, err = crawl.communicate(timeout=120)
+        crawl, out, err = crawl_killing(config, srv, "govwatch-db", after=60)
     assert crawl.returncode == 0, err[-3000:]
     assert "the database child is gone" in err
     assert "120 new, 0 errors" in out, out
@@ -197,13 +175,7 @@ def test_a_defect_in_a_page_callback_is_an_error_of_the_run_not_a_quiet_success(
     site = build_ccdi_site(n_articles=120, per_page=20)
     with SiteServer(site.pages) as srv:
         config = ccdi_config(tmp_path, srv, max_list_pages="10")
-        result = subprocess.run(
-            [sys.executable, "-c", _DEFECT_PROBE, "--config", str(config), "crawl", "local"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_code(_DEFECT_PROBE, "--config", str(config), "crawl", "local")
         assert result.returncode == 1, result.stderr[-3000:]
         assert "local: partial" in result.stdout, result.stdout
         with sqlite3.connect(tmp_path / "gw.db") as conn:
@@ -211,12 +183,6 @@ def test_a_defect_in_a_page_callback_is_an_error_of_the_run_not_a_quiet_success(
             assert kind == "defect"
             assert "KeyError" in message and "in the database child" in message
             assert conn.execute("SELECT count(*) FROM articles").fetchone() == (40,)
-        again = subprocess.run(
-            [sys.executable, "-m", "scheduler", "--config", str(config), "crawl", "local"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        again = run_cli("--config", str(config), "crawl", "local")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "80 new, 0 errors" in again.stdout, again.stdout

@@ -88,6 +88,21 @@ def children(pid: int, name: str) -> list[int]:
     return [p for p in found if Path(f"/proc/{p}/comm").read_text().strip() == name]
 
 
+def crawl_killing(
+    config: Path, srv: SiteServer, name: str, *, after: int
+) -> tuple[subprocess.Popen[str], str, str]:
+    """``govwatch crawl local`` whose child ``name`` is SIGKILLed once ``after`` articles were
+    fetched: the ended crawl, its output and its error output."""
+    crawl = start_crawl(config)
+    deadline = time.monotonic() + 60
+    while articles_fetched(srv) < after and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (child,) = children(crawl.pid, name)
+    os.kill(child, signal.SIGKILL)
+    out, err = crawl.communicate(timeout=120)
+    return crawl, out, err
+
+
 def test_a_killed_extraction_worker_leaves_its_pages_to_the_crawl_process(
     tmp_path: Path,
 ) -> None:
@@ -96,13 +111,7 @@ def test_a_killed_extraction_worker_leaves_its_pages_to_the_crawl_process(
     site = build_ccdi_site(n_articles=120, per_page=20)
     with SiteServer(site.pages) as srv:
         config = ccdi_config(tmp_path, srv, max_list_pages="10", extra="extract_workers = 1")
-        crawl = start_crawl(config)
-        deadline = time.monotonic() + 60
-        while articles_fetched(srv) < 10 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        (worker,) = children(crawl.pid, "govwatch-worker")
-        os.kill(worker, signal.SIGKILL)
-        out, err = crawl.communicate(timeout=120)
+        crawl, out, err = crawl_killing(config, srv, "govwatch-worker", after=10)
     assert crawl.returncode == 0, err[-3000:]
     assert "extraction worker failed" in err
     assert "120 new, 0 errors" in out, out
