@@ -319,9 +319,9 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 # Each SQLite connection of the service caches at most this many KiB of database pages
 # (SQLite's default: 2,000).  Its queries each read a few pages; with the default, the
-# pooled connections' caches kept filling as the database grew, and the RSS with them:
-# +1.1 to +1.6 MB over 270 digest cycles, flat (+0.2 MB) with 64 KiB (bench/README.md,
-# "Issue 14, the service's RSS": bench/service_rss.py).
+# pooled connections' caches kept filling as the database grew, fragmenting the allocator's
+# arenas: the RSS grew +1.1 to +1.6 MB over 270 digest cycles, +0.3 MB with 64 KiB, and
+# not at all after 600 cycles (bench/service_rss.py; bench/README.md, branch i14-rss2).
 SERVICE_SQLITE_CACHE_KIB = 64
 
 
