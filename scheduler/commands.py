@@ -310,6 +310,22 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# Each SQLite connection of the service caches at most this many KiB of database pages
+# (SQLite's default: 2,000).  Its queries each read a few pages; with the default, the
+# pooled connections' caches kept filling as the database grew, fragmenting the allocator's
+# arenas: the RSS grew +1.1 to +1.6 MB over 270 digest cycles, +0.3 MB with 64 KiB, and
+# not at all after 600 cycles (bench/service_rss.py; bench/README.md, branch i14-rss2).
+SERVICE_SQLITE_CACHE_KIB = 64
+
+
+def open_service_database(config: Config) -> Database:
+    """:func:`open_database` for ``govwatch run``: its SQLite connections cache few pages
+    (:data:`SERVICE_SQLITE_CACHE_KIB`), once the schema is upgraded."""
+    db = open_database(config)
+    db.limit_sqlite_cache(SERVICE_SQLITE_CACHE_KIB)
+    return db
+
+
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """``govwatch run``: the background service, until SIGTERM/SIGINT."""
     from scheduler.health import parse_listen
@@ -322,7 +338,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
             parse_listen(listen)
         except ValueError as exc:
             raise UsageError(f"--http: {exc}") from None
-    db = open_database(config)
+    db = open_service_database(config)
     ensure_queue_schema(config, db)
     web_app, web_db, web_reload = service_web_app(config, listen) if listen else (None, None, None)
     service = Service(

@@ -142,6 +142,31 @@ class Database:
         except SQLAlchemyError as exc:
             raise StorageError(describe_db_error(exc, self.display_url)) from exc
 
+    def limit_sqlite_cache(self, kib: int) -> None:
+        """Cache at most ``kib`` KiB of database pages per SQLite connection (``PRAGMA
+        cache_size``; SQLite's default is 2,000 KiB), on the connections opened from now on:
+        the pooled ones are closed.  Nothing on PostgreSQL.
+
+        For a long-running process whose queries each read a few pages (the service): a
+        connection's cache otherwise keeps filling as the database grows, and a pool of
+        them, used in turn by short-lived threads, fragments the allocator's arenas.
+        """
+        if kib < 1:
+            raise ValueError(f"an SQLite page cache of {kib} KiB")
+        if not self.is_sqlite:
+            return
+        pragma = f"PRAGMA cache_size=-{kib}"  # negative: KiB, whatever the page size
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(pragma)
+            finally:
+                cursor.close()
+
+        event.listen(self.engine, "connect", on_connect)
+        self.engine.dispose()  # connections opened before (the migrations') hold the default
+
     def dispose(self) -> None:
         self.engine.dispose()
 

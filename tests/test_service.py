@@ -682,3 +682,20 @@ def test_healthz_says_503_unless_the_scheduler_ticks_and_the_database_answers(
     health = unreachable.health()
     assert not health.ok and health.details["status"] == "database unreachable"
     assert "govwatch_database_up 0" in unreachable.metrics_text()
+
+
+def test_the_services_sqlite_connections_cache_few_pages(tmp_path: Path) -> None:
+    # with SQLite's default (2,000 KiB each) the service's RSS grew with its database
+    # (bench/service_rss.py)
+    from scheduler.commands import SERVICE_SQLITE_CACHE_KIB, open_service_database
+    from storage.migrate import current_revision, head_revision
+
+    config = load_config(str(write_config(tmp_path, f"sqlite:///{tmp_path / 'gw.db'}", "")), {})
+    db = open_service_database(config)
+    try:
+        assert current_revision(db) == head_revision()  # upgraded first
+        with db.connect() as first, db.connect() as second:
+            sizes = [c.execute(text("PRAGMA cache_size")).scalar() for c in (first, second)]
+        assert sizes == [-SERVICE_SQLITE_CACHE_KIB] * 2
+    finally:
+        db.dispose()

@@ -262,3 +262,61 @@ def test_sqlite_connections_keep_no_prepared_statements(tmp_path: Path) -> None:
     finally:
         db.dispose()
     assert grown < 256 * 1024, grown
+
+
+def test_a_limited_sqlite_cache_holds_few_pages_on_every_connection(tmp_path: Path) -> None:
+    # the service's connections (scheduler.commands.open_service_database): with SQLite's
+    # default cache each one kept the pages it read, and its memory grew with the database
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")
+    except OSError:
+        pytest.skip("no shared libsqlite3 to ask for its memory")
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    db = Database(url)
+    with db.connect() as conn:  # ~4 MB of pages
+        conn.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)"))
+        conn.execute(
+            text(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) "
+                "INSERT INTO filler (body) SELECT printf('%.1000c', 'x') FROM n"
+            )
+        )
+    db.dispose()  # the writer's cache goes with it
+
+    def cache_growth(database: Database) -> tuple[int, list[int]]:
+        """SQLite's memory grown by reading the table on two connections at once, and
+        their cache_size pragmas."""
+        with database.connect() as first, database.connect() as second:
+            sizes = [c.execute(text("PRAGMA cache_size")).scalar_one() for c in (first, second)]
+            before = lib.sqlite3_memory_used()
+            for conn in (first, second):
+                assert conn.execute(text("SELECT sum(length(body)) FROM filler")).scalar() == (
+                    4_000_000
+                )
+            return lib.sqlite3_memory_used() - before, sizes
+
+    try:
+        default_growth, default_sizes = cache_growth(db)
+        db.limit_sqlite_cache(64)
+        limited_growth, limited_sizes = cache_growth(db)
+    finally:
+        db.dispose()
+    assert default_sizes == [-2000, -2000]  # SQLite's default: 2,000 KiB
+    assert limited_sizes == [-64, -64]  # the pooled connections were closed: none kept -2000
+    assert default_growth > 3 * 1024 * 1024, default_growth  # ~2 MB each
+    assert limited_growth < 2 * 128 * 1024, limited_growth
+
+
+def test_a_limited_sqlite_cache_is_nothing_on_postgresql(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        db.limit_sqlite_cache(64)
+        with db.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+            if db.is_sqlite:
+                assert conn.execute(text("PRAGMA cache_size")).scalar() == -64
+        with pytest.raises(ValueError):
+            db.limit_sqlite_cache(0)
+    finally:
+        db.dispose()
