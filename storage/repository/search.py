@@ -95,18 +95,25 @@ def index_article_terms(session: Session, articles: Iterable[tuple[int, TermText
             )
         return
     # the terms go as text, split and de-duplicated by PostgreSQL (array_to_tsvector sorts
-    # and drops repeats): no per-term Python objects for the title's and the body's union
-    pg_rows = [{"id": aid, "title": tt.title, "terms": _pg_union(tt)} for aid, tt in articles]
-    if pg_rows:
+    # and drops repeats): no per-term Python objects for the title's and the body's union;
+    # the rows as three arrays, one short statement for the batch (one per article before)
+    latest = dict(articles)  # one row per article (the last terms given)
+    if latest:
         session.execute(
             text(
-                f"INSERT INTO {TABLE} (article_id, title_terms, terms) VALUES "
-                "(:id, array_to_tsvector(string_to_array(:title, ' ')), "
-                "array_to_tsvector(string_to_array(:terms, ' '))) "
+                f"INSERT INTO {TABLE} (article_id, title_terms, terms) "
+                "SELECT id, array_to_tsvector(string_to_array(title, ' ')), "
+                "array_to_tsvector(string_to_array(body, ' ')) "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:titles AS text[]), "
+                "CAST(:terms AS text[])) AS rows (id, title, body) "
                 "ON CONFLICT (article_id) DO UPDATE SET title_terms = excluded.title_terms, "
                 "terms = excluded.terms"
             ),
-            pg_rows,
+            {
+                "ids": list(latest),
+                "titles": [tt.title for tt in latest.values()],
+                "terms": [_pg_union(tt) for tt in latest.values()],
+            },
         )
 
 
