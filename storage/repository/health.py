@@ -23,7 +23,7 @@ def metrics_snapshot(session: Session) -> MetricsSnapshot:
         .join(SiteRow, CrawlRun.site_id == SiteRow.id)
         .group_by(SiteRow.name, CrawlRun.outcome)
         .order_by(SiteRow.name, CrawlRun.outcome)
-    ).tuples()
+    ).all()
     sums = session.execute(
         select(SiteRow.name, func.sum(CrawlRun.error_count), func.sum(CrawlRun.articles_new))
         .join(SiteRow, CrawlRun.site_id == SiteRow.id)
@@ -39,7 +39,7 @@ def metrics_snapshot(session: Session) -> MetricsSnapshot:
         .where(CrawlRun.outcome.in_(("succeeded", "warning")))
         .group_by(SiteRow.name)
         .order_by(SiteRow.name)
-    ).tuples()
+    ).all()
     newest_finished = (
         select(func.max(CrawlRun.id))
         .where(CrawlRun.outcome != "running")
@@ -55,7 +55,7 @@ def metrics_snapshot(session: Session) -> MetricsSnapshot:
         select(MissedRun.job, MissedRun.reason, func.count(MissedRun.id))
         .group_by(MissedRun.job, MissedRun.reason)
         .order_by(MissedRun.job, MissedRun.reason)
-    ).tuples()
+    ).all()
     return MetricsSnapshot(
         links=tuple(link_counts(session).items()),
         deliveries=tuple(delivery_counts(session).items()),
