@@ -19,7 +19,8 @@ database outage reads as without the child), or, for a defect, a one-line descri
 Nothing is lost when the child dies (killed, crashed): the call that found it gone is made
 again in the crawl process, which opens the database itself from then on
 (:class:`~crawler.store.local.LocalStore`).  A write the child was doing when it died was
-rolled back with its connection, so making it again stores each article once.  The child
+rolled back with its connection, so making it again stores each article once (one it had
+committed just before its death is found stored: counted as seen, not stored twice).  The child
 ignores Ctrl-C and SIGTERM (the crawl process decides how to stop, and still needs its
 database to record that) and ends with the crawl process, even a SIGKILLed one.
 """
