@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -241,24 +242,32 @@ def test_unreachable_database_is_a_storage_error() -> None:
     assert "\n" not in str(info.value)
 
 
-def test_sqlite_connections_keep_no_prepared_statements(tmp_path: Path) -> None:
-    # most statements are written once per batch size (multi-row INSERTs, IN lists): kept
-    # prepared by the sqlite3 module's cache (128 per connection by default), they grew a
-    # crawl process's and the service's memory by megabytes that were never used again
+def sqlite_memory_used() -> Callable[[], int]:
+    """SQLite's own count of the bytes it holds (its shared library's, through ctypes); the
+    test is skipped where there is no such library."""
     try:
         lib = ctypes.CDLL("libsqlite3.so.0")
     except OSError:
         pytest.skip("no shared libsqlite3 to ask for its memory")
     lib.sqlite3_memory_used.restype = ctypes.c_int64
+    used: Callable[[], int] = lib.sqlite3_memory_used
+    return used
+
+
+def test_sqlite_connections_keep_no_prepared_statements(tmp_path: Path) -> None:
+    # most statements are written once per batch size (multi-row INSERTs, IN lists): kept
+    # prepared by the sqlite3 module's cache (128 per connection by default), they grew a
+    # crawl process's and the service's memory by megabytes that were never used again
+    memory_used = sqlite_memory_used()
     db = Database(f"sqlite:///{tmp_path / 'gw.db'}")
     try:
         with db.connect() as conn:
             conn.execute(text("SELECT 1"))
-            before = lib.sqlite3_memory_used()
+            before = memory_used()
             for n in range(1, 200):  # 199 statements, each run once, each larger
                 values = ", ".join(f"({i}, 'x{i}')" for i in range(n))
                 conn.execute(text(f"SELECT count(*) FROM (VALUES {values})"))
-            grown = lib.sqlite3_memory_used() - before
+            grown = memory_used() - before
     finally:
         db.dispose()
     assert grown < 256 * 1024, grown
@@ -267,11 +276,7 @@ def test_sqlite_connections_keep_no_prepared_statements(tmp_path: Path) -> None:
 def test_a_limited_sqlite_cache_holds_few_pages_on_every_connection(tmp_path: Path) -> None:
     # the service's connections (scheduler.commands.open_service_database): with SQLite's
     # default cache each one kept the pages it read, and its memory grew with the database
-    try:
-        lib = ctypes.CDLL("libsqlite3.so.0")
-    except OSError:
-        pytest.skip("no shared libsqlite3 to ask for its memory")
-    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    memory_used = sqlite_memory_used()
     url = f"sqlite:///{tmp_path / 'gw.db'}"
     db = Database(url)
     with db.connect() as conn:  # ~4 MB of pages
@@ -289,12 +294,12 @@ def test_a_limited_sqlite_cache_holds_few_pages_on_every_connection(tmp_path: Pa
         their cache_size pragmas."""
         with database.connect() as first, database.connect() as second:
             sizes = [c.execute(text("PRAGMA cache_size")).scalar_one() for c in (first, second)]
-            before = lib.sqlite3_memory_used()
+            before = memory_used()
             for conn in (first, second):
                 assert conn.execute(text("SELECT sum(length(body)) FROM filler")).scalar() == (
                     4_000_000
                 )
-            return lib.sqlite3_memory_used() - before, sizes
+            return memory_used() - before, sizes
 
     try:
         default_growth, default_sizes = cache_growth(db)
