@@ -144,27 +144,14 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     store = fork_store(lambda: open_database(config))
     try:
         extractor = PageExtractor(config.crawl.extraction_workers())
-    except BaseException:
-        store.close()
-        raise
-    try:
-        from crawler.runner import run_crawls  # Scrapy is imported only when crawling
-    except BaseException:
-        extractor.close()
-        store.close()
-        raise
-
-    def started(site: Site, run_id: int) -> None:
-        print(f"{site.name}: crawling {len(site.start_urls)} start URL(s) (run {run_id})")
-        sys.stdout.flush()
-
-    def finished(report: RunReport) -> None:
-        print(describe_run(report))
-        sys.stdout.flush()
-
-    try:  # the first database call waits for the child to be ready: Scrapy is set up meanwhile
+        try:
+            from crawler.runner import run_crawls  # Scrapy is imported only when crawling
+        except BaseException:
+            extractor.close()  # (run_crawls closes it)
+            raise
+        # the first database call waits for the child to be ready: Scrapy is set up meanwhile
         reports = run_crawls(
-            store, sites, config.crawl, on_start=started, on_finish=finished, extractor=extractor
+            store, sites, config.crawl, on_start=_started, on_finish=_finished, extractor=extractor
         )
     finally:
         store.close()
@@ -178,6 +165,16 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
         )
     ok = len(reports) == len(sites) and all(r.outcome in CRAWL_OK for r in reports)
     return 0 if ok else 1
+
+
+def _started(site: Site, run_id: int) -> None:
+    print(f"{site.name}: crawling {len(site.start_urls)} start URL(s) (run {run_id})")
+    sys.stdout.flush()
+
+
+def _finished(report: RunReport) -> None:
+    print(describe_run(report))
+    sys.stdout.flush()
 
 
 def describe_run(report: RunReport) -> str:

@@ -95,11 +95,12 @@ class Database:
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise StorageError(f"cannot use database {self.display_url}: {exc}") from exc
         if not self.is_sqlite:
-            # a batch of rows without RETURNING (a crawl's dedupe bands, link references)
-            # goes as multi-row INSERTs, as those with RETURNING do, instead of one statement
-            # per row: 8,000 statements for 300 articles, 0.13 s of PostgreSQL's time
+            # a batch of rows without RETURNING (validators, a run's site days) goes as one
+            # multi-row INSERT, as those with RETURNING do, not one statement per row (the
+            # crawl's largest batches, dedupe bands and link references, are unnest()s:
+            # storage.repository.common.pg_insert_columns)
             self.engine.dialect.use_insertmanyvalues_wo_returning = True
-        if self.is_sqlite:
+        else:
             if read_only:
                 event.listen(self.engine, "connect", _set_sqlite_read_only)
             else:

@@ -53,6 +53,7 @@ from storage.records import (
 )
 
 if TYPE_CHECKING:
+    from crawler.store.local import LocalStore
     from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class ChildStore:
         self._locks = (threading.Lock(), threading.Lock())
         self._pid = pid
         self._main = threading.get_ident()
-        self._local: CrawlStore | None = None
+        self._local: LocalStore | None = None  # calls made in this process, from then on
         self._spent = threading.local()
         self._unready = True  # the child's "ready" (or its error) not read yet
 
@@ -111,9 +112,7 @@ class ChildStore:
             self._channels = None
         self._reap()
         if self._local is not None:
-            dispose = getattr(self._local, "db", None)
-            if dispose is not None:
-                dispose.dispose()
+            self._local.db.dispose()
 
     def _reap(self) -> None:
         if self._pid is not None:

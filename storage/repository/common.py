@@ -27,7 +27,7 @@ IN_CHUNK = 500
 def insert_for(session: Session) -> Any:
     """The dialect's INSERT construct (both have ON CONFLICT ... DO NOTHING)."""
     # imported here: a crawl into SQLite does not load PostgreSQL's dialect (~20 ms)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert
@@ -37,6 +37,7 @@ def insert_for(session: Session) -> Any:
 
 
 def is_postgres(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (else SQLite, the other one supported)."""
     return session.get_bind().dialect.name == "postgresql"
 
 

@@ -119,7 +119,7 @@ def record_link_refs(
         by_key[key] = r
     for key_chunk in chunks(sorted(by_key)):
         if is_postgres(session):
-            _pg_upsert_refs(session, [by_key[key] for key in key_chunk], key_chunk, now)
+            _pg_upsert_refs(session, key_chunk, by_key, now)
             continue
         stmt = upsert(LinkRef)
         stmt = stmt.on_conflict_do_update(
@@ -149,9 +149,14 @@ def record_link_refs(
 
 
 def _pg_upsert_refs(
-    session: Session, refs: list[NewLinkRef], keys: Sequence[tuple[int, str]], now: datetime
+    session: Session,
+    keys: Sequence[tuple[int, str]],
+    by_key: dict[tuple[int, str], NewLinkRef],
+    now: datetime,
 ) -> None:
-    """:func:`record_link_refs`' upsert of a chunk on PostgreSQL: one statement of arrays."""
+    """:func:`record_link_refs`' upsert of a chunk of ``(link id, page URL)`` on PostgreSQL:
+    one statement of arrays."""
+    refs = [by_key[key] for key in keys]
     pg_insert_columns(
         session,
         "link_refs",

@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.models import Article
+from storage.repository.common import is_postgres
 from storage.search_build import MAX_PG_TERMS, TABLE
 from storage.search_terms import QueryWord, TermText, fold, query_words
 from storage.text import clean_text
@@ -70,10 +71,6 @@ PROBE_CAP = 5000  # more candidates than this: walk the listing newest first ins
 MEMBER_CAP = 100_000  # up to this many, the walk tests membership in the index's answer
 
 
-def _is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def index_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -> None:
     """Index (or re-index, after an edit) articles given as ``(id, title, body)``.
 
@@ -86,7 +83,7 @@ def index_articles(session: Session, articles: Iterable[tuple[int, str, str]]) -
 def index_article_terms(session: Session, articles: Iterable[tuple[int, TermText]]) -> None:
     """:func:`index_articles` of articles whose terms are given: ``(id, terms)``, the terms
     computed elsewhere (a crawl's extraction worker) from the title and body stored."""
-    if _is_sqlite(session):
+    if not is_postgres(session):
         rows = [{"id": aid, "title": tt.title, "body": tt.body} for aid, tt in articles]
         if rows:
             session.execute(
@@ -158,7 +155,7 @@ def find_articles(
         base, after = base.where(after), None
     if not words or limit <= 0:
         return list(session.execute(base.order_by(*listing_order()).limit(max(limit, 0))))
-    sqlite = _is_sqlite(session)
+    sqlite = not is_postgres(session)
     title_hit = and_(*(_contains(Article.title, w, sqlite) for w in words))
     any_hit = and_(
         *(
@@ -214,7 +211,7 @@ def _find(
         stmt = stmt.where(Article.id.in_(page))
     elif match is not None:
         stmt = stmt.where(match)
-    elif not _is_sqlite(session):
+    elif is_postgres(session):
         return _walk_postgres(session, stmt.order_by(*listing_order()).limit(limit))
     return list(session.execute(stmt.order_by(*listing_order()).limit(limit)))
 
@@ -235,7 +232,7 @@ def _walk_postgres(session: Session, stmt: Select[*_Ts]) -> list[Row[*_Ts]]:
 def _among(session: Session, ids: list[int]) -> ColumnElement[bool]:
     """``Article.id`` is one of ``ids``; on PostgreSQL as one array parameter (thousands of
     separate parameters cost psycopg more to send than the query costs to run)."""
-    if _is_sqlite(session):
+    if not is_postgres(session):
         return Article.id.in_(ids)
     from sqlalchemy.dialects.postgresql import ARRAY  # not loaded by SQLite's commands
 
@@ -249,7 +246,7 @@ def _candidates(
     ``title_only``), by how many there are: their ids (at most :data:`PROBE_CAP`), a
     membership condition the listing walk tests (at most :data:`MEMBER_CAP`), or ``None``
     (more: the walk checks the substrings alone, and finds a page soon)."""
-    if _is_sqlite(session):
+    if not is_postgres(session):
         # terms hold only [a-z0-9] and CJK ideographs: quoting them is all FTS5 needs
         phrase = " AND ".join(f'"{t}"' for t in dict.fromkeys(terms))
         match = f"title : ({phrase})" if title_only else phrase
