@@ -8,7 +8,6 @@ from typing import Any
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
-from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler.items import ArticleItem
@@ -52,7 +51,7 @@ class StoragePipeline:
         recorder: RunRecorder = self.crawler.spider.recorder  # type: ignore[union-attr]
         return recorder
 
-    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if not isinstance(item, ArticleItem):
             return item
         recorder = self.recorder
@@ -85,10 +84,10 @@ class StoragePipeline:
             # to the database's pace instead of holding every batch in memory
             room = recorder.writer.room() if recorder.writer is not None else None
             if room is not None:
-                return room.addCallback(lambda _: item)
+                await room
         return item
 
-    def close_spider(self, spider: Spider | None = None) -> Deferred[None] | None:
+    async def close_spider(self, spider: Spider | None = None) -> None:
         """Store what is buffered: Scrapy calls this when the crawl ends, and on SIGTERM or
         SIGINT (its graceful shutdown), after the responses being processed are done and
         before the run is finished (so a pass is marked complete only once stored); the
@@ -102,7 +101,8 @@ class StoragePipeline:
             self.batches,
         )
         self.flush(recorder)
-        return recorder.writer.drain() if recorder.writer is not None else None
+        if recorder.writer is not None:
+            await recorder.writer.drain()
 
     def flush(self, recorder: RunRecorder) -> None:
         """Write the buffered articles: on the run's writer thread when it has one (their
