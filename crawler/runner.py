@@ -92,6 +92,7 @@ _import_tls_factories()
 
 # Scrapy's default extensions that govwatch's crawls do not use (see crawl_settings).
 UNUSED_EXTENSIONS = (
+    "scrapy.extensions.corestats.CoreStats",  # Scrapy's counters: the run records its own
     "scrapy.extensions.telnet.TelnetConsole",
     "scrapy.extensions.memdebug.MemoryDebugger",
     "scrapy.extensions.feedexport.FeedExporter",
@@ -180,6 +181,13 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
                 "crawler.guards.hostpace.HostPaceMiddleware": 560,
                 # after Scrapy's cookie jar (700), which replaces the Cookie header
                 "crawler.guards.sitecookie.SiteCookieMiddleware": 750,
+                "scrapy.downloadermiddlewares.stats.DownloaderStats": None,  # (see below)
+            },
+            # Scrapy's middlewares that only count (stats no one reads: the run records its
+            # own) or warn a spider's author at development time, at every request or link
+            "SPIDER_MIDDLEWARES": {
+                "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+                "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
             },
             "ITEM_PIPELINES": {"crawler.pipeline.StoragePipeline": 300},
             "SPIDER_LOADER_WARN_ONLY": True,

@@ -54,7 +54,7 @@ def probe() -> dict[str, object]:
 def test_unused_scrapy_extensions_are_never_imported() -> None:
     data = probe()
     modules = set(data["modules"])  # type: ignore[call-overload]
-    assert "scrapy.extensions.corestats" in data["extensions"]  # type: ignore[operator]
+    assert "scrapy.extensions.logcount" in data["extensions"]  # type: ignore[operator]
     for path in data["unused"]:  # type: ignore[attr-defined]
         assert path.rsplit(".", 1)[0] not in modules, path
     assert not {m for m in modules if m == "aiohttp" or m.startswith("aiohttp.")}
