@@ -53,27 +53,48 @@ def test_calls_are_made_by_the_child_and_answer_as_in_process(
     assert child != os.getpid()
 
 
-def test_two_threads_call_at_once_each_on_its_own_channel(store: ChildStore) -> None:
+def test_two_threads_call_at_once_each_on_its_own_channel(
+    store: ChildStore, tmp_path: Path
+) -> None:
     begun = store.begin_run(SiteInfo("local", "本地"), ["https://example.gov.cn/"], pid=1, host="h")
+    store.save_articles([article(begun.site_id, 0)], run_id=begun.run_id)
+    urls = [article(0, n).url for n in range(11)]
+    # another process holds the database's write lock: the batch below waits for it in the
+    # child, and a lookup made meanwhile on the other channel must not wait behind it
+    lock = sqlite3.connect(tmp_path / "gw.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    channel = store._channels[1]  # type: ignore[index]  # the writers' channel
+    send = channel.send
+    sent = threading.Event()
+
+    def send_and_tell(message: object) -> None:
+        send(message)
+        sent.set()
+
+    channel.send = send_and_tell  # type: ignore[method-assign]
     errors: list[BaseException] = []
 
     def write() -> None:
         try:
-            for k in range(10):
-                batch = [article(begun.site_id, k * 10 + n) for n in range(10)]
-                store.save_articles(batch, run_id=begun.run_id)
+            store.save_articles(
+                [article(begun.site_id, n) for n in range(1, 11)], run_id=begun.run_id
+            )
         except BaseException as exc:  # reported below
             errors.append(exc)
 
     writer = threading.Thread(target=write)
     writer.start()
-    seen = 0
-    while writer.is_alive():
-        seen = len(store.known_urls([article(0, n).url for n in range(100)]))
-    writer.join()
+    try:
+        assert sent.wait(10)  # the batch is on its way to the child, which will wait
+        assert store.known_urls(urls) == {urls[0]}
+        assert writer.is_alive()  # the batch still waits for the lock: the lookup did not
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    writer.join(30)
+    assert not writer.is_alive()
     assert errors == []
-    assert len(store.known_urls([article(0, n).url for n in range(100)])) == 100
-    assert seen <= 100
+    assert store.known_urls(urls) == set(urls)
 
 
 def test_a_database_error_comes_back_as_itself_and_a_defect_as_one_line(
