@@ -17,7 +17,7 @@ from storage.records import (
     NewArticle,
     StoreResult,
 )
-from storage.repository.common import IN_CHUNK, article_view, insert_for, utcnow
+from storage.repository.common import IN_CHUNK, article_view, insert_for, is_postgres, utcnow
 from storage.repository.dedupe import SameStory, link_copies, replace_bands
 from storage.repository.listing import listing_page
 from storage.repository.search import find_articles, index_article_terms
@@ -188,10 +188,17 @@ def list_articles(session: Session, query: ArticleQuery) -> list[ArticleView]:
     if query.until is not None:
         stmt = stmt.where(func.coalesce(Article.publish_time, Article.first_seen) < query.until)
     if query.duplicates == "hide":
-        # not "duplicate_of IS NULL": SQLite (no statistics) would pick the duplicate_of
-        # index for it, matching nearly every row, and sort them all, instead of reading the
-        # listing's order index (ix_articles_listing) until the page is full; ids start at 1
-        stmt = stmt.where(func.coalesce(Article.duplicate_of, 0) == 0)
+        if is_postgres(session):
+            # its statistics know most rows have no duplicate_of: the listing index is walked
+            # until the page is full (an expression's equality is guessed to match 0.5 % of
+            # rows: a keyset page then read every later row and sorted them, 24 ms at 20,000)
+            stmt = stmt.where(Article.duplicate_of.is_(None))
+        else:
+            # not "duplicate_of IS NULL": SQLite (no statistics) would pick the duplicate_of
+            # index for it, matching nearly every row, and sort them all, instead of reading
+            # the listing's order index (ix_articles_listing) until the page is full; ids
+            # start at 1
+            stmt = stmt.where(func.coalesce(Article.duplicate_of, 0) == 0)
     elif query.duplicates == "only":
         stmt = stmt.where(Article.duplicate_of.is_not(None))
     if query.search:
