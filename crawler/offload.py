@@ -117,12 +117,15 @@ class PageExtractor:
         from twisted.internet.defer import Deferred
 
         task = _Task(page, Deferred())
-        worker = min(self._workers, key=lambda w: len(w.sent))
+        worker = self._least_busy()
         if len(worker.sent) < IN_FLIGHT:
             self._send(worker, task)
         else:
             self._waiting.append(task)
         return task.done
+
+    def _least_busy(self) -> _Worker:
+        return min(self._workers, key=lambda w: len(w.sent))
 
     def _send(self, worker: _Worker, task: _Task) -> None:
         if worker.transport is None:
@@ -201,7 +204,7 @@ class PageExtractor:
             self._waiting.clear()
         for task in orphans:
             if self._workers:
-                self._send(min(self._workers, key=lambda w: len(w.sent)), task)
+                self._send(self._least_busy(), task)
             else:
                 _local(task.page).chainDeferred(task.done)
 

@@ -90,8 +90,8 @@ class StoragePipeline:
     async def close_spider(self, spider: Spider | None = None) -> None:
         """Store what is buffered: Scrapy calls this when the crawl ends, and on SIGTERM or
         SIGINT (its graceful shutdown), after the responses being processed are done and
-        before the run is finished (so a pass is marked complete only once stored); the
-        Deferred fires when every batch has been written."""
+        before the run is finished (so a pass is marked complete only once stored); it returns
+        when every batch has been written."""
         recorder = self.recorder
         log.info(
             "site %s run %d: spider closing: storing %d buffered article(s) (%d batch(es) so far)",

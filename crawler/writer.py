@@ -71,9 +71,9 @@ class Writer:
 
 
 def deferred_from(future: Future[T]) -> Deferred[T]:
-    """A Deferred fired on the reactor's thread when ``future`` (run on another thread or
-    process: the writer's, an extraction worker's) completes, with its result or its
-    exception.  Twisted converts asyncio's futures (``Deferred.fromFuture``), not these."""
+    """A Deferred fired on the reactor's thread when ``future`` (run on the writer's thread)
+    completes, with its result or its exception.  Twisted converts asyncio's futures
+    (``Deferred.fromFuture``), not these."""
     from twisted.internet import reactor  # the running reactor
 
     result: Deferred[T] = Deferred()
