@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.search_terms import TermText, document_terms_text
+from storage.tuple_pickle import tuple_pickled
 
 if TYPE_CHECKING:
     from crawler.extract.records import ExtractedArticle, Fingerprint, Selectors
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class Extraction:
     """An extracted page, the fingerprints of its body, its search terms and the seconds each

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.tuple_pickle import tuple_pickled
 
+
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class NewLinkRef:
     """A link (or embedded resource) found on a crawled page."""

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from storage.search_terms import TermText
+from storage.tuple_pickle import tuple_pickled
 
 # How precisely an article's publish time is known: the page showed the time of day
 # ("minute"), the date only ("day"), or no date at all and the URL's date was used ("url").
@@ -21,6 +22,7 @@ class SiteInfo:
     title: str
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class NewArticle:
     """An article to store; ``url`` is already canonical."""
@@ -42,6 +44,7 @@ class NewArticle:
     terms: TermText | None = None  # the search index's terms of title and body (None: computed)
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     """What storing a batch of articles did."""
@@ -52,6 +55,7 @@ class StoreResult:
     duplicates: tuple[tuple[int, int], ...] = ()  # (new id, id of the earliest copy)
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class Validators:
     """HTTP validators a page was served with, to ask for it again conditionally."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from storage.text import clean_text
+from storage.tuple_pickle import tuple_pickled
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -82,6 +83,7 @@ def document_terms(text: str) -> set[str]:
     return terms
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class TermText:
     """An article's index terms as the index takes them: each text's distinct terms, joined by

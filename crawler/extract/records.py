@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from storage.tuple_pickle import tuple_pickled
+
 LinkKind = Literal["a", "img", "iframe", "script", "link", "embed", "attachment"]
 PageKind = Literal["article", "challenge", "error"]  # see crawler.extract.pagekind
 # how precise a publish time is; the values of storage.records.TimePrecision, which the
@@ -13,6 +15,7 @@ PageKind = Literal["article", "challenge", "error"]  # see crawler.extract.pagek
 TimePrecision = Literal["minute", "day", "url"]
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class Selectors:
     """Per-site selectors from the config; each is CSS, or XPath when it starts with ``/`` or ``(``.
@@ -30,6 +33,7 @@ class Selectors:
         return not any((self.title, self.publish_time, self.source, self.author, self.body))
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class PageLink:
     """One outbound link or embedded resource of a page, as found in its HTML."""
@@ -49,6 +53,7 @@ class DecodedPage:
     reason: str  # "bom", "http-header", "meta", "sniffed", "fallback"
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class ExtractedArticle:
     """What the extractor found on one article page.
@@ -77,6 +82,7 @@ class ExtractedArticle:
     error_reason: str | None = None  # why an "error" page is one ("404 Not Found", "页面不存在")
 
 
+@tuple_pickled
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """The fingerprints of one body (``crawler.extract.fingerprint``); ``bands`` is empty when the
