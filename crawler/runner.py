@@ -182,6 +182,9 @@ def scrapy_settings(settings: CrawlSettings, start_urls: Sequence[str] = ()) -> 
                 # after Scrapy's cookie jar (700), which replaces the Cookie header
                 "crawler.guards.sitecookie.SiteCookieMiddleware": 750,
                 "scrapy.downloadermiddlewares.stats.DownloaderStats": None,  # (see below)
+                # Scrapy's, without decoding every page to look for a refresh
+                "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+                "crawler.net.metarefresh.MetaRefreshMiddleware": 580,
             },
             # Scrapy's middlewares that only count (stats no one reads: the run records its
             # own) or warn a spider's author at development time, at every request or link
