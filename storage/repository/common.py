@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from storage.models import Article
 from storage.records import ArticleView
@@ -17,6 +19,8 @@ __all__ = [
     "is_postgres",
     "pg_insert_columns",
     "run_view",
+    "sqlite_insert_rows",
+    "stored_value",
     "utcnow",
 ]
 
@@ -64,6 +68,52 @@ def pg_insert_columns(
         text(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {suffix}"),
         {f"c{i}": values for i, (_, values) in enumerate(columns.values())},
     )
+
+
+def stored_value(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], value: Any
+) -> Any:
+    """``value`` as the session's database driver takes it for ``column``: through the
+    column type's bind processing (an aware datetime becomes SQLite's UTC text), done once
+    for a value every row of a batch shares."""
+    processor = column.type._cached_bind_processor(session.get_bind().dialect)
+    return processor(value) if processor is not None else value
+
+
+def sqlite_insert_rows(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    suffix: str = "",
+    returning: str = "",
+) -> list[tuple[Any, ...]]:
+    """SQLite: insert ``rows`` (tuples of driver values, see :func:`stored_value`) into
+    ``table``'s ``columns``, then ``suffix`` (an ON CONFLICT clause); with ``returning``
+    (``RETURNING ...``), one multi-row ``VALUES`` per 500 rows, giving the rows back raw.
+
+    The twin of :func:`pg_insert_columns` for a crawl's largest batches (dedupe bands, links,
+    link references): SQLAlchemy's Core insert processed every value of every row in Python
+    (four datetimes a link, the same one each time), more CPU than SQLite's own insert.
+    """
+    if not rows:
+        return []
+    names = ", ".join(columns)
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    connection = session.connection()
+    if not returning:
+        connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES {one} {suffix}", rows)
+        return []
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), IN_CHUNK):
+        part = rows[start : start + IN_CHUNK]
+        values = ", ".join([one] * len(part))
+        flat = tuple(value for row in part for value in row)
+        result = connection.exec_driver_sql(
+            f"INSERT INTO {table} ({names}) VALUES {values} {suffix} {returning}", flat
+        )
+        out += [tuple(row) for row in result]
+    return out
 
 
 def article_view(a: Article, site: str) -> ArticleView:

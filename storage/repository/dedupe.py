@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from storage.models import Article, DedupeBand, HttpValidator, SiteRow
 from storage.records import NewArticle, StoryCopy, Validators
-from storage.repository.common import IN_CHUNK, insert_for, is_postgres, pg_insert_columns, utcnow
+from storage.repository.common import (
+    IN_CHUNK,
+    insert_for,
+    is_postgres,
+    pg_insert_columns,
+    sqlite_insert_rows,
+    utcnow,
+)
 
 SameStory = Callable[[str, str], bool]  # (body, body) -> one story?
 
@@ -134,9 +141,7 @@ def insert_bands(session: Session, bands: Sequence[tuple[int, int]]) -> None:
             },
         )
         return
-    session.execute(  # Core, not the ORM's bulk insert: 16 rows an article
-        insert_for(session)(DedupeBand.__table__), [{"key": k, "article_id": i} for i, k in bands]
-    )
+    sqlite_insert_rows(session, "dedupe_bands", ("key", "article_id"), [(k, i) for i, k in bands])
 
 
 def _ranked(

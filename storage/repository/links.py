@@ -42,6 +42,8 @@ from storage.repository.common import (
     insert_for,
     is_postgres,
     pg_insert_columns,
+    sqlite_insert_rows,
+    stored_value,
     utcnow,
 )
 from storage.types import UTCDateTime
@@ -55,6 +57,20 @@ MAX_TEXT_CHARS = 300
 MAX_REFS_PER_LINK = 100
 
 _T = TypeVar("_T")
+
+
+_LINK_COLUMNS = (
+    "url",
+    "fetch_url",
+    "status",
+    "status_since",
+    "detail",
+    "first_seen",
+    "last_seen",
+    "next_check_at",
+    "streak",
+    "consecutive_failures",
+)
 
 
 def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
@@ -81,35 +97,52 @@ def record_link_refs(
     if not usable:
         return 0
     fetch_urls = {r.url: r.fetch_url for r in usable}  # the last one written wins
-    upsert = insert_for(session)
-    # Core tables, not the ORM's bulk insert: no per-row ORM bookkeeping (~20 rows a page)
-    links, refs_table = Link.__table__, LinkRef.__table__
     ids: dict[str, int] = {}
     new = 0
-    for chunk in chunks(sorted(fetch_urls)):
-        stmt = upsert(links)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[links.c.url],
-            set_={"last_seen": stmt.excluded.last_seen, "fetch_url": stmt.excluded.fetch_url},
-        ).returning(links.c.id, links.c.url, links.c.first_seen)
-        rows = [
-            {
-                "url": url,
-                "fetch_url": fetch_urls[url],
-                "status": "unchecked",
-                "status_since": now,
-                "detail": "",
-                "first_seen": now,
-                "last_seen": now,
-                "next_check_at": now,
-                "streak": 0,
-                "consecutive_failures": 0,
-            }
-            for url in chunk
-        ]
-        for row in session.execute(stmt, rows):
-            ids[row.url] = row.id
-            new += row.first_seen == now
+    if is_postgres(session):
+        upsert = insert_for(session)
+        links = Link.__table__  # Core, not the ORM's bulk insert: no per-row bookkeeping
+        for chunk in chunks(sorted(fetch_urls)):
+            stmt = upsert(links)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[links.c.url],
+                set_={"last_seen": stmt.excluded.last_seen, "fetch_url": stmt.excluded.fetch_url},
+            ).returning(links.c.id, links.c.url, links.c.first_seen)
+            rows = [
+                {
+                    "url": url,
+                    "fetch_url": fetch_urls[url],
+                    "status": "unchecked",
+                    "status_since": now,
+                    "detail": "",
+                    "first_seen": now,
+                    "last_seen": now,
+                    "next_check_at": now,
+                    "streak": 0,
+                    "consecutive_failures": 0,
+                }
+                for url in chunk
+            ]
+            for row in session.execute(stmt, rows):
+                ids[row.url] = row.id
+                new += row.first_seen == now
+    else:
+        now_ = stored_value(session, Link.first_seen, now)
+        returned = sqlite_insert_rows(
+            session,
+            "links",
+            _LINK_COLUMNS,
+            [
+                (url, fetch_urls[url], "unchecked", now_, "", now_, now_, now_, 0, 0)
+                for url in sorted(fetch_urls)
+            ],
+            "ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen, "
+            "fetch_url = excluded.fetch_url",
+            "RETURNING id, url, first_seen",
+        )
+        for link_id, url, first_seen in returned:
+            ids[url] = link_id
+            new += first_seen == now_
     room = _ref_room(session, sorted(set(ids.values())))
     by_key: dict[tuple[int, str], NewLinkRef] = {}
     for r in usable:
@@ -119,34 +152,22 @@ def record_link_refs(
                 continue  # enough pages known for this link
             room[key[0]] -= 1
         by_key[key] = r
-    for key_chunk in chunks(sorted(by_key)):
-        if is_postgres(session):
+    if is_postgres(session):
+        for key_chunk in chunks(sorted(by_key)):
             _pg_upsert_refs(session, key_chunk, by_key, now)
-            continue
-        stmt = upsert(refs_table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[refs_table.c.link_id, refs_table.c.page_url],
-            set_={
-                "last_seen": stmt.excluded.last_seen,
-                "kind": stmt.excluded.kind,
-                "text": stmt.excluded.text,
-            },
-        )
-        session.execute(
-            stmt,
-            [
-                {
-                    "link_id": link_id,
-                    "page_url": page_url,
-                    "site_id": by_key[(link_id, page_url)].site_id,
-                    "kind": by_key[(link_id, page_url)].kind[:16],
-                    "text": by_key[(link_id, page_url)].text[:MAX_TEXT_CHARS],
-                    "first_seen": now,
-                    "last_seen": now,
-                }
-                for link_id, page_url in key_chunk
-            ],
-        )
+        return new
+    now_ = stored_value(session, LinkRef.first_seen, now)
+    sqlite_insert_rows(
+        session,
+        "link_refs",
+        ("link_id", "page_url", "site_id", "kind", "text", "first_seen", "last_seen"),
+        [
+            (link_id, page_url, r.site_id, r.kind[:16], r.text[:MAX_TEXT_CHARS], now_, now_)
+            for (link_id, page_url), r in sorted(by_key.items())
+        ],
+        "ON CONFLICT (link_id, page_url) DO UPDATE SET last_seen = excluded.last_seen, "
+        "kind = excluded.kind, text = excluded.text",
+    )
     return new
 
 

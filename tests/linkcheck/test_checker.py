@@ -383,6 +383,28 @@ def test_referencing_pages_are_capped_per_link(db: Database) -> None:
     assert len(link.refs) == 5  # a sample of the most recently seen comes with it
 
 
+def test_a_link_seen_again_keeps_its_first_sight_and_takes_the_newest_url(db: Database) -> None:
+    with db.session() as s:
+        site_id = repository.sync_sites(s, [SiteInfo("local", "本地")])["local"]
+    nav = "https://www.ccdi.gov.cn/special/"
+    first = [NewLinkRef(nav, nav + "?from=a", PAGE, site_id, "a", "专题")]
+    again = [
+        NewLinkRef(nav, nav + "?from=b", PAGE, site_id, "img", "专题图"),
+        NewLinkRef(nav + "x.html", nav + "x.html", PAGE, site_id, "a"),
+    ]
+    with db.session() as s:
+        assert repository.record_link_refs(s, first, now=T0) == 1
+    with db.session() as s:
+        assert repository.record_link_refs(s, again, now=T0 + timedelta(hours=1)) == 1
+    with db.session() as s:
+        (link,) = [v for v in repository.list_links(s, LinkQuery()) if v.url == nav]
+    assert (link.first_seen, link.last_seen) == (T0, T0 + timedelta(hours=1))
+    assert link.status_since == link.next_check_at == T0 and link.status == "unchecked"
+    assert link.fetch_url == nav + "?from=b"
+    (ref,) = link.refs
+    assert (ref.kind, ref.text, ref.last_seen) == ("img", "专题图", T0 + timedelta(hours=1))
+
+
 def test_a_pages_link_references_are_one_statement_per_table(db: Database) -> None:
     # 3,000 references of a crawl were 3,000 single-row upserts on PostgreSQL (SQLAlchemy
     # batches an upsert with RETURNING only); written again, they are updated, not doubled
