@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import select
 import signal
@@ -25,6 +26,8 @@ from storage.tuple_pickle import tuple_pickled
 
 if TYPE_CHECKING:
     from crawler.extract.records import ExtractedArticle, Fingerprint, Selectors
+
+log = logging.getLogger(__name__)
 
 
 @tuple_pickled
@@ -83,6 +86,19 @@ def name_process(name: str) -> None:
     the crawl's children otherwise all read ``python``; only on Linux."""
     with contextlib.suppress(OSError):
         Path(f"/proc/{os.getpid()}/comm").write_text(name, encoding="ascii")
+
+
+def lower_priority(levels: int) -> None:
+    """Raise this thread's nice value by ``levels`` (at most to 19), for it and the threads it
+    starts: the crawl process and its database child defer to the extraction workers
+    (``[crawl] defer_to_workers``).  Called while the process has one thread: Linux keeps a
+    nice value per thread."""
+    if levels <= 0:
+        return
+    try:
+        os.nice(min(levels, 19 - os.getpriority(os.PRIO_PROCESS, 0)))
+    except (AttributeError, OSError) as exc:  # not on this system: the same priority
+        log.debug("priority not lowered: %s", exc)
 
 
 def quiet_worker(crawl_pid: int | None = None, name: str = "govwatch-worker") -> None:

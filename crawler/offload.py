@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crawler.extract.records import Selectors
-from crawler.extraction import Extraction, extract_page, quiet_worker, warm_up
+from crawler.extraction import Extraction, extract_page, lower_priority, quiet_worker, warm_up
 
 if TYPE_CHECKING:  # Twisted is imported on the first page: the worker is forked without it
     from twisted.internet.defer import Deferred
@@ -76,10 +76,12 @@ class PageExtractor:
     Workers are forked only while this process has one thread (no lock can be held by
     another thread at the fork); the crawl command creates its extractor first, before
     Scrapy is imported and before any thread starts.  Created later, it extracts in this
-    process.
+    process.  With workers, this process then lowers its priority by ``defer`` nice levels
+    (``[crawl] defer_to_workers``): the workers, the crawl's bottleneck when cores are few,
+    get a core first.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, defer: int = 0) -> None:
         self._workers: list[_Worker] = []
         self._waiting: deque[_Task] = deque()  # for a worker with room
         self._stopping: bool | None = None  # None: not watching the reactor's shutdown yet
@@ -97,6 +99,8 @@ class PageExtractor:
             if worker is None:
                 break
             self._workers.append(worker)
+        if self._workers:  # the workers keep this process's priority; it yields to them
+            lower_priority(defer)
 
     def warm_up(self) -> None:
         """Have the workers import the extractor now: called once the database is open, so

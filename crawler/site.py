@@ -83,6 +83,9 @@ class CrawlSettings:
     max_page_bytes: int = 10 * 1024 * 1024
     log_level: str = "WARNING"
     extract_workers: int | str = AUTO_WORKERS  # a count, or "auto" (see extraction_workers)
+    # nice levels by which the crawl process and its database child yield the cores to the
+    # extraction workers, the crawl's bottleneck when cores are few (0: equal priority)
+    defer_to_workers: int = 10
     # networks crawls and ``extract URL`` may fetch although internal (besides the origins
     # of each site's start URLs, and the URL given to ``extract``)
     allowed_networks: tuple[str, ...] = ()

@@ -141,9 +141,11 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     # (crawler.store.child), and the extraction workers (crawler.offload), which share this
     # process's pages.  Both start beside Scrapy's import; this process imports no database
     # layer.
-    store = fork_store(lambda: open_database(config))
+    workers = config.crawl.extraction_workers()
+    defer = config.crawl.defer_to_workers if workers else 0
+    store = fork_store(lambda: open_database(config), defer)
     try:
-        extractor = PageExtractor(config.crawl.extraction_workers())
+        extractor = PageExtractor(workers, defer)
         try:
             from crawler.runner import run_crawls  # Scrapy is imported only when crawling
         except BaseException:

@@ -167,6 +167,13 @@ SECTIONS: dict[str, dict[str, Setting]] = {
             '"auto": one per core but one, at least one',
             check=RangeOrWord(0, 64, word=AUTO_WORKERS),
         ),
+        "defer_to_workers": Setting(
+            int,
+            default_of(CrawlSettings, "defer_to_workers"),
+            "nice levels by which the crawl process and its database process yield the cores "
+            "to the extraction workers, the crawl's bottleneck when cores are few; 0: equal",
+            check=between(0, 19),
+        ),
         "allowed_networks": Setting(
             list,
             default_of(CrawlSettings, "allowed_networks"),

@@ -224,9 +224,10 @@ class ChildStore:
         return written
 
 
-def fork_store(open_database: Callable[[], Database]) -> ChildStore:
+def fork_store(open_database: Callable[[], Database], defer: int = 0) -> ChildStore:
     """Fork the database child, which runs ``open_database`` and serves the crawl's calls;
-    call :meth:`ChildStore.ready` before the first.  Without ``os.fork`` (or when the fork
+    call :meth:`ChildStore.ready` before the first.  The child runs ``defer`` nice levels
+    below this process (``[crawl] defer_to_workers``).  Without ``os.fork`` (or when the fork
     fails), the calls are made in this process, ``open_database`` run by ``ready``."""
     if not hasattr(os, "fork"):
         return ChildStore(open_database)
@@ -245,19 +246,23 @@ def fork_store(open_database: Callable[[], Database]) -> ChildStore:
     if pid == 0:  # the child: never returns
         reactor_end.close()
         writers_end.close()
-        _serve(open_database, (reactor_child, writers_child), crawl_pid)
+        _serve(open_database, (reactor_child, writers_child), crawl_pid, defer)
     reactor_child.close()
     writers_child.close()
     return ChildStore(open_database, (reactor_end, writers_end), pid)
 
 
 def _serve(
-    open_database: Callable[[], Database], channels: tuple[Connection, Connection], crawl_pid: int
+    open_database: Callable[[], Database],
+    channels: tuple[Connection, Connection],
+    crawl_pid: int,
+    defer: int,
 ) -> None:
-    from crawler.extraction import quiet_worker
+    from crawler.extraction import lower_priority, quiet_worker
 
     code = 1
     try:
+        lower_priority(defer)  # before any thread starts: each keeps its own nice value
         quiet_worker(crawl_pid, "govwatch-db")  # Ctrl-C is the crawl process's; ends with it
         gc.disable()  # on again once the database is open: its imports' objects live on
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the crawl process still needs it
