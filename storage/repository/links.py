@@ -59,6 +59,7 @@ MAX_REFS_PER_LINK = 100
 _T = TypeVar("_T")
 
 
+# the columns a new link is inserted with (record_link_refs, adopt_article_links)
 _LINK_COLUMNS = (
     "url",
     "fetch_url",
@@ -233,21 +234,7 @@ def adopt_article_links(session: Session, *, now: datetime | None = None) -> int
     )
     stmt = (
         upsert(Link)
-        .from_select(
-            [
-                "url",
-                "fetch_url",
-                "status",
-                "status_since",
-                "detail",
-                "first_seen",
-                "last_seen",
-                "next_check_at",
-                "streak",
-                "consecutive_failures",
-            ],
-            source,
-        )
+        .from_select(list(_LINK_COLUMNS), source)
         .on_conflict_do_nothing(index_elements=[Link.url])
         .returning(Link.id)
     )
