@@ -42,7 +42,70 @@ _RESOURCE_ATTRS: tuple[tuple[str, str, LinkKind], ...] = (
 
 def resolve_link(base: str, href: str | None) -> str | None:
     """``href`` made absolute against ``base``, without its fragment; ``None`` for links that
-    lead nowhere to fetch (``javascript:``, ``mailto:``, bare fragments, other schemes)."""
+    lead nowhere to fetch (``javascript:``, ``mailto:``, bare fragments, other schemes).
+
+    Remembered across pages by the base's directory: a site's navigation links come back
+    on every page of a directory, and joining each again was a tenth of the extraction of
+    its links.  Only hrefs whose target the directory alone decides are remembered (with a
+    path: not a query or fragment of the page itself), at most :data:`_RESOLVED` of them,
+    each of at most :data:`_REMEMBERED_HREF` characters.
+    """
+    if not href or len(href) > _REMEMBERED_HREF:
+        return _resolve(base, href)
+    directory = _directory(base)
+    if directory is None:
+        return _resolve(base, href)
+    key = (directory, href)
+    try:
+        return _resolved[key]
+    except KeyError:
+        pass
+    url = _resolve(base, href)
+    if _by_directory(href):
+        if len(_resolved) >= _RESOLVED:
+            _resolved.clear()
+        _resolved[key] = url
+    return url
+
+
+def _by_directory(href: str) -> bool:
+    """Whether joining ``href`` to a page's URL depends on the page's directory alone: it has
+    a path (``urljoin`` gives one without a path the page's own path and query)."""
+    bare = href.strip()
+    if "\n" in bare or "\t" in bare or "\r" in bare:
+        return False
+    try:
+        return urlsplit(bare).path != ""
+    except ValueError:
+        return False
+
+
+_resolved: dict[tuple[str, str], str | None] = {}
+_RESOLVED = 4096
+_REMEMBERED_HREF = 512
+
+
+def _directory(base: str) -> str | None:
+    """``base`` up to the last ``/`` of its path (no query or fragment): what joining a
+    relative path, an absolute path or a network path to it depends on; None when the base
+    has no path to cut, or path parameters (``;``, which ``urljoin`` reads per segment)."""
+    end = len(base)
+    for mark in "?#":
+        at = base.find(mark, 0, end)
+        if at >= 0:
+            end = at
+    if base.find(";", 0, end) >= 0:
+        return None
+    scheme_end = base.find("://", 0, end)
+    if scheme_end < 0:
+        return None
+    slash = base.rfind("/", scheme_end + 3, end)
+    if slash < 0:
+        return None
+    return base[: slash + 1]
+
+
+def _resolve(base: str, href: str | None) -> str | None:
     if not href:
         return None
     href = href.strip()
