@@ -98,7 +98,7 @@ class TermText:
         return cls(" ".join(document_terms(title)), " ".join(document_terms(body)))
 
 
-_UINT32_MAX = 0xFFFFFFFF
+_LOW_16 = 0xFFFF
 
 
 def document_terms_text(text: str) -> str:
@@ -121,13 +121,15 @@ def document_terms_text(text: str) -> str:
     )
     unigrams = sorted_unique(codes[ok])
     adjacent = ok[:-1] & ok[1:]
-    bigrams = sorted_unique((codes[:-1][adjacent].astype(np.uint64) << 32) | codes[1:][adjacent])
+    # every indexable code point is below 2**16: a pair fits 32 bits and sorts as (first,
+    # second), a sort of half the bytes of 64-bit pairs (a sixth of this function's time)
+    bigrams = sorted_unique((codes[:-1][adjacent] << 16) | codes[1:][adjacent])
     # written as UTF-32 text: "a␠" per unigram, "ab␠" per bigram, decoded in one call
     split = 2 * len(unigrams)
     out = np.full(split + 3 * len(bigrams), ord(" "), dtype=np.uint32)
     out[0:split:2] = unigrams
-    out[split::3] = bigrams >> 32
-    out[split + 1 :: 3] = bigrams & _UINT32_MAX
+    out[split::3] = bigrams >> 16
+    out[split + 1 :: 3] = bigrams & _LOW_16
     return out.tobytes().decode("utf-32-le")[:-1]
 
 
