@@ -270,6 +270,10 @@ def run() -> NoReturn:
     # start) find nothing.  The command turns it back on once started (commands.run; a
     # crawl once Scrapy is set up, crawler.runner), with the start-up's objects frozen.
     gc.disable()
+    # numpy's OpenBLAS starts a thread per core on import, which then took ~5 % of an
+    # extraction worker's CPU beside it; govwatch multiplies no matrices (an operator's own
+    # setting is kept).  Set here, before any process of the command imports numpy.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     atexit.register(_end_process)  # registered first, so it runs after every other handler
     try:
         _exit_status = main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,20 @@ def nice_values(pid: int) -> set[int]:
         fields = (task / "stat").read_bytes().rsplit(b")", 1)[1].split()
         values.add(int(fields[16]))  # field 19 of stat: after pid, comm and state
     return values
+
+
+def worker_threads_once_numpy_is_loaded(pid: int) -> int:
+    """How many threads worker ``pid`` runs once it has loaded numpy (its warm-up, at the
+    crawl's start), steady for 0.3 s."""
+    deadline = time.monotonic() + 30
+    while "_multiarray_umath" not in Path(f"/proc/{pid}/maps").read_text():
+        assert time.monotonic() < deadline, "the worker never loaded numpy"
+        time.sleep(0.02)
+    counts = [-1]
+    while len(counts) < 15 or len(set(counts[-15:])) > 1:
+        counts.append(len(list(Path(f"/proc/{pid}/task").iterdir())))
+        time.sleep(0.02)
+    return counts[-1]
 
 
 @pytest.mark.parametrize(("workers", "defer"), [(1, 7), (1, 0), (0, 7)])
@@ -47,6 +62,7 @@ def test_the_workers_keep_the_commands_priority_and_the_rest_defer(
             if workers:
                 (worker,) = children(crawl.pid, "govwatch-worker")
                 seen["worker"] = nice_values(worker)
+                threads = worker_threads_once_numpy_is_loaded(worker)
         finally:
             release.set()
         out, err = crawl.communicate(timeout=120)
@@ -56,3 +72,5 @@ def test_the_workers_keep_the_commands_priority_and_the_rest_defer(
     assert seen["crawl"] == seen["db"] == {lowered}, seen  # every thread of both
     if workers:
         assert seen["worker"] == {base}, seen
+        # its own and the one that ends it with the crawl: no OpenBLAS thread per core
+        assert threads == 2
