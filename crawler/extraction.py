@@ -96,7 +96,7 @@ def lower_priority(levels: int) -> None:
     if levels <= 0:
         return
     try:
-        os.nice(min(levels, 19 - os.getpriority(os.PRIO_PROCESS, 0)))
+        os.nice(levels)  # Linux stops at 19 by itself
     except (AttributeError, OSError) as exc:  # not on this system: the same priority
         log.debug("priority not lowered: %s", exc)
 

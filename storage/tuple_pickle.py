@@ -6,8 +6,8 @@ page, each pickled once and unpickled once.  A ``slots=True`` dataclass pickles 
 the ``__getstate__``/``__setstate__`` that :mod:`dataclasses` writes in Python (a dict of the
 fields, then one ``object.__setattr__`` each); :func:`tuple_pickled` gives the class a
 ``__reduce__`` whose state is one C-built tuple (``operator.attrgetter``), rebuilt by the
-class's own ``__init__``: 2.5 times as fast to pickle, half again as fast to unpickle (19
-link references: 31 → 12 µs and 38 → 21 µs; a page's extraction 100 → 42 µs to pickle).
+class's own ``__init__`` (19 link references: 37 → 13 µs to pickle, 40 → 24 µs to unpickle;
+a page's extraction, most of it its body's text: 107 → 84 µs and 98 → 78 µs).
 
 Hand-written because :mod:`dataclasses` has no such option and :mod:`copyreg` would need
 the same function registered per class.  Only for classes whose every field is a positional

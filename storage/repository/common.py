@@ -76,7 +76,8 @@ def stored_value(
     """``value`` as the session's database driver takes it for ``column``: through the
     column type's bind processing (an aware datetime becomes SQLite's UTC text), done once
     for a value every row of a batch shares."""
-    processor = column.type._cached_bind_processor(session.get_bind().dialect)
+    dialect = session.get_bind().dialect
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
     return processor(value) if processor is not None else value
 
 

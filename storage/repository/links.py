@@ -74,6 +74,12 @@ _LINK_COLUMNS = (
 )
 
 
+def _new_link(url: str, fetch_url: str, now: object) -> tuple[object, ...]:
+    """The values of :data:`_LINK_COLUMNS` for a link first seen ``now`` (a datetime, or
+    its stored form): unchecked, and due for a check at once."""
+    return (url, fetch_url, "unchecked", now, "", now, now, now, 0, 0)
+
+
 def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -110,18 +116,7 @@ def record_link_refs(
                 set_={"last_seen": stmt.excluded.last_seen, "fetch_url": stmt.excluded.fetch_url},
             ).returning(links.c.id, links.c.url, links.c.first_seen)
             rows = [
-                {
-                    "url": url,
-                    "fetch_url": fetch_urls[url],
-                    "status": "unchecked",
-                    "status_since": now,
-                    "detail": "",
-                    "first_seen": now,
-                    "last_seen": now,
-                    "next_check_at": now,
-                    "streak": 0,
-                    "consecutive_failures": 0,
-                }
+                dict(zip(_LINK_COLUMNS, _new_link(url, fetch_urls[url], now), strict=True))
                 for url in chunk
             ]
             for row in session.execute(stmt, rows):
@@ -133,10 +128,7 @@ def record_link_refs(
             session,
             "links",
             _LINK_COLUMNS,
-            [
-                (url, fetch_urls[url], "unchecked", now_, "", now_, now_, now_, 0, 0)
-                for url in sorted(fetch_urls)
-            ],
+            [_new_link(url, fetch_urls[url], now_) for url in sorted(fetch_urls)],
             "ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen, "
             "fetch_url = excluded.fetch_url",
             "RETURNING id, url, first_seen",
